@@ -1,0 +1,30 @@
+# The two commands of the README: `make demo` and `make test`. Both install what is missing
+# (apt packages, .venv from pyproject.toml) and skip what is present, so they also run offline.
+export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+PY = $$(cat build/python)
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench bench-quick soak lint deps
+
+deps:
+	@scripts/deps.sh test
+
+demo: deps
+	@scripts/demo.sh
+
+test: deps
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench:
+	@scripts/deps.sh bench
+	$(PY) -m bench
+
+bench-quick: deps
+	$(PY) -m bench --quick
+
+soak: deps
+	ENGINE_SOAK=1 $(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+lint: deps
+	$(PY) -m ruff check . && $(PY) -m mypy engine components systems games

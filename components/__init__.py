@@ -1,0 +1,7 @@
+"""Plain dataclass components for esper. Device work lives in ``systems/``, not here."""
+
+from __future__ import annotations
+
+from engine.buffer_types import ManagedBuffer
+
+__all__ = ["ManagedBuffer"]

@@ -1,0 +1,94 @@
+"""BufferSet and GlobalUboSet: one host-visible buffer per frame slot, for per-frame data.
+
+Host-visible memory is read by the GPU *when the frame executes*, so data that changes every
+frame needs one buffer per frame in flight: frame slot ``f`` writes only buffer ``f``, which the
+GPU finished reading when ``begin_frame`` waited for the slot. The buffers are created once and
+never replaced, so their generation stays 1 and bindings never need rewriting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .buffer_manager import BufferManager
+from .buffer_types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
+from .errors import InvalidFrameIndexError
+
+
+class BufferSet:
+    """``frames_in_flight`` buffers of one size: one per frame slot.
+
+    Args:
+        buffer_manager: the owner.
+        dtype_or_size: a numpy dtype (size = its itemsize, and writes must use it) or a size
+            in bytes.
+        name: base label; buffer ``f`` is named ``f"{name}[{f}]"``.
+        usage: what the GPU does with them (default UNIFORM).
+        strategy: HOST_VISIBLE (default) or HOST_CACHED.
+    """
+
+    def __init__(self, buffer_manager: BufferManager, dtype_or_size: Any, *, name: str,
+                 usage: BufferUsage = BufferUsage.UNIFORM,
+                 strategy: BufferStrategy = BufferStrategy.HOST_VISIBLE) -> None:
+        if isinstance(dtype_or_size, int | np.integer) and not isinstance(dtype_or_size, bool):
+            size, dtype = int(dtype_or_size), None
+        else:
+            dtype = np.dtype(dtype_or_size)
+            size = dtype.itemsize
+        self.manager = buffer_manager
+        self.name = name
+        self.dtype = dtype
+        self.buffers: list[ManagedBuffer] = []
+        try:
+            for f in range(buffer_manager.frames_in_flight):
+                self.buffers.append(buffer_manager.create_buffer(
+                    BufferConfig(f"{name}[{f}]", size, strategy, usage, dtype)))
+        except BaseException:
+            self.destroy()
+            raise
+
+    @property
+    def size(self) -> int:
+        return self.buffers[0].size
+
+    def _slot(self, frame_index: int | None, what: str) -> int:
+        if frame_index is None:
+            return self.manager.frame_index
+        n = len(self.buffers)
+        if isinstance(frame_index, bool) or not isinstance(frame_index, int | np.integer) \
+                or not 0 <= int(frame_index) < n:
+            raise InvalidFrameIndexError(
+                f"{what}({self.name!r}): frame index {frame_index!r} is not a slot 0..{n - 1}.")
+        return int(frame_index)
+
+    def update(self, data: Any, frame_index: int | None = None, *, offset: int = 0) -> None:
+        """Write ``data`` into the buffer of ``frame_index`` (default: the current slot)."""
+        slot = self._slot(frame_index, "BufferSet.update")
+        self.manager.update_buffer(self.buffers[slot], data, offset=offset)
+
+    def get_buffer(self, frame_index: int | None = None) -> ManagedBuffer:
+        """The buffer of ``frame_index`` (default: the current slot)."""
+        return self.buffers[self._slot(frame_index, "BufferSet.get_buffer")]
+
+    def destroy(self) -> None:
+        """Retire every buffer (frame-safe)."""
+        for buffer in self.buffers:
+            if buffer.alive and not self.manager.closed:
+                self.manager.destroy_buffer(buffer)
+        self.buffers = []
+
+    def __len__(self) -> int:
+        return len(self.buffers)
+
+    def __iter__(self) -> Any:
+        return iter(self.buffers)
+
+
+class GlobalUboSet(BufferSet):
+    """The per-frame global uniform buffer (camera, time, light count): a UNIFORM BufferSet."""
+
+    def __init__(self, buffer_manager: BufferManager, dtype_or_size: Any, *,
+                 name: str = "GlobalUBO") -> None:
+        super().__init__(buffer_manager, dtype_or_size, name=name, usage=BufferUsage.UNIFORM)

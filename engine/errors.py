@@ -1,0 +1,140 @@
+"""Every error the engine raises: one class per broken rule, all under :class:`EngineError`.
+
+Messages follow one shape so users can act on them without reading the source::
+
+    update_buffer('particles'): 4096 bytes at offset 65024 exceed the buffer's 65536 bytes;
+    write less, or call resize_buffer() first.
+
+i.e. the call, the resource, the rule that was broken and the fix. Every check runs before any
+state changes, so a call that raises leaves the manager exactly as it was.
+
+Raw exceptions of the ``vulkan`` bindings (``VkError...``, ``OverflowError``...) never reach a
+user: :mod:`engine.vk` translates them into :class:`VulkanError` (or
+:class:`OutOfDeviceMemoryError`).
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base class of every error raised by the engine."""
+
+
+# --- buffers -------------------------------------------------------------------------------
+
+
+class BufferDestroyedError(EngineError):
+    """A buffer was used (or destroyed again) after ``destroy_buffer`` retired it."""
+
+
+class OutOfBoundsError(EngineError):
+    """A write or read range does not fit inside the buffer."""
+
+
+class InvalidSizeError(EngineError):
+    """A size is zero, negative, not an integer or larger than the device allows."""
+
+
+class InvalidOffsetError(EngineError):
+    """An offset is negative, not an integer, or overflows a 64-bit device size."""
+
+
+class InvalidDataError(EngineError):
+    """Data is not bytes-like / a numpy array, or its dtype or layout cannot be uploaded."""
+
+
+class InvalidStrategyError(EngineError):
+    """The strategy is not a :class:`BufferStrategy` member."""
+
+
+class InvalidUsageError(EngineError):
+    """The usage flags are empty, unknown, or not allowed for the call."""
+
+
+class InvalidNameError(EngineError):
+    """A buffer name is empty or not a string."""
+
+
+class ForeignBufferError(EngineError):
+    """A buffer created by another (or a closed) BufferManager was passed in."""
+
+
+class InvalidFrameIndexError(EngineError):
+    """A frame index is outside ``0 .. frames_in_flight - 1`` or frames are misordered."""
+
+
+class FrameStateError(EngineError):
+    """``begin_frame``/``end_frame`` were called out of order."""
+
+
+class HostWriteHazardError(EngineError):
+    """A host-visible buffer was written while an unfinished frame may still read it."""
+
+
+class ManagerClosedError(EngineError):
+    """A BufferManager, ResourceBinder or context was used after ``close()``."""
+
+
+# --- device --------------------------------------------------------------------------------
+
+
+class VulkanError(EngineError):
+    """A Vulkan call failed; the message names the call and the VkResult."""
+
+
+class OutOfDeviceMemoryError(VulkanError):
+    """A device or host memory allocation failed (real or injected)."""
+
+
+class DeviceNotFoundError(EngineError):
+    """No Vulkan physical device matches the request (argument or ``ENGINE_DEVICE``)."""
+
+
+class NoSuitableMemoryTypeError(EngineError):
+    """No memory type of the device satisfies a strategy and the buffer's requirements."""
+
+
+# --- shaders, reflection and binding -------------------------------------------------------
+
+
+class ShaderCompileError(EngineError):
+    """``glslangValidator`` rejected a shader; the message has path, line and compiler text."""
+
+
+class ReflectionError(EngineError):
+    """SPIR-V is malformed, truncated or uses a construct the reflector cannot read."""
+
+
+class LayoutMismatchError(EngineError):
+    """A numpy dtype disagrees with a reflected std140/std430 block layout."""
+
+
+class UnknownBindingError(EngineError):
+    """A binding name does not exist in the pipeline's shaders (the message lists those that do)."""
+
+
+class BindingTypeMismatchError(EngineError):
+    """A buffer was bound to a binding of another descriptor type."""
+
+
+class BindingSizeError(EngineError):
+    """A bound buffer (or range) is smaller than the block the shader declares."""
+
+
+class BindingCountError(EngineError):
+    """A per-frame binding got a number of buffers other than 1 or ``frames_in_flight``."""
+
+
+class ConflictingBindingError(EngineError):
+    """Two shader stages declare the same set/binding (or name) differently."""
+
+
+class UnknownPipelineError(EngineError):
+    """A pipeline id that this ResourceBinder did not register (or already released)."""
+
+
+# --- windowing -----------------------------------------------------------------------------
+
+
+class WindowError(EngineError):
+    """A window, display or swapchain could not be created or used."""

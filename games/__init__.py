@@ -1,0 +1,1 @@
+"""Runnable programs that use the subsystem (``python -m games.<name>``)."""
