@@ -336,6 +336,7 @@ class BufferManager:
             self.allocator.flush(allocation, 0, keep, what=what)
         buffer.generation += 1
         self._counters.resizes += 1
+        self.context.notify_buffer(buffer, "replaced")
 
     def destroy_buffer(self, buffer: ManagedBuffer) -> None:
         """Retire ``buffer``: unusable at once, freed when the GPU finished the current frame.
@@ -352,6 +353,7 @@ class BufferManager:
         self._retire(buffer.handle, buffer._allocation, buffer.size, buffer.name)
         buffer._allocation = None
         self._counters.destroyed += 1
+        self.context.notify_buffer(buffer, "destroyed")
         self._counters.note_live(len(self._live), -buffer.size)
 
     def _retire(self, handle: Any, allocation: Allocation, size: int, name: str) -> None:
@@ -406,7 +408,7 @@ class BufferManager:
         self._rings[slot].reset()
         self._cmds_used[slot] = 0
         self._counters.new_frame()
-        self.context_counters().new_frame()
+        self.context.counters.new_frame()
         return number
 
     def submit_uploads(self) -> int:
@@ -530,14 +532,6 @@ class BufferManager:
 
     # --- statistics ----------------------------------------------------------------------
 
-    def context_counters(self) -> Any:
-        """The context-wide counters that the ResourceBinder adds descriptor writes to."""
-        counters = getattr(self.context, "frame_counters", None)
-        if counters is None:
-            counters = _ContextCounters()
-            self.context.frame_counters = counters  # type: ignore[attr-defined]
-        return counters
-
     def statistics(self) -> BufferStatistics:
         """A snapshot; serialise with ``to_json()``."""
         stats = BufferStatistics(frame_number=self.frames.frame_number,
@@ -561,7 +555,7 @@ class BufferManager:
         stats.host_writes_this_frame = c.host_writes - c.frame_start_host_writes
         stats.staging_capacity = sum(r.capacity for r in self._rings)
         stats.staging_growths = sum(r.growths for r in self._rings)
-        counters = self.context_counters()
+        counters = self.context.counters
         stats.descriptor_writes_this_frame = counters.descriptor_writes_frame
         stats.descriptor_writes_total = counters.descriptor_writes_total
         stats.buffers_created_total = c.created
@@ -666,19 +660,3 @@ class _Counters:
         self.live_bytes += delta_bytes
         self.peak_buffers = max(self.peak_buffers, live_buffers)
         self.peak_bytes = max(self.peak_bytes, self.live_bytes)
-
-
-class _ContextCounters:
-    """Descriptor writes counted by every ResourceBinder of a context."""
-
-    def __init__(self) -> None:
-        self.descriptor_writes_frame = 0
-        self.descriptor_writes_total = 0
-
-    def add_descriptor_writes(self, n: int) -> None:
-        self.descriptor_writes_frame += n
-        self.descriptor_writes_total += n
-
-    def new_frame(self) -> None:
-        self.descriptor_writes_frame = 0
-

@@ -22,6 +22,7 @@ layer reports any object still alive at that point as a leak.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,21 @@ class DeviceLimits:
     max_compute_work_group_count_x: int
 
 
+class ContextCounters:
+    """Per-frame and total counters shared by everything on one context."""
+
+    def __init__(self) -> None:
+        self.descriptor_writes_frame = 0
+        self.descriptor_writes_total = 0
+
+    def add_descriptor_writes(self, n: int) -> None:
+        self.descriptor_writes_frame += n
+        self.descriptor_writes_total += n
+
+    def new_frame(self) -> None:
+        self.descriptor_writes_frame = 0
+
+
 def _env_flag(name: str) -> bool | None:
     value = os.environ.get(name)
     if value is None or value == "":
@@ -106,6 +122,11 @@ class GraphicsContext:
         self._messenger: Any = None
         self._closed = True
         self._close_hooks: list[Any] = []
+        self.counters = ContextCounters()
+        self.buffer_listeners: list[Callable[[Any, str], None]] = []
+        """Called as ``listener(buffer, event)`` with event ``"replaced"`` (new VkBuffer,
+        generation bumped) or ``"destroyed"``; the ResourceBinder subscribes here so that its
+        per-frame work grows with changes, not with the number of bindings."""
 
     # --- creation ------------------------------------------------------------------------
 
@@ -327,6 +348,11 @@ class GraphicsContext:
         label = ffi.new("char[]", name.encode("utf-8", errors="replace"))
         info.pObjectName = label
         call(self._set_name_fn, self.device, info, what=f"set_object_name({name!r})")
+
+    def notify_buffer(self, buffer: Any, event: str) -> None:
+        """Tell every listener that ``buffer`` was replaced or destroyed."""
+        for listener in list(self.buffer_listeners):
+            listener(buffer, event)
 
     def add_close_hook(self, hook: Any) -> None:
         """Run ``hook()`` at :meth:`close`, before the device goes (managers register here)."""
