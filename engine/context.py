@@ -21,6 +21,7 @@ layer reports any object still alive at that point as a leak.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -389,10 +390,8 @@ class GraphicsContext:
             return
         self._closed = True
         if self.device is not None:
-            try:
+            with contextlib.suppress(EngineError):
                 self.wait_idle()
-            except EngineError:
-                pass
         for hook in list(reversed(self._close_hooks)):
             hook()
         self._close_hooks.clear()
@@ -424,4 +423,4 @@ class GraphicsContext:
         return f"<GraphicsContext {self.device_name!r} {state}>"
 
 
-__all__ = ["DeviceLimits", "GraphicsContext", "MemoryType", "SINK"]
+__all__ = ["SINK", "DeviceLimits", "GraphicsContext", "MemoryType"]

@@ -19,6 +19,7 @@ the total size. Growth is counted in the statistics.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,10 +134,9 @@ class StagingRing:
                 self._free_chunk(chunk)
             self.chunks = []
             self._initial = total
-            try:
+            # On failure the next allocate() retries lazily (and raises if still short).
+            with contextlib.suppress(OutOfDeviceMemoryError):
                 self.chunks.append(self._new_chunk(total))
-            except OutOfDeviceMemoryError:
-                pass  # allocated lazily by the next allocate(), which raises if still short
         self.cursor = 0
         self.used_this_frame = 0
 

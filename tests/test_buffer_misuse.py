@@ -87,7 +87,7 @@ def test_destroyed_buffer_cannot_be_used_or_destroyed_again(buffer_manager, buf)
                  lambda: buffer_manager.destroy_buffer(buf),
                  lambda: buffer_manager.resize_buffer(buf, 128),
                  lambda: buffer_manager.read_buffer(buf)):
-        with pytest.raises(errors.BufferDestroyedError, match="'target'.*create a new buffer"):
+        with pytest.raises(errors.BufferDestroyedError, match=r"'target'.*create a new buffer"):
             call()
     assert buffer_manager.statistics().pending_destroy_count == 1
 
