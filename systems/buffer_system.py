@@ -30,7 +30,10 @@ class ComponentTracker:
     esper has no removal hook, so we keep ``entity -> buffer`` and diff it with the entities that
     hold a ManagedBuffer now (a set difference, so the per-frame cost is small). Replacing the
     component of an entity with another ManagedBuffer is not a removal: destroy the old buffer
-    yourself in that case.
+    yourself in that case. Deferred deletions (``esper.delete_entity(e)``, the default) are
+    always caught, even within the frame that created the entity; an immediate removal
+    (``remove_component`` or ``immediate=True``) is caught when the entity existed at the
+    previous sync (each BEGIN and END phase).
     """
 
     def __init__(self, manager: BufferManager) -> None:
@@ -49,6 +52,15 @@ class ComponentTracker:
         now = self._entities_now()
         known = self._known
         retired = 0
+        # Entities deleted (deferred, esper's default) since the last process(): their
+        # components are still readable now, even if we never saw them at a frame boundary.
+        for ent in list(getattr(esper, "_dead_entities", ())):
+            component = esper.try_component(ent, ManagedBuffer)
+            known.pop(ent, None)
+            now.discard(ent)
+            if component is not None and component.alive and component._manager is self.manager:
+                self.manager.destroy_buffer(component)
+                retired += 1
         for ent in known.keys() - now:
             buffer = known.pop(ent)
             if buffer.alive and buffer._manager is self.manager:
@@ -91,15 +103,17 @@ class BufferSystem(esper.Processor):
         system = cls(manager)
         add_system(BufferBeginSystem(manager, system.tracker), Phase.BEGIN)
         add_system(system, Phase.UPLOADS)
-        add_system(BufferEndSystem(manager), Phase.END)
+        add_system(BufferEndSystem(manager, system.tracker), Phase.END)
         return system
 
 
 class BufferEndSystem(esper.Processor):
-    """END phase: ``end_frame`` (submits late uploads, closes the frame)."""
+    """END phase: retire removed components, then ``end_frame``."""
 
-    def __init__(self, manager: BufferManager) -> None:
+    def __init__(self, manager: BufferManager, tracker: ComponentTracker) -> None:
         self.manager = manager
+        self.tracker = tracker
 
     def process(self, *args: Any, **kwargs: Any) -> None:
+        self.tracker.sync()
         self.manager.end_frame()

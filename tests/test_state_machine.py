@@ -1,0 +1,228 @@
+"""Random operation sequences against a reference model (hypothesis RuleBasedStateMachine).
+
+Every step is checked against a plain-Python model of what the BufferManager must hold:
+contents (read back from the GPU), generation, liveness, statistics. Validation (with
+synchronisation validation) is on, so freeing a buffer that a pending frame still uses, a missing
+barrier, or a leaked object at the end fails the run. ``ENGINE_SOAK=1`` runs far more examples.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import esper
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from engine import BufferConfig, BufferManager, BufferStrategy, BufferUsage, GraphicsContext
+from engine import errors as E  # noqa: N812
+from engine.debug import SINK
+from systems.buffer_system import ComponentTracker
+
+SOAK = os.environ.get("ENGINE_SOAK") == "1"
+EXAMPLES = 2000 if SOAK else 120
+STEPS = 60 if SOAK else 30
+sizes = st.one_of(st.integers(1, 512), st.sampled_from([1, 3, 4096, 65536, 1 << 20]))
+
+
+class Model:
+    """What one buffer must contain."""
+
+    def __init__(self, size: int, strategy: BufferStrategy) -> None:
+        self.data = bytearray(size)
+        self.strategy = strategy
+        self.generation = 1
+        self.alive = True
+        self.host_write_frame: int | None = None
+        self.entity: int | None = None
+
+
+class BufferMachine(RuleBasedStateMachine):
+    buffers = Bundle("buffers")
+
+    @initialize(frames_in_flight=st.integers(1, 4), discrete_like=st.booleans())
+    def start(self, frames_in_flight: int, discrete_like: bool) -> None:
+        SINK.clear()
+        self.world = f"sm-{uuid.uuid4().hex}"
+        esper.switch_world(self.world)
+        self.ctx = GraphicsContext.create(validation=True)
+        self.manager = BufferManager(self.ctx, frames_in_flight=frames_in_flight,
+                                     discrete_like=discrete_like, staging_bytes=8192)
+        self.tracker = ComponentTracker(self.manager)
+        self.models: dict[int, Model] = {}
+        self.in_frame = False
+        self.created = 0
+
+    def teardown(self) -> None:
+        if hasattr(self, "ctx"):
+            self.ctx.close()
+            esper.switch_world("default")
+            esper.delete_world(self.world)
+            left = SINK.take()
+            assert not left, f"validation messages: {[str(m) for m in left[:5]]}"
+
+    def _live(self) -> list[int]:
+        return [i for i, m in self.models.items() if m.alive]
+
+    # --- rules -----------------------------------------------------------------------------
+
+    @rule(target=buffers, size=sizes, strategy=st.sampled_from(list(BufferStrategy)),
+          as_entity=st.booleans())
+    def create(self, size: int, strategy: BufferStrategy, as_entity: bool):  # type: ignore[no-untyped-def]
+        buf = self.manager.create_buffer(BufferConfig(f"b{self.created}", size, strategy,
+                                                      BufferUsage.STORAGE))
+        self.created += 1
+        assert buf.generation == 1
+        model = Model(size, strategy)
+        if as_entity:
+            model.entity = esper.create_entity(buf)
+        self.models[buf.buffer_id] = model
+        return buf
+
+    @rule(buf=buffers, data=st.data())
+    def update(self, buf, data) -> None:  # type: ignore[no-untyped-def]
+        model = self.models[buf.buffer_id]
+        offset = data.draw(st.integers(0, len(model.data) + 8), label="offset")
+        length = data.draw(st.integers(0, min(len(model.data) + 8, 300)), label="length")
+        payload = bytes(data.draw(st.binary(min_size=length, max_size=length), label="bytes"))
+        frame = self.manager.frame_number if self.in_frame or self.manager.frame_number < 0 \
+            else self.manager.frame_number + 1
+        if not model.alive:
+            expect: type[Exception] | None = E.BufferDestroyedError
+        elif offset + length > len(model.data):
+            expect = E.OutOfBoundsError
+        elif (model.strategy.is_host and model.host_write_frame is not None
+              and model.host_write_frame != frame
+              and model.host_write_frame > self.manager.frames.completed_frame):
+            expect = E.HostWriteHazardError
+        else:
+            expect = None
+        if expect is None:
+            self.manager.update_buffer(buf, payload, offset=offset)
+            model.data[offset:offset + length] = payload
+            if model.strategy.is_host:
+                model.host_write_frame = frame
+        else:
+            try:
+                self.manager.update_buffer(buf, payload, offset=offset)
+            except expect:
+                pass
+            else:
+                raise AssertionError(f"expected {expect.__name__}")
+        assert buf.generation == model.generation
+
+    @rule(buf=buffers, new_size=sizes)
+    def resize(self, buf, new_size: int) -> None:  # type: ignore[no-untyped-def]
+        model = self.models[buf.buffer_id]
+        if not model.alive:
+            try:
+                self.manager.resize_buffer(buf, new_size)
+            except E.BufferDestroyedError:
+                return
+            raise AssertionError("resize of a destroyed buffer must raise")
+        self.manager.resize_buffer(buf, new_size)
+        if new_size != len(model.data):
+            model.generation += 1
+            model.data = model.data[:new_size] + bytearray(max(0, new_size - len(model.data)))
+        assert buf.generation == model.generation and buf.size == new_size
+
+    @rule(buf=buffers)
+    def destroy(self, buf) -> None:  # type: ignore[no-untyped-def]
+        model = self.models[buf.buffer_id]
+        if model.alive:
+            self.manager.destroy_buffer(buf)
+            model.alive = False
+        else:
+            try:
+                self.manager.destroy_buffer(buf)
+            except E.BufferDestroyedError:
+                return
+            raise AssertionError("double destroy must raise")
+
+    @rule(buf=consumes(buffers))
+    def delete_entity(self, buf) -> None:  # type: ignore[no-untyped-def]
+        model = self.models[buf.buffer_id]
+        if model.entity is not None and esper.entity_exists(model.entity):
+            esper.delete_entity(model.entity)  # deferred, as esper does by default
+            self.tracker.sync()
+            model.alive = False
+            assert not buf.alive
+            esper.clear_dead_entities()
+
+    @rule(buf=buffers)
+    def read_back(self, buf) -> None:  # type: ignore[no-untyped-def]
+        model = self.models[buf.buffer_id]
+        if model.alive:
+            assert self.manager.read_buffer(buf) == bytes(model.data)
+
+    @precondition(lambda self: not self.in_frame)
+    @rule()
+    def begin_frame(self) -> None:
+        self.manager.begin_frame()
+        self.tracker.sync()
+        self.in_frame = True
+
+    @precondition(lambda self: self.in_frame)
+    @rule(uploads=st.booleans())
+    def end_frame(self, uploads: bool) -> None:
+        if uploads:
+            self.manager.submit_uploads()
+        self.manager.end_frame()
+        self.in_frame = False
+
+    @rule(bad=st.sampled_from(["frame_index", "end_twice", "begin_twice"]))
+    def misuse_frames(self, bad: str) -> None:
+        m = self.manager
+        if bad == "frame_index":
+            wrong = (m.frame_number + 2) % m.frames_in_flight if m.frames_in_flight > 1 else 5
+            try:
+                m.begin_frame(wrong if not self.in_frame else 9)
+            except (E.InvalidFrameIndexError, E.FrameStateError):
+                return
+            raise AssertionError("a wrong frame index must raise")
+        if bad == "end_twice" and not self.in_frame:
+            try:
+                m.end_frame()
+            except E.FrameStateError:
+                return
+            raise AssertionError("end_frame without a frame must raise")
+        if bad == "begin_twice" and self.in_frame:
+            try:
+                m.begin_frame()
+            except E.FrameStateError:
+                return
+            raise AssertionError("begin_frame twice must raise")
+
+    # --- invariants --------------------------------------------------------------------------
+
+    @invariant()
+    def statistics_match_the_model(self) -> None:
+        if not hasattr(self, "manager"):
+            return
+        stats = self.manager.statistics()
+        live = [m for m in self.models.values() if m.alive]
+        assert stats.live_buffers == len(live)
+        assert stats.live_bytes == sum(len(m.data) for m in live)
+        assert stats.buffers_destroyed_total == len(self.models) - len(live)
+        assert stats.pending_destroy_count + stats.buffers_freed_total >= \
+            stats.buffers_destroyed_total
+
+    @invariant()
+    def no_validation_message(self) -> None:
+        assert not SINK.messages, [str(m) for m in SINK.messages[:3]]
+
+
+BufferMachine.TestCase.settings = settings(
+    max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
+    suppress_health_check=list(HealthCheck))
+TestBufferStateMachine = BufferMachine.TestCase
