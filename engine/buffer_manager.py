@@ -194,7 +194,7 @@ class BufferManager:
                 "buffer smaller or split it.")
         handle = create_vk_buffer(self.context, capacity, usage, what=what)
         try:
-            req_size, _req_align, bits = buffer_requirements(self.context, handle)
+            req_size, req_align, bits = buffer_requirements(self.context, handle)
             mtype = choose_memory_type(self.context.memory_types, strategy, bits)
             if req_size > mtype.heap_size:
                 raise OutOfDeviceMemoryError(
@@ -202,7 +202,7 @@ class BufferManager:
                     f"({mtype.heap_size} bytes) of memory type {mtype.index}; make the buffer "
                     "smaller or split it.")
             allocation = self.allocator.allocate(
-                req_size, mtype, what=what, map_memory=strategy.is_host)
+                req_size, mtype, what=what, map_memory=strategy.is_host, alignment=req_align)
         except BaseException:
             destroy_vk_buffer(self.context, handle)
             raise
@@ -570,6 +570,7 @@ class BufferManager:
         stats.peak_live_buffers = c.peak_buffers
         stats.peak_live_bytes = c.peak_bytes
         stats.peak_staging_bytes_per_frame = max(c.peak_staging, slot_ring.used_this_frame)
+        stats.memory = self.allocator.statistics()
         return stats
 
     def print_statistics(self) -> None:

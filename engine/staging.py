@@ -91,10 +91,10 @@ class StagingRing:
         usage = vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
         handle = create_vk_buffer(self.ctx, capacity, usage, what=what)
         try:
-            size, _align, bits = buffer_requirements(self.ctx, handle)
+            size, align, bits = buffer_requirements(self.ctx, handle)
             mtype = choose_memory_type(self.ctx.memory_types, BufferStrategy.HOST_VISIBLE, bits)
             allocation = self.allocator.allocate(size, mtype, what=what, site="staging",
-                                                 map_memory=True)
+                                                 map_memory=True, alignment=align)
         except BaseException:
             destroy_vk_buffer(self.ctx, handle)
             raise

@@ -52,6 +52,8 @@ class BufferStatistics:
     peak_live_bytes: int = 0
     peak_staging_bytes_per_frame: int = 0
     memory: dict[str, Any] = field(default_factory=dict)
+    """Device memory per heap and memory type: ``MemoryAllocator.statistics()``
+    (:func:`engine.memory_stats.memory_statistics`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,10 +92,33 @@ class BufferStatistics:
             ("peaks", f"{self.peak_live_buffers} buffers, {_mib(self.peak_live_bytes)}, "
                       f"staging {_mib(self.peak_staging_bytes_per_frame)}/frame"),
         ]
+        rows += _memory_rows(self.memory)
         width = max(len(k) for k, _ in rows)
         title = "=== Buffer Manager Statistics ==="
         lines = [title] + [f"{k.ljust(width)}  {v}" for k, v in rows] + ["=" * len(title)]
         return "\n".join(lines)
+
+
+def _memory_rows(memory: dict[str, Any]) -> list[tuple[str, str]]:
+    """Rows for ``memory`` (``MemoryAllocator.statistics()``): per heap, then per used type."""
+    if not memory:
+        return []
+    rows: list[tuple[str, str]] = [("device memory", (
+        f"{memory['device_memory_objects']} VkDeviceMemory, "
+        f"{memory['live_allocations']} allocations"))]
+    for index, h in sorted(memory["heaps"].items()):
+        rows.append((f"  heap {index}", (
+            f"usage {_mib(h['usage'])} / budget {_mib(h['budget'])} ({h['budget_source']}; "
+            f"heap {_mib(h['size'])}), this allocator {_mib(h['allocated'])}")))
+    for index, t in sorted(memory["types"].items()):
+        if not t["blocks"]:
+            continue
+        rows.append((f"  type {index} ({t['flags']}, heap {t['heap']})", (
+            f"{t['blocks']} blocks ({t['dedicated']} dedicated) {_mib(t['block_bytes'])}, "
+            f"{t['allocations']} allocations {_mib(t['used_bytes'])}, free "
+            f"{_mib(t['free_bytes'])} in {t['unused_ranges']} ranges, largest "
+            f"{_mib(t['largest_free'])}, fragmentation {t['fragmentation']:.0%}")))
+    return rows
 
 
 def _mib(n: int) -> str:
