@@ -19,6 +19,8 @@ from .buffer_types import (
 )
 from .context import GraphicsContext
 from .errors import *  # noqa: F403
+from .pipelines import ComputePipeline, FrameCommands
+from .resource_binder import PipelineId, ResourceBinder
 from .schedule import Phase, add_system, priority
 from .statistics import BufferStatistics
 
@@ -29,11 +31,15 @@ __all__ = [
     "BufferStatistics",
     "BufferStrategy",
     "BufferUsage",
+    "ComputePipeline",
     "DescriptorInfo",
+    "FrameCommands",
     "GlobalUboSet",
     "GraphicsContext",
     "ManagedBuffer",
     "Phase",
+    "PipelineId",
+    "ResourceBinder",
     "add_system",
     "errors",
     "priority",

@@ -1,0 +1,126 @@
+"""The ResourceBinder's records: pipeline ids, stages, bound buffers, and the write batch.
+
+:class:`WriteBatch` owns prebuilt raw cffi arrays (``VkWriteDescriptorSet[]`` pointing into a
+``VkDescriptorBufferInfo[]``, sType/count/pointers set once) that every ``update_frame`` call
+fills and hands to ONE raw ``vkUpdateDescriptorSets``; the arrays outlive each call (P7) and grow
+by doubling, so a frame's writes cost a few field stores each (P13).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .buffer_types import ManagedBuffer
+from .descriptors import DescriptorPool, LayoutBinding, MergedLayout
+from .spirv_reflect import DescriptorKind, ShaderReflection, reflect_spirv
+from .vk import ffi, lib, vk
+
+Key = tuple[int, int, int]
+"""``(set, binding, array_element)`` of one descriptor."""
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineId:
+    """Handle of a registered pipeline: its name (for messages) and a unique index."""
+
+    name: str
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.name}#{self.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class ShaderStage:
+    """One module of a pipeline: ``stage`` (VkShaderStageFlagBits), entry point, SPIR-V."""
+
+    stage: int
+    entry_point: str
+    code: bytes
+    reflection: ShaderReflection
+
+
+@functools.lru_cache(maxsize=128)
+def reflect_cached(code: bytes) -> ShaderReflection:
+    """Reflection is immutable, so one result serves every pipeline made from ``code``."""
+    return reflect_spirv(code)
+
+
+class Destroyable(Protocol):
+    """Anything the binder destroys with a pipeline (``ResourceBinder.adopt``)."""
+
+    def destroy(self) -> None: ...
+
+
+class BoundBuffer:
+    """What one descriptor is bound to, and what each slot's set last received."""
+
+    __slots__ = ("binding", "buffers", "kind", "label", "offset", "range", "written")
+
+    def __init__(self, binding: LayoutBinding, kind: DescriptorKind, label: str,
+                 buffers: tuple[ManagedBuffer, ...], offset: int, range_: int | None,
+                 frames: int) -> None:
+        self.binding, self.kind, self.label = binding, kind, label
+        self.buffers, self.offset, self.range = buffers, offset, range_
+        self.written: list[tuple[Any, int, int, int] | None] = [None] * frames
+
+
+class PipelineState:
+    """A registered pipeline: layouts, pool, bindings, per-slot dirty keys, dead keys."""
+
+    __slots__ = ("bound", "dead", "dirty", "layout", "merged", "owned", "pid", "pool",
+                 "set_layouts", "stages")
+
+    def __init__(self, pid: PipelineId, merged: MergedLayout, stages: tuple[ShaderStage, ...],
+                 set_layouts: list[Any], layout: Any, pool: DescriptorPool, frames: int) -> None:
+        self.pid, self.merged, self.stages = pid, merged, stages
+        self.set_layouts, self.layout, self.pool = set_layouts, layout, pool
+        self.bound: dict[Key, BoundBuffer] = {}
+        self.dirty: list[set[Key]] = [set() for _ in range(frames)]
+        self.dead: dict[Key, str] = {}
+        self.owned: list[Destroyable] = []
+
+
+State = tuple[Any, int, int, int]
+"""What a descriptor holds: ``(VkBuffer, generation, offset, range)``, bytes."""
+
+
+class WriteBatch:
+    """Prebuilt arrays for batched buffer-descriptor writes (one per binder)."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = 0
+        self.writes: Any = None
+        self.infos: Any = None
+        self._grow(capacity)
+
+    def _grow(self, n: int) -> None:
+        cap = max(n, self.capacity * 2, 64)
+        writes = ffi.new("VkWriteDescriptorSet[]", cap)
+        infos = ffi.new("VkDescriptorBufferInfo[]", cap)
+        for i in range(cap):
+            writes[i].sType = vk.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+            writes[i].descriptorCount = 1
+            writes[i].pBufferInfo = infos + i
+        self.writes, self.infos, self.capacity = writes, infos, cap
+
+    def write(self, device: Any, sets: tuple[Any, ...],
+              todo: list[tuple[BoundBuffer, Key, State]]) -> None:
+        """Write every ``(entry, key, state)`` into ``sets[key[0]]`` in one Vulkan call."""
+        n = len(todo)
+        if n > self.capacity:
+            self._grow(n)
+        writes, infos = self.writes, self.infos
+        for i, (entry, key, state) in enumerate(todo):
+            info = infos[i]
+            info.buffer = state[0]
+            info.offset = state[2]
+            info.range = state[3]
+            w = writes[i]
+            w.dstSet = sets[key[0]]
+            w.dstBinding = key[1]
+            w.dstArrayElement = key[2]
+            w.descriptorType = entry.kind.value
+        lib.vkUpdateDescriptorSets(device, n, writes, 0, ffi.NULL)
