@@ -15,7 +15,7 @@ from . import std_layout
 from .buffer_set import BufferSet
 from .buffer_types import BufferUsage, ManagedBuffer
 from .context import GraphicsContext
-from .descriptors import LayoutBinding
+from .descriptors import LayoutBinding, MergedLayout
 from .errors import (
     BindingCountError,
     BindingSizeError,
@@ -41,6 +41,20 @@ def unknown_name(what: str, name: Any, names: Sequence[str]) -> NoReturn:
     raise UnknownBindingError(
         f"{what}: the pipeline's shaders have no binding named {name!r}; names that exist: "
         f"{', '.join(sorted(names)) or '(none)'}. Use a block type name or a variable name.")
+
+
+def locate(what: str, merged: MergedLayout, name: Any, array_element: Any
+           ) -> tuple[tuple[int, int, int], LayoutBinding]:
+    """``((set, binding, element), binding)`` of ``name``; UnknownBindingError lists names."""
+    loc = merged.names.get(name) if isinstance(name, str) else None
+    if loc is None:
+        unknown_name(what, name, list(merged.names))
+    binding = merged.bindings[loc]
+    if not is_int(array_element) or not 0 <= array_element < binding.count:
+        raise BindingCountError(
+            f"{what}: array element {array_element!r} is outside the binding's "
+            f"{binding.count} descriptors.")
+    return (loc[0], loc[1], int(array_element)), binding
 
 
 def check_kind(what: str, binding: LayoutBinding, wanted: DescriptorKind | None
@@ -101,6 +115,13 @@ def is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
+def max_range(kind: DescriptorKind, context: GraphicsContext) -> int:
+    """The device's ``maxUniformBufferRange`` or ``maxStorageBufferRange``, in bytes."""
+    limits = context.limits
+    return (limits.max_uniform_buffer_range if kind is DescriptorKind.UNIFORM_BUFFER
+            else limits.max_storage_buffer_range)
+
+
 def check_range(what: str, binding: LayoutBinding, kind: DescriptorKind,
                 buffers: tuple[ManagedBuffer, ...], offset: Any, range_: Any,
                 context: GraphicsContext) -> tuple[int, int | None]:
@@ -112,7 +133,6 @@ def check_range(what: str, binding: LayoutBinding, kind: DescriptorKind,
     uniform = kind is DescriptorKind.UNIFORM_BUFFER
     align = (limits.min_uniform_buffer_offset_alignment if uniform
              else limits.min_storage_buffer_offset_alignment)
-    max_range = limits.max_uniform_buffer_range if uniform else limits.max_storage_buffer_range
     if not is_int(offset) or offset < 0 or offset % align:
         raise InvalidOffsetError(
             f"{what}: offset {offset!r} must be a non-negative multiple of {align} bytes (the "
@@ -129,7 +149,7 @@ def check_range(what: str, binding: LayoutBinding, kind: DescriptorKind,
                 f"{what}: buffer {buf.name!r} was created without BufferUsage."
                 f"{_USAGE[kind].name}; create it with that usage to bind it as a "
                 f"{KIND_WORDS[kind]}.")
-        check_size(what, binding, buf, offset, range_, max_range)
+        check_size(what, binding, buf, offset, range_, max_range(kind, context))
     return offset, range_
 
 

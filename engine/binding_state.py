@@ -14,11 +14,15 @@ from typing import Any, Protocol
 
 from .buffer_types import ManagedBuffer
 from .descriptors import DescriptorPool, LayoutBinding, MergedLayout
+from .errors import BufferDestroyedError
 from .spirv_reflect import DescriptorKind, ShaderReflection, reflect_spirv
 from .vk import ffi, lib, vk
 
 Key = tuple[int, int, int]
 """``(set, binding, array_element)`` of one descriptor."""
+
+State = tuple[Any, int, int, int]
+"""What a descriptor holds: ``(VkBuffer, generation, offset, range)``, bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +61,26 @@ class Destroyable(Protocol):
 class BoundBuffer:
     """What one descriptor is bound to, and what each slot's set last received."""
 
-    __slots__ = ("binding", "buffers", "kind", "label", "offset", "range", "written")
+    __slots__ = ("binding", "buffers", "kind", "label", "max_range", "offset", "range",
+                 "written")
 
     def __init__(self, binding: LayoutBinding, kind: DescriptorKind, label: str,
                  buffers: tuple[ManagedBuffer, ...], offset: int, range_: int | None,
-                 frames: int) -> None:
+                 written: list[State | None], max_range: int) -> None:
         self.binding, self.kind, self.label = binding, kind, label
         self.buffers, self.offset, self.range = buffers, offset, range_
-        self.written: list[tuple[Any, int, int, int] | None] = [None] * frames
+        self.max_range = max_range
+        """The device's largest range for this descriptor type, in bytes."""
+        self.written = written
+        """Per slot, the state that slot's set holds (shared with PipelineState.written, so a
+        rebind to the same buffer writes nothing)."""
 
 
 class PipelineState:
     """A registered pipeline: layouts, pool, bindings, per-slot dirty keys, dead keys."""
 
     __slots__ = ("bound", "dead", "dirty", "layout", "merged", "owned", "pid", "pool",
-                 "set_layouts", "stages")
+                 "set_layouts", "stages", "written")
 
     def __init__(self, pid: PipelineId, merged: MergedLayout, stages: tuple[ShaderStage, ...],
                  set_layouts: list[Any], layout: Any, pool: DescriptorPool, frames: int) -> None:
@@ -81,10 +90,29 @@ class PipelineState:
         self.dirty: list[set[Key]] = [set() for _ in range(frames)]
         self.dead: dict[Key, str] = {}
         self.owned: list[Destroyable] = []
+        self.written: dict[Key, list[State | None]] = {}
 
+    def written_for(self, key: Key) -> list[State | None]:
+        """The per-slot record of what ``key``'s descriptors hold (kept across rebinds)."""
+        record = self.written.get(key)
+        if record is None:
+            record = self.written[key] = [None] * len(self.dirty)
+        return record
 
-State = tuple[Any, int, int, int]
-"""What a descriptor holds: ``(VkBuffer, generation, offset, range)``, bytes."""
+    def missing(self) -> list[str]:
+        """Labels of buffer descriptors nothing is bound to."""
+        return [f"{b.label}[{e}]" if b.count > 1 else b.label
+                for (s, n), b in self.merged.bindings.items() if b.kind.is_buffer
+                for e in range(b.count) if (s, n, e) not in self.bound]
+
+    def dead_error(self) -> BufferDestroyedError:
+        """The error ``update_frame`` raises while a bound buffer is destroyed."""
+        key, buffer_name = next(iter(self.dead.items()))
+        return BufferDestroyedError(
+            f"update_frame({str(self.pid)!r}): binding {self.bound[key].label!r} (set {key[0]}, "
+            f"binding {key[1]}) still references buffer {buffer_name!r}, which was destroyed; "
+            f"bind a live buffer to it (or unbind() it) before the next frame. "
+            f"{len(self.dead)} binding(s) affected; no descriptor was written.")
 
 
 class WriteBatch:

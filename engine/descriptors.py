@@ -289,3 +289,23 @@ class DescriptorPool:
             self.handle = None
         self.sets = []
         self.set_arrays = []
+
+
+def create_layout_objects(ctx: GraphicsContext, merged: MergedLayout, frames: int, *,
+                          label: str, what: str) -> tuple[list[Any], Any, DescriptorPool]:
+    """Set layouts, pipeline layout and pool with ``frames`` sets per set index.
+
+    All or nothing: on failure (e.g. injected pool OOM) everything made so far is destroyed.
+    """
+    set_layouts = create_set_layouts(ctx, merged, label=label, what=what)
+    layout = None
+    try:
+        layout = create_pipeline_layout(ctx, set_layouts, merged.push_ranges, label=label,
+                                        what=what)
+        pool = DescriptorPool(ctx, merged, set_layouts, frames, label=label, what=what)
+    except BaseException:
+        if layout is not None:
+            lib.vkDestroyPipelineLayout(ctx.device, layout, ffi.NULL)
+        destroy_set_layouts(ctx, set_layouts)
+        raise
+    return set_layouts, layout, pool

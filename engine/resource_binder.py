@@ -15,8 +15,9 @@ How it works (DESIGN.md section 2, "Binding"):
   received, in ONE raw ``vkUpdateDescriptorSets`` call from prebuilt cffi arrays. A frame with
   nothing dirty costs O(1) per pipeline.
 - Resizes reach the binder through ``context.buffer_listeners``: a ``"replaced"`` buffer marks
-  only the bindings that reference it (kept in an identity map buffer -> binding keys) dirty.
-  Data writes never notify, so they never cause descriptor writes.
+  only the bindings that reference it (identity map buffer -> binding keys) dirty. Data writes
+  never notify, so they never cause descriptor writes. :meth:`update_all` visits only the
+  pipelines with dirty bindings in the slot (O(1) for a frame without changes).
 
 A bound buffer that is destroyed: the ``"destroyed"`` event marks its bindings dead, and every
 later ``update_frame`` of that pipeline raises :class:`~engine.errors.BufferDestroyedError`
@@ -31,7 +32,7 @@ frame). The context closes the binder before the device goes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from . import binding_checks as bc
@@ -50,20 +51,12 @@ from .buffer_checks import check_frames_in_flight, check_slot
 from .buffer_types import ManagedBuffer
 from .context import GraphicsContext
 from .descriptors import (
-    DescriptorPool,
     MergedLayout,
-    create_pipeline_layout,
-    create_set_layouts,
+    create_layout_objects,
     destroy_set_layouts,
     merge_reflections,
 )
-from .errors import (
-    BindingCountError,
-    BufferDestroyedError,
-    ManagerClosedError,
-    ReflectionError,
-    UnknownPipelineError,
-)
+from .errors import ManagerClosedError, ReflectionError, UnknownPipelineError
 from .spirv_reflect import DescriptorKind
 from .vk import ffi, lib, vk
 
@@ -88,6 +81,11 @@ class ResourceBinder:
         self.max_sets = int(props.limits.maxBoundDescriptorSets)
         self._pipelines: dict[PipelineId, PipelineState] = {}
         self._by_buffer: dict[ManagedBuffer, dict[tuple[PipelineId, Key], None]] = {}
+        self._all_slots = tuple(range(self.frames_in_flight))
+        self._pending: list[set[PipelineId]] = [set() for _ in range(self.frames_in_flight)]
+        """Per slot, the pipelines with dirty keys there."""
+        self._dead: set[PipelineId] = set()
+        """Pipelines with a binding whose buffer was destroyed."""
         self._next_index = 1
         self._closed = False
         self._batch = WriteBatch()
@@ -122,19 +120,8 @@ class ResourceBinder:
         merged = merge_reflections([s.reflection for s in stages], what=what,
                                    max_sets=self.max_sets)
         pid = PipelineId(str(name), self._next_index)
-        ctx = self.context
-        set_layouts = create_set_layouts(ctx, merged, label=str(pid), what=what)
-        layout = pool = None
-        try:
-            layout = create_pipeline_layout(ctx, set_layouts, merged.push_ranges,
-                                            label=str(pid), what=what)
-            pool = DescriptorPool(ctx, merged, set_layouts, self.frames_in_flight,
-                                  label=str(pid), what=what)
-        except BaseException:
-            if layout is not None:
-                lib.vkDestroyPipelineLayout(ctx.device, layout, ffi.NULL)
-            destroy_set_layouts(ctx, set_layouts)
-            raise
+        set_layouts, layout, pool = create_layout_objects(
+            self.context, merged, self.frames_in_flight, label=str(pid), what=what)
         self._next_index += 1
         self._pipelines[pid] = PipelineState(pid, merged, tuple(stages), set_layouts, layout,
                                              pool, self.frames_in_flight)
@@ -193,10 +180,7 @@ class ResourceBinder:
 
     def missing_bindings(self, pipeline_id: PipelineId) -> list[str]:
         """Labels of buffer bindings nothing is bound to (a dispatch would be invalid)."""
-        pipe = self._get(pipeline_id, "missing_bindings")
-        return [f"{b.label}[{e}]" if b.count > 1 else b.label
-                for (s, n), b in pipe.merged.bindings.items() if b.kind.is_buffer
-                for e in range(b.count) if (s, n, e) not in pipe.bound]
+        return self._get(pipeline_id, "missing_bindings").missing()
 
     # --- binding ---------------------------------------------------------------------------
 
@@ -238,40 +222,36 @@ class ResourceBinder:
         """
         what = f"{_call}({str(pipeline_id)!r}, {name!r})"
         pipe = self._get(pipeline_id, what)
-        loc = pipe.merged.names.get(name) if isinstance(name, str) else None
-        if loc is None:
-            bc.unknown_name(what, name, list(pipe.merged.names))
-        binding = pipe.merged.bindings[loc]
+        key, binding = bc.locate(what, pipe.merged, name, array_element)
         real_kind = bc.check_kind(what, binding, kind)
-        if not bc.is_int(array_element) or not 0 <= array_element < binding.count:
-            raise BindingCountError(
-                f"{what}: array element {array_element!r} is outside the binding's "
-                f"{binding.count} descriptors.")
         items = bc.normalize_buffers(what, buffers, self.frames_in_flight, self.context)
         off, rng = bc.check_range(what, binding, real_kind, items, offset, range, self.context)
         bc.check_layout(what, binding, real_kind, dtype, element_dtype)
-        key = (loc[0], loc[1], int(array_element))
         self._drop(pipe, key)
         pipe.bound[key] = BoundBuffer(binding, real_kind, str(name), items, off, rng,
-                                 self.frames_in_flight)
+                                      pipe.written_for(key), bc.max_range(real_kind, self.context))
         for buf in items:
             self._by_buffer.setdefault(buf, {})[(pipe.pid, key)] = None
-        for dirty in pipe.dirty:
-            dirty.add(key)
+        self._mark(pipe, key, self._all_slots)
+
+    def _mark(self, pipe: PipelineState, key: Key, slots: Iterable[int]) -> None:
+        """Mark ``key`` dirty in ``slots``, and the pipeline pending there (for update_all)."""
+        pid = pipe.pid
+        for slot in slots:
+            pipe.dirty[slot].add(key)
+            self._pending[slot].add(pid)
 
     def unbind(self, pipeline_id: PipelineId, name: str, *, array_element: int = 0) -> bool:
         """Forget what ``name`` is bound to (its descriptor keeps its last value; bind again
         before the pipeline is used). Returns False if nothing was bound."""
         what = f"unbind({str(pipeline_id)!r}, {name!r})"
         pipe = self._get(pipeline_id, what)
-        loc = pipe.merged.names.get(name)
-        if loc is None:
-            bc.unknown_name(what, name, list(pipe.merged.names))
-        return self._drop(pipe, (loc[0], loc[1], array_element))
+        return self._drop(pipe, bc.locate(what, pipe.merged, name, array_element)[0])
 
     def _drop(self, pipe: PipelineState, key: Key) -> bool:
         old = pipe.bound.pop(key, None)
-        pipe.dead.pop(key, None)
+        if pipe.dead.pop(key, None) is not None and not pipe.dead:
+            self._dead.discard(pipe.pid)
         if old is None:
             return False
         for buf in old.buffers:
@@ -294,13 +274,11 @@ class ResourceBinder:
                 continue
             if event == "destroyed":
                 pipe.dead[key] = buffer.name
-            elif len(entry.buffers) == 1:
-                for dirty in pipe.dirty:
-                    dirty.add(key)
+                self._dead.add(pid)
             else:
-                for slot, buf in enumerate(entry.buffers):
-                    if buf is buffer:
-                        pipe.dirty[slot].add(key)
+                self._mark(pipe, key, [slot for slot, buf in enumerate(entry.buffers)
+                                       if buf is buffer] if len(entry.buffers) > 1
+                           else self._all_slots)
 
     # --- per frame -------------------------------------------------------------------------
 
@@ -314,20 +292,16 @@ class ResourceBinder:
         BindingSizeError (a bound buffer shrank below the block), InvalidFrameIndexError,
         UnknownPipelineError.
         """
-        pipe = self._pipelines.get(pipeline_id)
-        if pipe is None:
-            self._get(pipeline_id, "update_frame")
-        assert pipe is not None
+        pipe = self._pipelines.get(pipeline_id) or self._get(pipeline_id, "update_frame")
         if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
             check_slot(frame_index, self.frames_in_flight, "update_frame")
             frame_index = int(frame_index)
         if pipe.dead:
-            self._raise_dead(pipe)
+            raise pipe.dead_error()
         dirty = pipe.dirty[frame_index]
         if not dirty:
             return 0
         todo: list[tuple[BoundBuffer, Key, State]] = []
-        limits = self.context.limits
         for key in dirty:
             entry = pipe.bound.get(key)
             if entry is None:
@@ -339,11 +313,8 @@ class ResourceBinder:
                 rng = buf.size - entry.offset
             state = (buf.handle, buf.generation, entry.offset, rng)
             if entry.written[frame_index] != state:
-                max_range = (limits.max_uniform_buffer_range
-                             if entry.kind is DescriptorKind.UNIFORM_BUFFER
-                             else limits.max_storage_buffer_range)
                 bc.check_size(f"update_frame({str(pipe.pid)!r}, {entry.label!r})",
-                              entry.binding, buf, entry.offset, entry.range, max_range)
+                              entry.binding, buf, entry.offset, entry.range, entry.max_range)
                 todo.append((entry, key, state))
         n = len(todo)
         if n:
@@ -352,16 +323,25 @@ class ResourceBinder:
                 entry.written[frame_index] = state
             self.context.counters.add_descriptor_writes(n)
         dirty.clear()
+        self._pending[frame_index].discard(pipe.pid)
         return n
 
-    def _raise_dead(self, pipe: PipelineState) -> None:
-        key, buffer_name = next(iter(pipe.dead.items()))
-        entry = pipe.bound[key]
-        raise BufferDestroyedError(
-            f"update_frame({str(pipe.pid)!r}): binding {entry.label!r} (set {key[0]}, binding "
-            f"{key[1]}) still references buffer {buffer_name!r}, which was destroyed; bind a "
-            f"live buffer to it (or unbind() it) before the next frame. "
-            f"{len(pipe.dead)} binding(s) affected; no descriptor was written.")
+    def update_all(self, frame_index: int) -> int:
+        """:meth:`update_frame` for every pipeline with changes in slot ``frame_index``.
+
+        O(1) when nothing changed, however many pipelines and bindings exist (the
+        BindingSystem calls this). Raises as ``update_frame`` does.
+        """
+        pending = self._pending[frame_index] if frame_index.__class__ is int and \
+            0 <= frame_index < self.frames_in_flight else None
+        if pending is None:
+            check_slot(frame_index, self.frames_in_flight, "update_all")
+            pending = self._pending[int(frame_index)]
+        if self._dead:
+            raise self._pipelines[next(iter(self._dead))].dead_error()
+        if not pending:
+            return 0
+        return sum(self.update_frame(pid, int(frame_index)) for pid in list(pending))
 
     # --- shutdown --------------------------------------------------------------------------
 
@@ -376,6 +356,8 @@ class ResourceBinder:
         for key in list(pipe.bound):
             self._drop(pipe, key)
         self._pipelines.pop(pipe.pid, None)
+        for pending in self._pending:
+            pending.discard(pipe.pid)
         for obj in reversed(pipe.owned):
             obj.destroy()
         pipe.owned.clear()
@@ -403,6 +385,9 @@ class ResourceBinder:
                 self._destroy(pipe)
         self._pipelines.clear()
         self._by_buffer.clear()
+        self._dead.clear()
+        for pending in self._pending:
+            pending.clear()
 
     def _require_open(self, what: str) -> None:
         if self._closed:

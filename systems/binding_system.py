@@ -2,7 +2,8 @@
 
 Each frame it (1) applies :class:`~components.binding.BufferBinding` components that were added,
 replaced or removed since the last frame, then (2) runs ``ResourceBinder.update_frame`` for the
-current slot on every registered pipeline, which writes only descriptors whose buffer changed.
+current slot on every registered pipeline (``update_all``: only pipelines with changes are
+visited), which writes only descriptors whose buffer changed.
 
 Change detection without per-frame scans: esper caches the list that ``get_component`` returns
 and rebuilds it only after a component was added or removed somewhere in the world. Holding on to
@@ -19,7 +20,7 @@ import esper
 from components.binding import BufferBinding
 from engine.buffer_manager import BufferManager
 from engine.buffer_types import ManagedBuffer
-from engine.errors import EngineError, InvalidDataError
+from engine.errors import EngineError, InvalidDataError, InvalidFrameIndexError
 from engine.resource_binder import ResourceBinder
 from engine.schedule import Phase, add_system
 
@@ -34,6 +35,11 @@ class BindingSystem(esper.Processor):
     """
 
     def __init__(self, binder: ResourceBinder, manager: BufferManager) -> None:
+        if binder.frames_in_flight != manager.frames_in_flight:
+            raise InvalidFrameIndexError(
+                f"BindingSystem: the ResourceBinder has {binder.frames_in_flight} frame slots but "
+                f"the BufferManager {manager.frames_in_flight}; create both with the same "
+                "frames_in_flight.")
         self.binder = binder
         self.manager = manager
         self.writes_last_frame = 0
@@ -53,11 +59,7 @@ class BindingSystem(esper.Processor):
         current = esper.get_component(BufferBinding)
         if current is not self._seen:
             self._sync_components(current)
-        binder = self.binder
-        slot = self.manager.frame_index
-        writes = 0
-        for pid in binder.pipeline_ids():
-            writes += binder.update_frame(pid, slot)
+        writes = self.binder.update_all(self.manager.frame_index)
         self.writes_last_frame = writes
         self.writes_total += writes
 

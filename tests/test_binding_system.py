@@ -151,3 +151,10 @@ def test_ten_thousand_binding_components_steady_state_write_nothing(
         frame_driver.step()
         assert world.writes_last_frame == 0
     assert syncs == []
+
+
+def test_binder_and_manager_must_agree_on_frames_in_flight(vk_context, buffer_manager):
+    binder = ResourceBinder(vk_context, frames_in_flight=2)
+    with pytest.raises(errors.InvalidFrameIndexError, match="same frames_in_flight"):
+        BindingSystem(binder, buffer_manager)
+    binder.close()

@@ -133,7 +133,25 @@ def test_bad_bindings_raise_their_own_error_and_change_nothing(buffer_manager, b
     with pytest.raises(errors.InvalidOffsetError):
         binder.bind_storage_buffer_named(pid, "InBuf", rig.inputs, offset=4)
     assert [rig.frame() for _ in range(3)] == [0, 0, 0], "no failed call marked anything"
+    binder.bind_storage_buffer_named(pid, "InBuf", rig.inputs)  # the same buffer again
+    assert [rig.frame() for _ in range(3)] == [0, 0, 0], "a rebind to the same state writes none"
     np.testing.assert_array_equal(rig.result(), expected(np.arange(64), 2, 1, 0))
+
+
+def test_a_bound_buffer_shrunk_below_its_block_raises_at_update_and_writes_nothing(
+        buffer_manager, binder):
+    rig = ScaleRig.create(buffer_manager, binder, count=16)
+    for _ in range(3):
+        rig.frame()
+    buffer_manager.begin_frame()
+    buffer_manager.resize_buffer(rig.params, 8)
+    with pytest.raises(errors.BindingSizeError, match="needs at least 12 bytes"):
+        binder.update_frame(rig.pid, buffer_manager.frame_index)
+    assert buffer_manager.statistics().descriptor_writes_this_frame == 0
+    buffer_manager.resize_buffer(rig.params, 32)
+    assert binder.update_frame(rig.pid, buffer_manager.frame_index) == 1
+    buffer_manager.end_frame()
+    assert [rig.frame(dispatch=False) for _ in range(3)] == [1, 1, 0]
 
 
 def test_conflicting_stage_declarations_raise_and_create_nothing(binder):
@@ -199,15 +217,19 @@ def test_ten_thousand_bindings_in_steady_state_write_nothing(buffer_manager, bin
         for i in range(32):
             binder.bind_storage_buffer_named(pid, f"s{i}", ssbo)
 
-    def frame() -> int:
+    def frame(all_at_once: bool) -> int:
         buffer_manager.begin_frame()
-        n = sum(binder.update_frame(pid, buffer_manager.frame_index) for pid in pids)
+        slot = buffer_manager.frame_index
+        n = binder.update_all(slot) if all_at_once else sum(
+            binder.update_frame(pid, slot) for pid in pids)
         buffer_manager.end_frame()
         return n
 
-    assert [frame() for _ in range(3)] == [10_000] * 3
-    assert [frame() for _ in range(5)] == [0] * 5
+    assert [frame(True), frame(False), frame(True)] == [10_000] * 3
+    assert [frame(k % 2 == 0) for k in range(6)] == [0] * 6
     assert buffer_manager.statistics().descriptor_writes_total == 30_000
+    buffer_manager.resize_buffer(ubo, 32)  # one buffer under 2,000 bindings: only those rewrite
+    assert [frame(True) for _ in range(4)] == [2_000, 2_000, 2_000, 0]
 
 
 def test_release_close_and_unknown_pipeline(vk_context, buffer_manager, binder):
