@@ -12,6 +12,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .binding_checks import check_size
 from .buffer_types import ManagedBuffer
 from .descriptors import DescriptorPool, LayoutBinding, MergedLayout
 from .errors import BufferDestroyedError
@@ -61,8 +62,8 @@ class Destroyable(Protocol):
 class BoundBuffer:
     """What one descriptor is bound to, and what each slot's set last received."""
 
-    __slots__ = ("binding", "buffers", "kind", "label", "max_range", "offset", "range",
-                 "written")
+    __slots__ = ("binding", "buffers", "kind", "label", "max_range", "min_range", "offset",
+                 "range", "vk_type", "written")
 
     def __init__(self, binding: LayoutBinding, kind: DescriptorKind, label: str,
                  buffers: tuple[ManagedBuffer, ...], offset: int, range_: int | None,
@@ -71,6 +72,9 @@ class BoundBuffer:
         self.buffers, self.offset, self.range = buffers, offset, range_
         self.max_range = max_range
         """The device's largest range for this descriptor type, in bytes."""
+        self.min_range = max(binding.block.size if binding.block is not None else 1, 1)
+        """The smallest range that covers the block's fixed part, in bytes."""
+        self.vk_type = kind.vk_type
         self.written = written
         """Per slot, the state that slot's set holds (shared with PipelineState.written, so a
         rebind to the same buffer writes nothing)."""
@@ -134,21 +138,48 @@ class WriteBatch:
             writes[i].pBufferInfo = infos + i
         self.writes, self.infos, self.capacity = writes, infos, cap
 
-    def write(self, device: Any, sets: tuple[Any, ...],
-              todo: list[tuple[BoundBuffer, Key, State]]) -> None:
-        """Write every ``(entry, key, state)`` into ``sets[key[0]]`` in one Vulkan call."""
+    def write(self, device: Any, todo: list[Change]) -> None:
+        """Write every ``(entry, VkDescriptorSet, key, state)`` in one Vulkan call."""
         n = len(todo)
         if n > self.capacity:
             self._grow(n)
         writes, infos = self.writes, self.infos
-        for i, (entry, key, state) in enumerate(todo):
+        for i, (entry, dst, key, state) in enumerate(todo):
             info = infos[i]
             info.buffer = state[0]
             info.offset = state[2]
             info.range = state[3]
             w = writes[i]
-            w.dstSet = sets[key[0]]
+            w.dstSet = dst
             w.dstBinding = key[1]
             w.dstArrayElement = key[2]
-            w.descriptorType = entry.kind.value
+            w.descriptorType = entry.vk_type
         lib.vkUpdateDescriptorSets(device, n, writes, 0, ffi.NULL)
+
+
+Change = tuple[BoundBuffer, Any, Key, State]
+"""A descriptor to write: ``(entry, VkDescriptorSet, key, new state)``."""
+
+
+def collect_changes(pipe: PipelineState, frame_index: int, todo: list[Change]) -> None:
+    """Append the slot's dirty descriptors whose state differs from what the set holds.
+
+    Raises BindingSizeError (before anything is written) for a buffer a resize made too small.
+    """
+    dst = pipe.pool.sets[frame_index]
+    bound = pipe.bound
+    for key in pipe.dirty[frame_index]:
+        entry = bound.get(key)
+        if entry is None:
+            continue
+        buffers = entry.buffers
+        buf = buffers[frame_index] if len(buffers) > 1 else buffers[0]
+        rng = entry.range
+        if rng is None:
+            rng = buf.size - entry.offset
+        state = (buf.handle, buf.generation, entry.offset, rng)
+        if entry.written[frame_index] != state:
+            if not entry.min_range <= rng <= entry.max_range or entry.offset + rng > buf.size:
+                check_size(f"update_frame({str(pipe.pid)!r}, {entry.label!r})", entry.binding,
+                           buf, entry.offset, entry.range, entry.max_range)
+            todo.append((entry, dst[key[0]], key, state))

@@ -38,13 +38,14 @@ from typing import Any
 from . import binding_checks as bc
 from .binding_state import (
     BoundBuffer,
+    Change,
     Destroyable,
     Key,
     PipelineId,
     PipelineState,
     ShaderStage,
-    State,
     WriteBatch,
+    collect_changes,
     reflect_cached,
 )
 from .buffer_checks import check_frames_in_flight, check_slot
@@ -298,50 +299,43 @@ class ResourceBinder:
             frame_index = int(frame_index)
         if pipe.dead:
             raise pipe.dead_error()
-        dirty = pipe.dirty[frame_index]
-        if not dirty:
+        if not pipe.dirty[frame_index]:
             return 0
-        todo: list[tuple[BoundBuffer, Key, State]] = []
-        for key in dirty:
-            entry = pipe.bound.get(key)
-            if entry is None:
-                continue
-            buffers = entry.buffers
-            buf = buffers[frame_index] if len(buffers) > 1 else buffers[0]
-            rng = entry.range
-            if rng is None:
-                rng = buf.size - entry.offset
-            state = (buf.handle, buf.generation, entry.offset, rng)
-            if entry.written[frame_index] != state:
-                bc.check_size(f"update_frame({str(pipe.pid)!r}, {entry.label!r})",
-                              entry.binding, buf, entry.offset, entry.range, entry.max_range)
-                todo.append((entry, key, state))
-        n = len(todo)
-        if n:
-            self._batch.write(self.context.device, pipe.pool.sets[frame_index], todo)
-            for entry, _key, state in todo:
-                entry.written[frame_index] = state
-            self.context.counters.add_descriptor_writes(n)
-        dirty.clear()
-        self._pending[frame_index].discard(pipe.pid)
-        return n
+        return self._commit([pipe], frame_index)
 
     def update_all(self, frame_index: int) -> int:
-        """:meth:`update_frame` for every pipeline with changes in slot ``frame_index``.
+        """:meth:`update_frame` for every pipeline with changes in slot ``frame_index``, in
+        one vkUpdateDescriptorSets call.
 
         O(1) when nothing changed, however many pipelines and bindings exist (the
-        BindingSystem calls this). Raises as ``update_frame`` does.
+        BindingSystem calls this). Raises as ``update_frame`` does (writing nothing).
         """
-        pending = self._pending[frame_index] if frame_index.__class__ is int and \
-            0 <= frame_index < self.frames_in_flight else None
-        if pending is None:
+        if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
             check_slot(frame_index, self.frames_in_flight, "update_all")
-            pending = self._pending[int(frame_index)]
+            frame_index = int(frame_index)
         if self._dead:
             raise self._pipelines[next(iter(self._dead))].dead_error()
+        pending = self._pending[frame_index]
         if not pending:
             return 0
-        return sum(self.update_frame(pid, int(frame_index)) for pid in list(pending))
+        return self._commit([self._pipelines[pid] for pid in pending], frame_index)
+
+    def _commit(self, pipes: list[PipelineState], frame_index: int) -> int:
+        """Collect the changed descriptors of ``pipes`` in the slot, check them, write once."""
+        todo: list[Change] = []
+        for pipe in pipes:
+            collect_changes(pipe, frame_index, todo)
+        n = len(todo)
+        if n:
+            self._batch.write(self.context.device, todo)
+            for entry, _dst, _key, state in todo:
+                entry.written[frame_index] = state
+            self.context.counters.add_descriptor_writes(n)
+        pending = self._pending[frame_index]
+        for pipe in pipes:
+            pipe.dirty[frame_index].clear()
+            pending.discard(pipe.pid)
+        return n
 
     # --- shutdown --------------------------------------------------------------------------
 
