@@ -1,0 +1,23 @@
+"""Rendering: targets (offscreen, window swapchain), the deferred pass, pipelines, the frame
+loop, screenshots. See :mod:`engine.render.renderer` for one frame and
+:mod:`engine.render.frame_loop` for the loop of DESIGN.md section 4."""
+
+from __future__ import annotations
+
+from engine.render.frame_loop import FrameLimiter, FrameLoop, FrameTimes
+from engine.render.graphics_pipeline import GraphicsPipeline, GraphicsPipelineDesc
+from engine.render.png import load_png, save_png
+from engine.render.renderer import Renderer
+from engine.render.targets import OffscreenTarget
+
+__all__ = [
+    "FrameLimiter",
+    "FrameLoop",
+    "FrameTimes",
+    "GraphicsPipeline",
+    "GraphicsPipelineDesc",
+    "OffscreenTarget",
+    "Renderer",
+    "load_png",
+    "save_png",
+]

@@ -1,0 +1,178 @@
+"""Graphics pipelines from SPIR-V and a pipeline layout (the ResourceBinder's, by reflection).
+
+:class:`GraphicsPipelineDesc` says what differs between the engine's pipelines (topology,
+vertex input, culling, depth, blending, colour-attachment count); viewport and scissor are
+dynamic so a window resize never rebuilds a pipeline. Shader modules live only for the
+``vkCreateGraphicsPipelines`` call. Every nested struct is bound to a local (pitfall P7).
+
+Lavapipe compiles a pipeline lazily at its first submit (P15): draw once during warm-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.context import GraphicsContext
+from engine.vk import check_result, ffi, lib, vk
+
+BLEND_OPAQUE = "opaque"
+BLEND_ADDITIVE = "additive"
+"""``src * 1 + dst * 1`` (colour and alpha); order-independent, so no sorting is needed."""
+
+_STAGE_BITS = {"vert": vk.VK_SHADER_STAGE_VERTEX_BIT, "frag": vk.VK_SHADER_STAGE_FRAGMENT_BIT}
+
+
+@dataclass(frozen=True)
+class VertexAttribute:
+    """``location`` reads ``format`` at byte ``offset`` of vertex binding ``binding``."""
+
+    location: int
+    binding: int
+    format: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class GraphicsPipelineDesc:
+    """Fixed-function state of one graphics pipeline.
+
+    ``vertex_bindings`` are ``(binding, stride_bytes)`` pairs, per vertex. ``blend`` applies to
+    each of ``color_attachments`` attachments.
+    """
+
+    name: str
+    topology: int = vk.VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST
+    vertex_bindings: tuple[tuple[int, int], ...] = ()
+    vertex_attributes: tuple[VertexAttribute, ...] = ()
+    cull_mode: int = vk.VK_CULL_MODE_NONE
+    front_face: int = vk.VK_FRONT_FACE_COUNTER_CLOCKWISE
+    depth_test: bool = True
+    depth_write: bool = True
+    depth_compare: int = vk.VK_COMPARE_OP_LESS
+    blend: str = BLEND_OPAQUE
+    color_attachments: int = 1
+    subpass: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def create_shader_module(ctx: GraphicsContext, spirv: bytes, what: str) -> Any:
+    """``vkCreateShaderModule`` of ``spirv``; the caller destroys it."""
+    code = ffi.new("char[]", bytes(spirv))
+    info = ffi.new("VkShaderModuleCreateInfo*", {
+        "sType": vk.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, "codeSize": len(spirv),
+        "pCode": ffi.cast("uint32_t*", code)})
+    out = ffi.new("VkShaderModule*")
+    check_result(lib.vkCreateShaderModule(ctx.device, info, ffi.NULL, out),
+                 "vkCreateShaderModule", what=what)
+    return out[0]
+
+
+def create_graphics_pipeline(ctx: GraphicsContext, desc: GraphicsPipelineDesc,
+                             stages: dict[str, bytes], layout: Any, render_pass: Any) -> Any:
+    """Create a pipeline of ``desc`` with SPIR-V ``stages`` (``{"vert": ..., "frag": ...}``).
+
+    Returns the ``VkPipeline``; destroy it with :func:`destroy_pipeline`.
+    """
+    what = f"create_graphics_pipeline({desc.name!r})"
+    L = vk
+    modules: list[Any] = []
+    keep: list[Any] = []
+    try:
+        stage_infos = ffi.new("VkPipelineShaderStageCreateInfo[]", len(stages))
+        entry = ffi.new("char[]", b"main")
+        for i, (stage, spirv) in enumerate(stages.items()):
+            module = create_shader_module(ctx, spirv, f"{what} {stage}")
+            modules.append(module)
+            s = stage_infos[i]
+            s.sType = L.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
+            s.stage = _STAGE_BITS[stage]
+            s.module = module
+            s.pName = entry
+
+        bindings = ffi.new("VkVertexInputBindingDescription[]", max(1, len(desc.vertex_bindings)))
+        for i, (binding, stride) in enumerate(desc.vertex_bindings):
+            bindings[i].binding = binding
+            bindings[i].stride = stride
+            bindings[i].inputRate = L.VK_VERTEX_INPUT_RATE_VERTEX
+        attrs = ffi.new("VkVertexInputAttributeDescription[]",
+                        max(1, len(desc.vertex_attributes)))
+        for i, a in enumerate(desc.vertex_attributes):
+            attrs[i].location, attrs[i].binding = a.location, a.binding
+            attrs[i].format, attrs[i].offset = a.format, a.offset
+        vertex_input = ffi.new("VkPipelineVertexInputStateCreateInfo*", {
+            "sType": L.VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO,
+            "vertexBindingDescriptionCount": len(desc.vertex_bindings),
+            "pVertexBindingDescriptions": bindings,
+            "vertexAttributeDescriptionCount": len(desc.vertex_attributes),
+            "pVertexAttributeDescriptions": attrs})
+        assembly = ffi.new("VkPipelineInputAssemblyStateCreateInfo*", {
+            "sType": L.VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO,
+            "topology": desc.topology})
+        viewport = ffi.new("VkPipelineViewportStateCreateInfo*", {
+            "sType": L.VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO,
+            "viewportCount": 1, "scissorCount": 1})
+        raster = ffi.new("VkPipelineRasterizationStateCreateInfo*", {
+            "sType": L.VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO,
+            "polygonMode": L.VK_POLYGON_MODE_FILL, "cullMode": desc.cull_mode,
+            "frontFace": desc.front_face, "lineWidth": 1.0})
+        multisample = ffi.new("VkPipelineMultisampleStateCreateInfo*", {
+            "sType": L.VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO,
+            "rasterizationSamples": L.VK_SAMPLE_COUNT_1_BIT})
+        depth = ffi.new("VkPipelineDepthStencilStateCreateInfo*", {
+            "sType": L.VK_STRUCTURE_TYPE_PIPELINE_DEPTH_STENCIL_STATE_CREATE_INFO,
+            "depthTestEnable": int(desc.depth_test), "depthWriteEnable": int(desc.depth_write),
+            "depthCompareOp": desc.depth_compare})
+        attachments = ffi.new("VkPipelineColorBlendAttachmentState[]", desc.color_attachments)
+        all_channels = (L.VK_COLOR_COMPONENT_R_BIT | L.VK_COLOR_COMPONENT_G_BIT
+                        | L.VK_COLOR_COMPONENT_B_BIT | L.VK_COLOR_COMPONENT_A_BIT)
+        for i in range(desc.color_attachments):
+            a = attachments[i]
+            a.colorWriteMask = all_channels
+            if desc.blend == BLEND_ADDITIVE:
+                a.blendEnable = 1
+                a.srcColorBlendFactor = a.dstColorBlendFactor = L.VK_BLEND_FACTOR_ONE
+                a.srcAlphaBlendFactor = a.dstAlphaBlendFactor = L.VK_BLEND_FACTOR_ONE
+                a.colorBlendOp = a.alphaBlendOp = L.VK_BLEND_OP_ADD
+        blend = ffi.new("VkPipelineColorBlendStateCreateInfo*", {
+            "sType": L.VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO,
+            "attachmentCount": desc.color_attachments, "pAttachments": attachments})
+        dyn_states = ffi.new("VkDynamicState[2]", [L.VK_DYNAMIC_STATE_VIEWPORT,
+                                                   L.VK_DYNAMIC_STATE_SCISSOR])
+        dynamic = ffi.new("VkPipelineDynamicStateCreateInfo*", {
+            "sType": L.VK_STRUCTURE_TYPE_PIPELINE_DYNAMIC_STATE_CREATE_INFO,
+            "dynamicStateCount": 2, "pDynamicStates": dyn_states})
+        keep += [entry, bindings, attrs]
+        info = ffi.new("VkGraphicsPipelineCreateInfo*", {
+            "sType": L.VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO,
+            "stageCount": len(stages), "pStages": stage_infos,
+            "pVertexInputState": vertex_input, "pInputAssemblyState": assembly,
+            "pViewportState": viewport, "pRasterizationState": raster,
+            "pMultisampleState": multisample, "pDepthStencilState": depth,
+            "pColorBlendState": blend, "pDynamicState": dynamic, "layout": layout,
+            "renderPass": render_pass, "subpass": desc.subpass, "basePipelineIndex": -1})
+        out = ffi.new("VkPipeline*")
+        check_result(lib.vkCreateGraphicsPipelines(ctx.device, ffi.NULL, 1, info, ffi.NULL, out),
+                     "vkCreateGraphicsPipelines", what=what)
+        ctx.set_object_name(vk.VK_OBJECT_TYPE_PIPELINE, out[0], desc.name)
+        return out[0]
+    finally:
+        for module in modules:
+            lib.vkDestroyShaderModule(ctx.device, module, ffi.NULL)
+
+
+class GraphicsPipeline:
+    """A ``VkPipeline`` owned by a ResourceBinder pipeline id (``binder.adopt``): destroyed
+    when the id is released or the binder closes, before the layout it was made with."""
+
+    def __init__(self, ctx: GraphicsContext, desc: GraphicsPipelineDesc, stages: dict[str, bytes],
+                 layout: Any, render_pass: Any) -> None:
+        self.ctx = ctx
+        self.desc = desc
+        self.layout = layout
+        self.handle: Any = create_graphics_pipeline(ctx, desc, stages, layout, render_pass)
+
+    def destroy(self) -> None:
+        if self.handle is not None and self.ctx.device is not None:
+            lib.vkDestroyPipeline(self.ctx.device, self.handle, ffi.NULL)
+        self.handle = None

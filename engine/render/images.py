@@ -1,0 +1,157 @@
+"""Device images for render targets: colour, G-buffer and depth attachments.
+
+An :class:`Image` owns a ``VkImage``, its own ``VkDeviceMemory`` (device-local; lazily
+allocated memory where the device offers it and the image is transient) and one 2D view. Sizes
+are in pixels. Images are destroyed explicitly with :meth:`Image.destroy`, after the GPU is done
+with them (render targets wait for the device before they recreate or close).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.context import GraphicsContext
+from engine.errors import NoSuitableMemoryTypeError
+from engine.vk import check_result, ffi, lib, vk
+
+COLOR_FORMAT = vk.VK_FORMAT_B8G8R8A8_UNORM
+"""Format of the offscreen colour target (matches the usual swapchain format)."""
+GBUFFER_FORMAT = vk.VK_FORMAT_R8G8B8A8_UNORM
+"""Albedo and normal G-buffer attachments (normal stored as ``n * 0.5 + 0.5``)."""
+DEPTH_FORMAT = vk.VK_FORMAT_D32_SFLOAT
+"""Depth attachment; also read as an input attachment by the light volumes."""
+
+
+def _memory_type(ctx: GraphicsContext, bits: int, transient: bool) -> int:
+    lazily = vk.VK_MEMORY_PROPERTY_LAZILY_ALLOCATED_BIT
+    device_local = vk.VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT
+    order = ([lazily] if transient else []) + [device_local, 0]
+    for wanted in order:
+        for t in ctx.memory_types:
+            if bits & (1 << t.index) and t.flags & wanted == wanted:
+                return t.index
+    raise NoSuitableMemoryTypeError(
+        f"image memory: no memory type in bits {bits:#x}; the device cannot hold this image.")
+
+
+class Image:
+    """A 2D image with its memory and one view.
+
+    Args:
+        ctx: the device.
+        width, height: pixels.
+        fmt: a ``VkFormat``.
+        usage: ``VkImageUsageFlags``.
+        aspect: ``VkImageAspectFlags`` of the view.
+        name: debug name.
+    """
+
+    def __init__(self, ctx: GraphicsContext, width: int, height: int, fmt: int, usage: int,
+                 aspect: int, name: str) -> None:
+        self.ctx = ctx
+        self.width, self.height, self.format = width, height, fmt
+        self.image: Any = None
+        self.memory: Any = None
+        self.view: Any = None
+        what = f"Image({name!r}, {width}x{height})"
+        device = ctx.device
+        info = ffi.new("VkImageCreateInfo*", {
+            "sType": vk.VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO,
+            "imageType": vk.VK_IMAGE_TYPE_2D, "format": fmt,
+            "extent": {"width": width, "height": height, "depth": 1},
+            "mipLevels": 1, "arrayLayers": 1, "samples": vk.VK_SAMPLE_COUNT_1_BIT,
+            "tiling": vk.VK_IMAGE_TILING_OPTIMAL, "usage": usage,
+            "sharingMode": vk.VK_SHARING_MODE_EXCLUSIVE,
+            "initialLayout": vk.VK_IMAGE_LAYOUT_UNDEFINED})
+        out = ffi.new("VkImage*")
+        check_result(lib.vkCreateImage(device, info, ffi.NULL, out), "vkCreateImage", what=what)
+        self.image = out[0]
+        try:
+            req = ffi.new("VkMemoryRequirements*")
+            lib.vkGetImageMemoryRequirements(device, self.image, req)
+            transient = bool(usage & vk.VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT)
+            alloc = ffi.new("VkMemoryAllocateInfo*", {
+                "sType": vk.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+                "allocationSize": req.size,
+                "memoryTypeIndex": _memory_type(ctx, int(req.memoryTypeBits), transient)})
+            mem = ffi.new("VkDeviceMemory*")
+            check_result(lib.vkAllocateMemory(device, alloc, ffi.NULL, mem), "vkAllocateMemory",
+                         what=what)
+            self.memory = mem[0]
+            check_result(lib.vkBindImageMemory(device, self.image, self.memory, 0),
+                         "vkBindImageMemory", what=what)
+            self.view = create_view(ctx, self.image, fmt, aspect, what)
+            ctx.set_object_name(vk.VK_OBJECT_TYPE_IMAGE, self.image, name)
+        except BaseException:
+            self.destroy()
+            raise
+
+    def destroy(self) -> None:
+        """Destroy view, image and memory (the GPU must be done with them); idempotent."""
+        device = self.ctx.device
+        if device is None:
+            return
+        if self.view is not None:
+            lib.vkDestroyImageView(device, self.view, ffi.NULL)
+            self.view = None
+        if self.image is not None:
+            lib.vkDestroyImage(device, self.image, ffi.NULL)
+            self.image = None
+        if self.memory is not None:
+            lib.vkFreeMemory(device, self.memory, ffi.NULL)
+            self.memory = None
+
+
+def create_view(ctx: GraphicsContext, image: Any, fmt: int, aspect: int, what: str) -> Any:
+    """A 2D ``VkImageView`` of mip 0, layer 0."""
+    info = ffi.new("VkImageViewCreateInfo*", {
+        "sType": vk.VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO, "image": image,
+        "viewType": vk.VK_IMAGE_VIEW_TYPE_2D, "format": fmt,
+        "subresourceRange": {"aspectMask": aspect, "baseMipLevel": 0, "levelCount": 1,
+                             "baseArrayLayer": 0, "layerCount": 1}})
+    out = ffi.new("VkImageView*")
+    check_result(lib.vkCreateImageView(ctx.device, info, ffi.NULL, out), "vkCreateImageView",
+                 what=what)
+    return out[0]
+
+
+class GBuffer:
+    """The per-target attachments besides the colour image: albedo, normal, depth.
+
+    All three are transient (never stored), read by the light-volume subpass as input
+    attachments. One set serves every frame in flight: the render pass's external dependency
+    orders frame N+1's writes after frame N's reads.
+    """
+
+    def __init__(self, ctx: GraphicsContext, width: int, height: int) -> None:
+        color_usage = (vk.VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT
+                       | vk.VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT
+                       | vk.VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT)
+        depth_usage = (vk.VK_IMAGE_USAGE_DEPTH_STENCIL_ATTACHMENT_BIT
+                       | vk.VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT
+                       | vk.VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT)
+        color_aspect = vk.VK_IMAGE_ASPECT_COLOR_BIT
+        self.images: list[Image] = []
+        try:
+            self.albedo = self._add(Image(ctx, width, height, GBUFFER_FORMAT, color_usage,
+                                          color_aspect, "gbuffer.albedo"))
+            self.normal = self._add(Image(ctx, width, height, GBUFFER_FORMAT, color_usage,
+                                          color_aspect, "gbuffer.normal"))
+            self.depth = self._add(Image(ctx, width, height, DEPTH_FORMAT, depth_usage,
+                                         vk.VK_IMAGE_ASPECT_DEPTH_BIT, "gbuffer.depth"))
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _add(self, image: Image) -> Image:
+        self.images.append(image)
+        return image
+
+    def views(self) -> list[Any]:
+        """Views in attachment order 1..3 (albedo, normal, depth)."""
+        return [self.albedo.view, self.normal.view, self.depth.view]
+
+    def destroy(self) -> None:
+        for image in self.images:
+            image.destroy()
+        self.images = []

@@ -1,0 +1,137 @@
+"""The deferred render pass shared by the offscreen target and the swapchain.
+
+Attachments (index: what, format, load/store):
+
+0. colour: the target image (offscreen or swapchain), cleared, stored.
+1. albedo: RGBA8, cleared, not stored (transient).
+2. normal: RGBA8 (``n * 0.5 + 0.5``, alpha = emissive), cleared, not stored.
+3. depth: D32_SFLOAT, cleared to 1.0, not stored.
+
+Subpasses:
+
+- ``SCENE_SUBPASS`` (0): geometry writes colour (ambient + emissive), albedo, normal and depth.
+- ``LIGHT_SUBPASS`` (1): reads albedo, normal and depth as input attachments; light volumes and
+  particles blend additively into colour; depth is bound read-only for the particles' depth
+  test.
+
+Dependencies order frame N+1's attachment writes after frame N's reads (one G-buffer serves all
+frames in flight), subpass 0's writes before subpass 1's reads, and the colour writes before a
+transfer (screenshot) after the pass. Two targets whose colour formats match have compatible
+render passes, so pipelines built for one work with the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.context import GraphicsContext
+from engine.render.images import DEPTH_FORMAT, GBUFFER_FORMAT
+from engine.vk import check_result, ffi, lib, vk
+
+SCENE_SUBPASS = 0
+LIGHT_SUBPASS = 1
+SCENE_COLOR_ATTACHMENTS = 3
+LIGHT_COLOR_ATTACHMENTS = 1
+CLEAR_COLOR = (0.0, 0.0, 0.0, 1.0)
+
+
+def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: int) -> Any:
+    """Create the deferred render pass (see the module docstring); caller destroys it."""
+    L = vk
+    att = ffi.new("VkAttachmentDescription[4]")
+    specs = [
+        (color_format, L.VK_ATTACHMENT_STORE_OP_STORE, final_layout),
+        (GBUFFER_FORMAT, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
+         L.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL),
+        (GBUFFER_FORMAT, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
+         L.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL),
+        (DEPTH_FORMAT, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
+         L.VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL),
+    ]
+    for i, (fmt, store, final) in enumerate(specs):
+        a = att[i]
+        a.format = fmt
+        a.samples = L.VK_SAMPLE_COUNT_1_BIT
+        a.loadOp = L.VK_ATTACHMENT_LOAD_OP_CLEAR
+        a.storeOp = store
+        a.stencilLoadOp = L.VK_ATTACHMENT_LOAD_OP_DONT_CARE
+        a.stencilStoreOp = L.VK_ATTACHMENT_STORE_OP_DONT_CARE
+        a.initialLayout = L.VK_IMAGE_LAYOUT_UNDEFINED
+        a.finalLayout = final
+
+    color_opt = L.VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL
+    read_only = L.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL
+    depth_ro = L.VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL
+    scene_colors = ffi.new("VkAttachmentReference[3]",
+                           [{"attachment": i, "layout": color_opt} for i in range(3)])
+    scene_depth = ffi.new("VkAttachmentReference*", {
+        "attachment": 3, "layout": L.VK_IMAGE_LAYOUT_DEPTH_STENCIL_ATTACHMENT_OPTIMAL})
+    light_inputs = ffi.new("VkAttachmentReference[3]", [
+        {"attachment": 1, "layout": read_only}, {"attachment": 2, "layout": read_only},
+        {"attachment": 3, "layout": depth_ro}])
+    light_color = ffi.new("VkAttachmentReference*", {"attachment": 0, "layout": color_opt})
+    light_depth = ffi.new("VkAttachmentReference*", {"attachment": 3, "layout": depth_ro})
+    subpasses = ffi.new("VkSubpassDescription[2]")
+    s0, s1 = subpasses[0], subpasses[1]
+    s0.pipelineBindPoint = s1.pipelineBindPoint = L.VK_PIPELINE_BIND_POINT_GRAPHICS
+    s0.colorAttachmentCount, s0.pColorAttachments = 3, scene_colors
+    s0.pDepthStencilAttachment = scene_depth
+    s1.inputAttachmentCount, s1.pInputAttachments = 3, light_inputs
+    s1.colorAttachmentCount, s1.pColorAttachments = 1, light_color
+    s1.pDepthStencilAttachment = light_depth
+
+    color_out = L.VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT
+    frag_tests = (L.VK_PIPELINE_STAGE_EARLY_FRAGMENT_TESTS_BIT
+                  | L.VK_PIPELINE_STAGE_LATE_FRAGMENT_TESTS_BIT)
+    frag = L.VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT
+    color_rw = L.VK_ACCESS_COLOR_ATTACHMENT_READ_BIT | L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT
+    depth_rw = (L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_READ_BIT
+                | L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT)
+    deps = ffi.new("VkSubpassDependency[3]", [
+        {   # earlier frames (their G-buffer reads, colour writes, screenshot copy) -> scene
+            "srcSubpass": L.VK_SUBPASS_EXTERNAL, "dstSubpass": SCENE_SUBPASS,
+            "srcStageMask": color_out | frag_tests | frag | L.VK_PIPELINE_STAGE_TRANSFER_BIT,
+            "dstStageMask": color_out | frag_tests,
+            "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT
+            | L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT,
+            "dstAccessMask": color_rw | depth_rw},
+        {   # scene writes -> light-volume input-attachment reads and blending
+            "srcSubpass": SCENE_SUBPASS, "dstSubpass": LIGHT_SUBPASS,
+            "srcStageMask": color_out | frag_tests,
+            "dstStageMask": frag | frag_tests | color_out,
+            "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT
+            | L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT,
+            "dstAccessMask": L.VK_ACCESS_INPUT_ATTACHMENT_READ_BIT | color_rw
+            | L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_READ_BIT,
+            "dependencyFlags": L.VK_DEPENDENCY_BY_REGION_BIT},
+        {   # colour writes -> a transfer (screenshot) or presentation after the pass
+            "srcSubpass": LIGHT_SUBPASS, "dstSubpass": L.VK_SUBPASS_EXTERNAL,
+            "srcStageMask": color_out,
+            "dstStageMask": L.VK_PIPELINE_STAGE_TRANSFER_BIT
+            | L.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+            "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT,
+            "dstAccessMask": L.VK_ACCESS_TRANSFER_READ_BIT},
+    ])
+    info = ffi.new("VkRenderPassCreateInfo*", {
+        "sType": L.VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO,
+        "attachmentCount": 4, "pAttachments": att,
+        "subpassCount": 2, "pSubpasses": subpasses,
+        "dependencyCount": 3, "pDependencies": deps})
+    out = ffi.new("VkRenderPass*")
+    check_result(lib.vkCreateRenderPass(ctx.device, info, ffi.NULL, out), "vkCreateRenderPass",
+                 what="create_render_pass")
+    return out[0]
+
+
+def create_framebuffer(ctx: GraphicsContext, render_pass: Any, views: list[Any], width: int,
+                       height: int) -> Any:
+    """A framebuffer of ``views`` (colour, albedo, normal, depth) of ``width`` x ``height``."""
+    arr = ffi.new("VkImageView[]", views)
+    info = ffi.new("VkFramebufferCreateInfo*", {
+        "sType": vk.VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO, "renderPass": render_pass,
+        "attachmentCount": len(views), "pAttachments": arr,
+        "width": width, "height": height, "layers": 1})
+    out = ffi.new("VkFramebuffer*")
+    check_result(lib.vkCreateFramebuffer(ctx.device, info, ffi.NULL, out),
+                 "vkCreateFramebuffer", what="create_framebuffer")
+    return out[0]

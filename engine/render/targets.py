@@ -1,0 +1,104 @@
+"""Render targets: where a frame's deferred pass draws. :class:`OffscreenTarget` is headless.
+
+Every target offers the same small interface to the :class:`~engine.render.renderer.Renderer`:
+
+- ``render_pass``, ``width``/``height`` (pixels), ``color_format``, ``final_layout`` (the colour
+  image's layout after the pass: TRANSFER_SRC for offscreen, PRESENT_SRC for a swapchain);
+- ``acquire(slot)`` -> the image index to draw into, or ``None`` to skip the frame (minimised,
+  or out of date: the target recreated itself);
+- ``framebuffer(index)``, ``color_image(index)``;
+- ``wait_semaphore(slot)`` / ``signal_semaphore(index)``: what the frame's submission waits on
+  and signals (``None`` offscreen);
+- ``present(index)``: show it (no-op offscreen);
+- ``destroy()``.
+
+Lifetime: a target is destroyed after the GPU finished with it (``destroy`` waits for the
+device). Its images are recreated only on a size change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.context import GraphicsContext
+from engine.render.images import COLOR_FORMAT, GBuffer, Image
+from engine.render.render_pass import create_framebuffer, create_render_pass
+from engine.vk import ffi, lib, vk
+
+
+class OffscreenTarget:
+    """A headless colour image (B8G8R8A8_UNORM) plus the G-buffer, at a fixed size.
+
+    Args:
+        ctx: the device.
+        width, height: pixels.
+    """
+
+    final_layout = vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
+    color_format = COLOR_FORMAT
+
+    def __init__(self, ctx: GraphicsContext, width: int, height: int) -> None:
+        self.ctx = ctx
+        self.width, self.height = width, height
+        self.generation = 1
+        """Bumped when the attachments are recreated (never, offscreen)."""
+        self.render_pass: Any = None
+        self._framebuffer: Any = None
+        self.color: Image | None = None
+        self.gbuffer: GBuffer | None = None
+        try:
+            self.render_pass = create_render_pass(ctx, COLOR_FORMAT, self.final_layout)
+            self.color = Image(ctx, width, height, COLOR_FORMAT,
+                               vk.VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT
+                               | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
+                               vk.VK_IMAGE_ASPECT_COLOR_BIT, "offscreen.color")
+            self.gbuffer = GBuffer(ctx, width, height)
+            self._framebuffer = create_framebuffer(
+                ctx, self.render_pass, [self.color.view, *self.gbuffer.views()], width, height)
+        except BaseException:
+            self.destroy()
+            raise
+
+    @property
+    def is_window(self) -> bool:
+        return False
+
+    def acquire(self, slot: int) -> int | None:
+        """Always image 0: an offscreen target never has to skip a frame."""
+        return 0
+
+    def framebuffer(self, index: int) -> Any:
+        return self._framebuffer
+
+    def color_image(self, index: int) -> Any:
+        assert self.color is not None
+        return self.color.image
+
+    def wait_semaphore(self, slot: int) -> Any:
+        return None
+
+    def signal_semaphore(self, index: int) -> Any:
+        return None
+
+    def present(self, index: int) -> None:
+        """Nothing to show headless."""
+
+    def destroy(self) -> None:
+        """Wait for the device, then destroy framebuffer, images and render pass; idempotent."""
+        device = self.ctx.device
+        if device is None:
+            return
+        if self._framebuffer is not None or self.color is not None:
+            self.ctx.wait_idle()
+        if self._framebuffer is not None:
+            lib.vkDestroyFramebuffer(device, self._framebuffer, ffi.NULL)
+            self._framebuffer = None
+        if self.gbuffer is not None:
+            self.gbuffer.destroy()
+            self.gbuffer = None
+        if self.color is not None:
+            self.color.destroy()
+            self.color = None
+        if self.render_pass is not None:
+            lib.vkDestroyRenderPass(device, self.render_pass, ffi.NULL)
+            self.render_pass = None

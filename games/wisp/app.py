@@ -1,0 +1,204 @@
+"""Wisp: set-up, the frame loop and shutdown (``python -m games.wisp --help``).
+
+Windowed by default; ``--headless`` renders offscreen with a fixed time step (1/60 s) and a
+fixed seed, so ``--headless --frames N --screenshot out.png`` gives the same picture every
+run. Headless runs (and ``--autopilot``) steer the player automatically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Any
+
+import esper
+
+from engine.buffer_manager import BufferManager
+from engine.buffer_set import GlobalUboSet
+from engine.context import GraphicsContext
+from engine.render.frame_loop import FrameLimiter, FrameLoop, FrameTimes
+from engine.render.layouts import GLOBAL_UBO_DTYPE
+from engine.render.passes import LightVolumePass, ParticlePass, ScenePass
+from engine.render.png import save_png
+from engine.render.renderer import Renderer
+from engine.render.swapchain import SwapchainTarget
+from engine.render.targets import OffscreenTarget
+from engine.render.window import Window, required_instance_extensions
+from engine.resource_binder import ResourceBinder
+from engine.schedule import Phase, add_system
+from games.wisp.rules import (
+    AutopilotSystem,
+    CollectSystem,
+    FlowSystem,
+    GameState,
+    HudSystem,
+    MoveSystem,
+)
+from games.wisp.world import Counts, build_level
+from systems.binding_system import BindingSystem
+from systems.buffer_system import BufferSystem
+from systems.camera_system import CameraSystem
+from systems.input_system import InputSystem
+from systems.lighting_system import LightingSystem
+from systems.particle_system import ParticleSystem
+from systems.render_system import RenderSystem
+
+FIXED_DT = 1.0 / 60.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m games.wisp", description=(
+        "Wisp: steer a glowing spark, collect the wisps, dodge the embers. "
+        "WASD/arrows or hold the left mouse button to move, P/Space pause, R restart, "
+        "Esc quit."))
+    p.add_argument("--headless", action="store_true", help="render offscreen (no window)")
+    p.add_argument("--frames", type=int, default=None, help="stop after N frames")
+    p.add_argument("--screenshot", default=None, help="write the last frame to this PNG")
+    p.add_argument("--stats", action="store_true", help="print BufferManager statistics")
+    p.add_argument("--timing", action="store_true", help="print frame-time summary (JSON)")
+    p.add_argument("--device", default=None, help="GPU index or name fragment")
+    p.add_argument("--particles", type=int, default=10_000, help="particle slots")
+    p.add_argument("--lights", type=int, default=64, help="lights in the level")
+    p.add_argument("--width", type=int, default=960)
+    p.add_argument("--height", type=int, default=540)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--fps", type=float, default=60.0, help="frame limit when windowed (0: none)")
+    p.add_argument("--vsync", action="store_true", help="FIFO presentation")
+    p.add_argument("--validation", action="store_true", help="Khronos validation layer")
+    p.add_argument("--autopilot", action="store_true", help="let the game steer (demo)")
+    p.add_argument("--memory-map", default=None, help="write a PNG map of GPU memory at exit")
+    return p.parse_args(argv)
+
+
+class WispApp:
+    """Owns the device, managers, target, renderer and the esper world of one run."""
+
+    def __init__(self, args: argparse.Namespace, *, context: GraphicsContext | None = None
+                 ) -> None:
+        self.args = args
+        self.headless = bool(args.headless)
+        self.window: Window | None = None
+        self.own_context = context is None
+        if context is None:
+            extensions = [] if self.headless else required_instance_extensions()
+            context = GraphicsContext.create(validation=args.validation, device=args.device,
+                                             instance_extensions=extensions)
+        self.ctx = context
+        self.manager = BufferManager(context, frames_in_flight=3)
+        self.binder = ResourceBinder(context, frames_in_flight=3)
+        self.target: Any
+        if self.headless:
+            self.target = OffscreenTarget(context, args.width, args.height)
+        else:
+            self.window = Window(args.width, args.height, "Wisp")
+            self.target = SwapchainTarget(context, self.window, 3, vsync=args.vsync)
+        self.world = f"wisp-{id(self)}"
+        self._previous_world = esper.current_world
+        esper.switch_world(self.world)
+        counts = Counts.for_lights(args.lights)
+        level = build_level(args.seed, counts)
+        self.game = GameState(level=level, counts=counts, seed=args.seed,
+                              particles=args.particles)
+        self._build_systems(level)
+        self.game.new_round()
+        self.loop = FrameLoop(fixed_dt=FIXED_DT if self.headless else None,
+                              limiter=None if self.headless else FrameLimiter(args.fps),
+                              sim_scale=self.game.sim_scale)
+
+    def _build_systems(self, level: Any) -> None:
+        m = self.manager
+        self.particles = ParticleSystem(m, capacity=max(64, self.args.particles))
+        self.lights = LightingSystem(m, capacity=64)
+        self.ubo = GlobalUboSet(m, GLOBAL_UBO_DTYPE)
+        self.renderer = Renderer(m, self.target)
+        self.renderer.passes = [
+            ScenePass(self.binder, m, self.ubo, self.target, level.vertices),
+            LightVolumePass(self.binder, self.lights, self.ubo, self.target),
+            ParticlePass(self.binder, self.particles, self.ubo, self.target),
+        ]
+        BufferSystem.install(m)
+        self.inputs = InputSystem(self.window)
+        add_system(self.inputs, Phase.INPUT, 0)
+        self.autopilot = AutopilotSystem(self.game)
+        self.autopilot.enabled = self.headless or bool(self.args.autopilot)
+        add_system(self.autopilot, Phase.INPUT, 1)
+        add_system(FlowSystem(self.game, self.inputs), Phase.SIMULATE, 0)
+        add_system(MoveSystem(self.game), Phase.SIMULATE, 1)
+        self.collect = CollectSystem(self.game)
+        add_system(self.collect, Phase.SIMULATE, 2)
+        add_system(self.particles, Phase.SIMULATE, 10)
+        add_system(self.lights, Phase.SIMULATE, 20)
+        self.camera = CameraSystem(self.ubo, self.target, self.lights, self.particles)
+        add_system(self.camera, Phase.SIMULATE, 30)
+        self.bindings = BindingSystem.install(self.binder, m)
+        self.render_system = RenderSystem(self.renderer, m)
+        add_system(self.render_system, Phase.RENDER)
+        self.hud = HudSystem(self.game, self.window)
+        add_system(self.hud, Phase.END, 50)
+
+    # --- running ---------------------------------------------------------------------------
+
+    def should_stop(self) -> bool:
+        return self.game.quit or (self.window is not None and self.window.should_close())
+
+    def run(self, frames: int | None = None, screenshot: str | None = None) -> FrameTimes:
+        """Run ``frames`` frames (None: until quit); capture the last one to ``screenshot``."""
+        def on_frame(done: int) -> None:
+            if screenshot and frames is not None and done == frames - 1:
+                self.renderer.request_screenshot()
+        times = self.loop.run(frames, self.should_stop, on_frame)
+        if screenshot:
+            save_png(screenshot, self.renderer.read_screenshot())
+        return times
+
+    def step(self, frames: int = 1) -> None:
+        """Run ``frames`` frames with the loop's time step (tests)."""
+        self.loop.run(frames)
+
+    # --- shutdown --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Wait for the GPU, destroy everything in dependency order; idempotent."""
+        if self.ctx.closed:
+            return
+        self.ctx.wait_idle()
+        self.renderer.destroy()
+        self.binder.close()
+        self.target.destroy()
+        self.manager.close()
+        if esper.current_world == self.world:
+            esper.switch_world(self._previous_world if self._previous_world != self.world
+                               else "default")
+        esper.delete_world(self.world)
+        if self.window is not None:
+            self.window.close()
+        if self.own_context:
+            self.ctx.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    app = WispApp(args)
+    try:
+        frames = args.frames
+        times = app.run(frames, args.screenshot)
+        if args.timing:
+            summary = times.summary(skip=min(60, len(times.ms) // 4))
+            summary.update(device=app.ctx.device_name, width=args.width, height=args.height,
+                           particles=app.particles.count, lights=app.lights.count,
+                           headless=app.headless)
+            sys.stdout.write(json.dumps(summary) + "\n")
+        if args.stats:
+            app.manager.print_statistics()
+        if args.memory_map:
+            try:
+                memory_map = importlib.import_module("engine.memory_map")
+                memory_map.save_memory_map(app.manager, args.memory_map)
+            except (ImportError, AttributeError) as exc:
+                sys.stderr.write(f"--memory-map: not available ({exc})\n")
+        sys.stdout.write(f"{app.hud.text or 'Wisp'}\n")
+    finally:
+        app.close()
+    return 0
