@@ -54,6 +54,8 @@ from .staging import CopyOp, CopyRecorder, StagingRing
 from .statistics import BufferStatistics, StrategyStats
 from .vk import check_result, ffi, lib, vk
 
+memmove = ffi.memmove
+
 AUTO_USAGE = int(BufferUsage.TRANSFER_SRC | BufferUsage.TRANSFER_DST)
 DEFAULT_STAGING_BYTES = 4 * 1024 * 1024
 
@@ -229,6 +231,7 @@ class BufferManager:
         buffer._allocation = allocation
         buffer._manager = self
         buffer._view = allocation.view
+        buffer._ptr = None if allocation.view is None else ffi.from_buffer(allocation.view)
         buffer.capacity = allocation.size
         buffer.memory_type_index = allocation.type_index
         buffer.memory_flags = allocation.flags
@@ -258,17 +261,20 @@ class BufferManager:
             offset = checks.coerce_offset(offset, buffer, "update_buffer")
         if frame_index is not None:
             self._check_frame_index(frame_index, f"update_buffer({buffer.name!r})")
-        if data.__class__ is np.ndarray:
+        cls = data.__class__
+        if cls is np.ndarray:
             if buffer.dtype is not None and data.dtype != buffer.dtype:
                 checks.raise_dtype(buffer, data, "update_buffer")
             if data.dtype.hasobject:
                 checks.raise_object_dtype(buffer, "update_buffer")
             if not data.flags.c_contiguous:
                 data = np.ascontiguousarray(data)
-            src = data.reshape(-1).view(np.uint8)
+            nbytes = data.nbytes
+        elif (cls is bytes or cls is bytearray) and buffer.dtype is None:
+            nbytes = len(data)
         else:
-            src = checks.as_bytes_view(data, buffer, "update_buffer")
-        nbytes = src.nbytes
+            data = checks.as_bytes_view(data, buffer, "update_buffer")
+            nbytes = data.nbytes
         end = offset + nbytes
         if end > buffer.size:
             checks.raise_out_of_bounds(buffer, offset, nbytes, "update_buffer")
@@ -276,25 +282,23 @@ class BufferManager:
             checks.raise_misaligned(buffer, offset, "update_buffer")
         frames = self.frames
         counters = self._counters
-        if buffer._view is not None:
+        if buffer._ptr is not None:
             write_frame = frames.frame_number if frames.frame_open or \
                 frames.frame_number < 0 else frames.frame_number + 1
             last = buffer._host_write_frame
             if self.hazard_checks and last != write_frame and last > frames.completed_frame:
                 checks.raise_hazard(buffer, last, write_frame, self.frames_in_flight)
             if nbytes:
-                buffer._view[offset:end] = src
+                memmove(buffer._ptr + offset, data, nbytes)  # one copy into the mapping
                 if not buffer._coherent:
                     self.allocator.flush(buffer._allocation, offset, nbytes,
                                          what=f"update_buffer({buffer.name!r})")
             buffer._host_write_frame = write_frame
             counters.host_writes += 1
         elif nbytes:
-            if self._closed:
-                checks.raise_closed("update_buffer")
             ring = self._rings[frames.frame_number % self.frames_in_flight]
             chunk, staged = ring.allocate(nbytes)
-            chunk.view[staged:staged + nbytes] = src
+            memmove(chunk.ptr + staged, data, nbytes)  # one copy into the staging ring
             self._ops.append(CopyOp(chunk.handle, staged, buffer.handle, offset, nbytes))
             counters.uploads += 1
             counters.upload_bytes += nbytes
@@ -348,7 +352,7 @@ class BufferManager:
         self._require_open(what)
         self._check_live(buffer, what)
         buffer.alive = False
-        buffer._view = None
+        buffer._view = buffer._ptr = None
         del self._live[buffer.buffer_id]
         self._retire(buffer.handle, buffer._allocation, buffer.size, buffer.name)
         buffer._allocation = None
@@ -625,7 +629,7 @@ class BufferManager:
             destroy_vk_buffer(self.context, buffer.handle)
             self.allocator.free(buffer._allocation)
             buffer.alive = False
-            buffer._view = None
+            buffer._view = buffer._ptr = None
             buffer._allocation = None
         self._live.clear()
         for ring in self._rings:

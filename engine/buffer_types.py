@@ -122,6 +122,7 @@ class ManagedBuffer:
     _manager: Any = field(default=None, repr=False)
     _allocation: Any = field(default=None, repr=False)
     _view: Any = field(default=None, repr=False)  # np.uint8 view of the mapping (host only)
+    _ptr: Any = field(default=None, repr=False)  # cffi char[] over the same bytes (hot path)
     _host_write_frame: int = field(default=-(1 << 62), repr=False)
     _coherent: bool = field(default=True, repr=False)
 

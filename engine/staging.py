@@ -52,6 +52,11 @@ class StagingChunk:
     allocation: Allocation
     capacity: int
     view: np.ndarray[Any, np.dtype[np.uint8]]
+    ptr: Any = None
+    """cffi ``char[]`` over ``view`` (for ``ffi.memmove``, the fastest host copy)."""
+
+    def __post_init__(self) -> None:
+        self.ptr = ffi.from_buffer(self.view)
 
 
 @dataclass(slots=True)

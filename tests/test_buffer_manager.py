@@ -200,7 +200,7 @@ def test_statistics_match_what_was_created_updated_and_destroyed(buffer_manager)
     assert stats.host_writes_this_frame == 1
     assert stats.buffers_created_total == 3 and stats.buffers_destroyed_total == 1
     assert stats.peak_live_buffers == 3 and stats.peak_live_bytes == 600
-    assert stats.allocate_memory_calls >= 3
+    assert stats.allocate_memory_calls >= 1, "memory came from vkAllocateMemory"
     parsed = json.loads(stats.to_json())
     assert parsed["by_memory_type"][str(a.memory_type_index)]["buffers"] >= 1
     buffer_manager.end_frame()
