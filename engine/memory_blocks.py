@@ -75,6 +75,10 @@ class Allocation:
     freed: bool = False
 
 
+class NoRoomError(OutOfDeviceMemoryError):
+    """No free range fits and the pool may not make a block (defragmentation)."""
+
+
 class BlockBackend(Protocol):
     """Makes and destroys the ``VkDeviceMemory`` of blocks (the real one is the allocator)."""
 
@@ -165,6 +169,10 @@ class BlockPool:
         self.live_allocations = 0
         self.dedicated_threshold = preferred_block_size // 2
         """Set by the allocator: bigger requests bypass the pool (bytes)."""
+        self.excluded: set[int] = set()
+        """Block ids that get no new allocations (set while defragmenting)."""
+        self.allow_new_blocks = True
+        """False while defragmenting: a request that fits no free range raises NoRoomError."""
 
     # --- allocation ------------------------------------------------------------------------
 
@@ -178,8 +186,12 @@ class BlockPool:
         g = self.granule
         need = align_up(max(size, 1), g)
         alignment = math.lcm(max(alignment, 1), g)
-        found = self._find(need, alignment)
+        found = self._find(need, alignment) if not self.excluded else self._find_slow(
+            need, alignment)
         if found is None:
+            if not self.allow_new_blocks:
+                raise NoRoomError(f"{what}: no free range of {need} bytes in the blocks of "
+                                  f"memory type {self.type_index} (new blocks are off).")
             self._new_block(need, what)
             found = self._find(need, alignment)
             assert found is not None
@@ -212,6 +224,17 @@ class BlockPool:
         if j < len(index):
             entry = index[j]
             return entry, align_up(entry[2], alignment)
+        return None
+
+    def _find_slow(self, need: int, alignment: int
+                   ) -> tuple[tuple[int, int, int], int] | None:
+        """Best fit skipping :attr:`excluded` blocks (defragmentation only; O(F))."""
+        index = self._index
+        for k in range(bisect.bisect_left(index, (need, -1, -1)), len(index)):
+            size, bid, start = entry = index[k]
+            aligned = align_up(start, alignment)
+            if bid not in self.excluded and aligned + need <= start + size:
+                return entry, aligned
         return None
 
     def _take(self, block: Block, entry: tuple[int, int, int], start: int, need: int) -> None:
