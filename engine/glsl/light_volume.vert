@@ -15,8 +15,9 @@ layout(std430, set = 0, binding = 1) readonly buffer LightBuffer {
 
 layout(location = 0) flat out vec4 v_light;     // xyz position, w radius
 layout(location = 1) flat out vec4 v_color;     // rgb * intensity (pulsed), a: glow
-layout(location = 2) out vec2 v_corner;         // -1..1 across the quad
-layout(location = 3) flat out float v_light_depth;
+layout(location = 2) out vec3 v_ray;            // eye -> quad point, world units
+layout(location = 3) out vec2 v_corner;         // -1..1 across the quad
+layout(location = 4) flat out vec2 v_depth;     // x: light's view depth, y: 1 / quad view depth
 
 const vec2 CORNERS[6] = vec2[](vec2(-1, -1), vec2(1, -1), vec2(1, 1),
                                vec2(-1, -1), vec2(1, 1), vec2(-1, 1));
@@ -34,15 +35,26 @@ void main() {
 
     vec4 center_view = ubo.view * vec4(center, 1.0);
     float dist = length(center_view.xyz);
-    vec4 light_clip = ubo.proj * center_view;
-    v_light_depth = light_clip.z / max(light_clip.w, 1e-4);
     if (dist <= radius * 1.05) {
-        gl_Position = vec4(corner, 0.0, 1.0);          // camera inside: cover the screen
+        // Camera inside the sphere: cover the screen; rays to the far plane.
+        vec4 far_point = ubo.inv_view_proj * vec4(corner, 1.0, 1.0);
+        v_ray = far_point.xyz / far_point.w - ubo.camera_pos.xyz;
+        vec4 far_view = ubo.view * vec4(far_point.xyz / far_point.w, 1.0);
+        v_depth = vec2(-center_view.z, 1.0 / -far_view.z);
+        gl_Position = vec4(corner, 1.0, 1.0);
         return;
     }
     // Half-size of the sphere's tangent cone at the centre's depth.
     float half_size = radius * dist / sqrt(dist * dist - radius * radius);
     vec4 corner_view = vec4(center_view.xy + corner * half_size, center_view.z, 1.0);
     vec4 clip = ubo.proj * corner_view;
-    gl_Position = vec4(clip.xy, 0.0, clip.w);          // depth 0: never clipped by far plane
+    // World-space ray from the eye to this corner (interpolates linearly across the quad).
+    vec3 corner_world = (inverse(mat3(ubo.view)) * (corner_view.xyz - ubo.view[3].xyz));
+    v_ray = corner_world - ubo.camera_pos.xyz;
+    v_depth = vec2(-center_view.z, 1.0 / -center_view.z);
+    // Depth of the sphere's far side: with compare GREATER_OR_EQUAL (early tests) pixels whose
+    // surface lies beyond the light's reach (and the sky) are rejected before shading.
+    vec4 back = ubo.proj * vec4(center_view.xy, center_view.z - radius, 1.0);
+    float back_depth = clamp(back.z / back.w, 0.0, 1.0);
+    gl_Position = vec4(clip.xy, back_depth * clip.w, clip.w);
 }

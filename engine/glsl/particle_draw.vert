@@ -18,7 +18,7 @@ void main() {
     }
     vec4 clip = ubo.view_proj * vec4(in_pos_life.xyz, 1.0);
     gl_Position = clip;
-    float pixels = in_size * ubo.proj[1][1] * ubo.viewport.y * 0.5 / max(clip.w, 1e-3);
+    float pixels = in_size * abs(ubo.proj[1][1]) * ubo.viewport.y * 0.5 / max(clip.w, 1e-3);
     gl_PointSize = clamp(pixels, 1.5, 24.0);
     // Sub-pixel sprites keep their energy: fade instead of shrinking below 1.5 px.
     v_color = vec4(in_color.rgb * in_color.a * min(1.0, pixels / 1.5), 1.0);

@@ -16,10 +16,12 @@ from engine.vk import check_result, ffi, lib, vk
 
 COLOR_FORMAT = vk.VK_FORMAT_B8G8R8A8_UNORM
 """Format of the offscreen colour target (matches the usual swapchain format)."""
-GBUFFER_FORMAT = vk.VK_FORMAT_R8G8B8A8_UNORM
-"""Albedo and normal G-buffer attachments (normal stored as ``n * 0.5 + 0.5``)."""
+GBUFFER_FORMAT = vk.VK_FORMAT_R32G32_UINT
+"""The packed G-buffer: x = albedo RGB8 + emissive8, y = octahedral normal 8:8 + linear view
+depth unorm16 (of GBUFFER_DEPTH_RANGE units; 0 = sky). One attachment, one load per light
+fragment: on lavapipe each input-attachment load costs as much as the lighting math."""
 DEPTH_FORMAT = vk.VK_FORMAT_D32_SFLOAT
-"""Depth attachment; also read as an input attachment by the light volumes."""
+"""Depth attachment (depth test only; the light volumes read depth from the G-buffer)."""
 
 
 def _memory_type(ctx: GraphicsContext, bits: int, transient: bool) -> int:
@@ -116,11 +118,11 @@ def create_view(ctx: GraphicsContext, image: Any, fmt: int, aspect: int, what: s
 
 
 class GBuffer:
-    """The per-target attachments besides the colour image: albedo, normal, depth.
+    """The per-target attachments besides the colour image: the packed surface data and depth.
 
-    All three are transient (never stored), read by the light-volume subpass as input
-    attachments. One set serves every frame in flight: the render pass's external dependency
-    orders frame N+1's writes after frame N's reads.
+    Both are transient (never stored); the light-volume subpass reads ``surface`` as an input
+    attachment and tests against ``depth`` read-only. One set serves every frame in flight:
+    the render pass's external dependency orders frame N+1's writes after frame N's reads.
     """
 
     def __init__(self, ctx: GraphicsContext, width: int, height: int) -> None:
@@ -128,15 +130,12 @@ class GBuffer:
                        | vk.VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT)
         depth_usage = (vk.VK_IMAGE_USAGE_DEPTH_STENCIL_ATTACHMENT_BIT
-                       | vk.VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT)
         color_aspect = vk.VK_IMAGE_ASPECT_COLOR_BIT
         self.images: list[Image] = []
         try:
-            self.albedo = self._add(Image(ctx, width, height, GBUFFER_FORMAT, color_usage,
-                                          color_aspect, "gbuffer.albedo"))
-            self.normal = self._add(Image(ctx, width, height, GBUFFER_FORMAT, color_usage,
-                                          color_aspect, "gbuffer.normal"))
+            self.surface = self._add(Image(ctx, width, height, GBUFFER_FORMAT, color_usage,
+                                           color_aspect, "gbuffer.surface"))
             self.depth = self._add(Image(ctx, width, height, DEPTH_FORMAT, depth_usage,
                                          vk.VK_IMAGE_ASPECT_DEPTH_BIT, "gbuffer.depth"))
         except BaseException:
@@ -148,8 +147,8 @@ class GBuffer:
         return image
 
     def views(self) -> list[Any]:
-        """Views in attachment order 1..3 (albedo, normal, depth)."""
-        return [self.albedo.view, self.normal.view, self.depth.view]
+        """Views in attachment order 1..2 (surface, depth)."""
+        return [self.surface.view, self.depth.view]
 
     def destroy(self) -> None:
         for image in self.images:

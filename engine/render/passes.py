@@ -134,7 +134,11 @@ class ScenePass:
 class LightVolumePass:
     """One additive quad per light (instanced), applying that light to the G-buffer.
 
-    The G-buffer is read through input attachments in set 1, whose descriptors this pass
+    The quad covers the light sphere's silhouette and sits at the depth of the sphere's far
+    side; the depth test (GREATER_OR_EQUAL, read-only, early) rejects pixels whose surface is
+    out of reach behind the light, and the sky, before the fragment shader runs.
+
+    The G-buffer is read through an input attachment in set 1, whose descriptor this pass
     writes itself (the binder handles buffers): once per slot at start, and again after the
     target recreated its attachments (``target.generation`` changed; the device was idle).
     """
@@ -145,39 +149,33 @@ class LightVolumePass:
         self.lights = lights
         self.target = target
         desc = GraphicsPipelineDesc(
-            "light_volumes", depth_test=False, depth_write=False, blend=BLEND_ADDITIVE,
+            "light_volumes", depth_test=True, depth_write=False,
+            depth_compare=vk.VK_COMPARE_OP_GREATER_OR_EQUAL, blend=BLEND_ADDITIVE,
             subpass=LIGHT_SUBPASS)
         self.draw = _GraphicsDraw(binder, "light_volumes",
                                   ["light_volume.vert", "light_volume.frag"], desc, global_ubo,
                                   target.render_pass)
         binder.bind_storage_buffer_named(self.draw.pid, "LightBuffer", lights.buffer,
                                          element_dtype=LIGHT_DTYPE)
-        self._image_infos = ffi.new("VkDescriptorImageInfo[3]")
-        self._writes = ffi.new("VkWriteDescriptorSet[3]")
+        self._image_info = ffi.new("VkDescriptorImageInfo*")
+        self._write = ffi.new("VkWriteDescriptorSet*")
         self._written_generation = -1
         self.attachment_writes = 0
 
     def _write_attachments(self) -> None:
-        gbuffer = self.target.gbuffer
-        views = (gbuffer.albedo.view, gbuffer.normal.view, gbuffer.depth.view)
-        layouts = (vk.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL,
-                   vk.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL,
-                   vk.VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL)
-        for i in range(3):
-            self._image_infos[i].imageView = views[i]
-            self._image_infos[i].imageLayout = layouts[i]
+        info = self._image_info
+        info.imageView = self.target.gbuffer.surface.view
+        info.imageLayout = vk.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL
+        w = self._write
+        w.sType = vk.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+        w.dstBinding = 0
+        w.descriptorCount = 1
+        w.descriptorType = vk.VK_DESCRIPTOR_TYPE_INPUT_ATTACHMENT
+        w.pImageInfo = info
         for slot in range(self.binder.frames_in_flight):
-            dst = self.binder.descriptor_sets(self.draw.pid, slot)[1]
-            for i in range(3):
-                w = self._writes[i]
-                w.sType = vk.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
-                w.dstSet = dst
-                w.dstBinding = i
-                w.descriptorCount = 1
-                w.descriptorType = vk.VK_DESCRIPTOR_TYPE_INPUT_ATTACHMENT
-                w.pImageInfo = self._image_infos + i
-            lib.vkUpdateDescriptorSets(self.binder.context.device, 3, self._writes, 0, ffi.NULL)
-            self.attachment_writes += 3
+            w.dstSet = self.binder.descriptor_sets(self.draw.pid, slot)[1]
+            lib.vkUpdateDescriptorSets(self.binder.context.device, 1, w, 0, ffi.NULL)
+            self.attachment_writes += 1
         self._written_generation = self.target.generation
 
     def record_compute(self, cmd: Any, slot: int) -> None:

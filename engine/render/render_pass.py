@@ -3,16 +3,15 @@
 Attachments (index: what, format, load/store):
 
 0. colour: the target image (offscreen or swapchain), cleared, stored.
-1. albedo: RGBA8, cleared, not stored (transient).
-2. normal: RGBA8 (``n * 0.5 + 0.5``, alpha = emissive), cleared, not stored.
-3. depth: D32_SFLOAT, cleared to 1.0, not stored.
+1. surface: R32G32_UINT packed G-buffer (albedo, emissive, normal, linear depth; see
+   :data:`~engine.render.images.GBUFFER_FORMAT`), cleared to 0 (= sky), not stored.
+2. depth: D32_SFLOAT, cleared to 1.0, not stored.
 
 Subpasses:
 
-- ``SCENE_SUBPASS`` (0): geometry writes colour (ambient + emissive), albedo, normal and depth.
-- ``LIGHT_SUBPASS`` (1): reads albedo, normal and depth as input attachments; light volumes and
-  particles blend additively into colour; depth is bound read-only for the particles' depth
-  test.
+- ``SCENE_SUBPASS`` (0): geometry writes colour (ambient + emissive), surface and depth.
+- ``LIGHT_SUBPASS`` (1): reads surface as an input attachment; light volumes and particles
+  blend additively into colour; depth is bound read-only for their depth tests.
 
 Dependencies order frame N+1's attachment writes after frame N's reads (one G-buffer serves all
 frames in flight), subpass 0's writes before subpass 1's reads, and the colour writes before a
@@ -30,7 +29,7 @@ from engine.vk import check_result, ffi, lib, vk
 
 SCENE_SUBPASS = 0
 LIGHT_SUBPASS = 1
-SCENE_COLOR_ATTACHMENTS = 3
+SCENE_COLOR_ATTACHMENTS = 2
 LIGHT_COLOR_ATTACHMENTS = 1
 CLEAR_COLOR = (0.0, 0.0, 0.0, 1.0)
 
@@ -38,11 +37,9 @@ CLEAR_COLOR = (0.0, 0.0, 0.0, 1.0)
 def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: int) -> Any:
     """Create the deferred render pass (see the module docstring); caller destroys it."""
     L = vk
-    att = ffi.new("VkAttachmentDescription[4]")
+    att = ffi.new("VkAttachmentDescription[3]")
     specs = [
         (color_format, L.VK_ATTACHMENT_STORE_OP_STORE, final_layout),
-        (GBUFFER_FORMAT, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
-         L.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL),
         (GBUFFER_FORMAT, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
          L.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL),
         (DEPTH_FORMAT, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
@@ -62,21 +59,20 @@ def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: in
     color_opt = L.VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL
     read_only = L.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL
     depth_ro = L.VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL
-    scene_colors = ffi.new("VkAttachmentReference[3]",
-                           [{"attachment": i, "layout": color_opt} for i in range(3)])
+    scene_colors = ffi.new("VkAttachmentReference[2]",
+                           [{"attachment": i, "layout": color_opt} for i in range(2)])
     scene_depth = ffi.new("VkAttachmentReference*", {
-        "attachment": 3, "layout": L.VK_IMAGE_LAYOUT_DEPTH_STENCIL_ATTACHMENT_OPTIMAL})
-    light_inputs = ffi.new("VkAttachmentReference[3]", [
-        {"attachment": 1, "layout": read_only}, {"attachment": 2, "layout": read_only},
-        {"attachment": 3, "layout": depth_ro}])
+        "attachment": 2, "layout": L.VK_IMAGE_LAYOUT_DEPTH_STENCIL_ATTACHMENT_OPTIMAL})
+    light_inputs = ffi.new("VkAttachmentReference[1]", [
+        {"attachment": 1, "layout": read_only}])
     light_color = ffi.new("VkAttachmentReference*", {"attachment": 0, "layout": color_opt})
-    light_depth = ffi.new("VkAttachmentReference*", {"attachment": 3, "layout": depth_ro})
+    light_depth = ffi.new("VkAttachmentReference*", {"attachment": 2, "layout": depth_ro})
     subpasses = ffi.new("VkSubpassDescription[2]")
     s0, s1 = subpasses[0], subpasses[1]
     s0.pipelineBindPoint = s1.pipelineBindPoint = L.VK_PIPELINE_BIND_POINT_GRAPHICS
-    s0.colorAttachmentCount, s0.pColorAttachments = 3, scene_colors
+    s0.colorAttachmentCount, s0.pColorAttachments = 2, scene_colors
     s0.pDepthStencilAttachment = scene_depth
-    s1.inputAttachmentCount, s1.pInputAttachments = 3, light_inputs
+    s1.inputAttachmentCount, s1.pInputAttachments = 1, light_inputs
     s1.colorAttachmentCount, s1.pColorAttachments = 1, light_color
     s1.pDepthStencilAttachment = light_depth
 
@@ -114,7 +110,7 @@ def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: in
     ])
     info = ffi.new("VkRenderPassCreateInfo*", {
         "sType": L.VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO,
-        "attachmentCount": 4, "pAttachments": att,
+        "attachmentCount": 3, "pAttachments": att,
         "subpassCount": 2, "pSubpasses": subpasses,
         "dependencyCount": 3, "pDependencies": deps})
     out = ffi.new("VkRenderPass*")
@@ -125,7 +121,7 @@ def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: in
 
 def create_framebuffer(ctx: GraphicsContext, render_pass: Any, views: list[Any], width: int,
                        height: int) -> Any:
-    """A framebuffer of ``views`` (colour, albedo, normal, depth) of ``width`` x ``height``."""
+    """A framebuffer of ``views`` (colour, surface, depth) of ``width`` x ``height``."""
     arr = ffi.new("VkImageView[]", views)
     info = ffi.new("VkFramebufferCreateInfo*", {
         "sType": vk.VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO, "renderPass": render_pass,

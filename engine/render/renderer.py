@@ -100,14 +100,13 @@ class Renderer:
         self._begin = ffi.new("VkCommandBufferBeginInfo*", {
             "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
             "flags": vk.VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT})
-        self._clears = ffi.new("VkClearValue[4]")
-        for i in range(3):
-            for c in range(4):
-                self._clears[i].color.float32[c] = CLEAR_COLOR[c] if i == 0 else 0.0
-        self._clears[3].depthStencil.depth = 1.0
+        self._clears = ffi.new("VkClearValue[3]")
+        for c in range(4):
+            self._clears[0].color.float32[c] = CLEAR_COLOR[c]
+        self._clears[2].depthStencil.depth = 1.0  # the surface attachment clears to 0 (sky)
         self._rp_begin = ffi.new("VkRenderPassBeginInfo*", {
             "sType": vk.VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO,
-            "clearValueCount": 4, "pClearValues": self._clears})
+            "clearValueCount": 3, "pClearValues": self._clears})
         self._viewport = ffi.new("VkViewport*", {"minDepth": 0.0, "maxDepth": 1.0})
         self._scissor = ffi.new("VkRect2D*")
         self._wait_sem = ffi.new("VkSemaphore[1]")

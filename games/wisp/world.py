@@ -134,7 +134,7 @@ def spawn_round(level: Level, counts: Counts, rng: np.random.Generator, particle
                      // max(1, counts.wisps))
     player = esper.create_entity(
         Transform(0.0, 0.0, 0.0), Player(),
-        PointLight((1.0, 0.85, 0.6), 2.4, 6.5, height=1.1, glow=1.6),
+        PointLight((1.0, 0.85, 0.6), 2.6, 5.5, height=1.1, glow=1.0),
         ParticleEmitter(rate=trail / 0.7, lifetime=0.7, speed=1.2, velocity=(0.0, 1.4, 0.0),
                         color_start=(1.0, 0.85, 0.5, 1.0), color_end=(1.0, 0.25, 0.05, 0.0),
                         size=0.12, spawn_radius=0.2, offset=(0.0, 1.0, 0.0), gravity=0.6,
@@ -152,7 +152,7 @@ def spawn_round(level: Level, counts: Counts, rng: np.random.Generator, particle
         color = WISP_COLORS[i % len(WISP_COLORS)]
         esper.create_entity(
             Transform(x, 0.0, z), Wisp(color),
-            PointLight(color, 1.8, 4.0, height=1.0, pulse_hz=0.6 + 0.1 * (i % 5),
+            PointLight(color, 2.0, 3.2, height=1.0, pulse_hz=0.6 + 0.1 * (i % 5),
                        pulse_phase=float(i), pulse_depth=0.45, glow=1.3),
             ParticleEmitter(rate=wisp_share / 2.4, lifetime=2.4, speed=0.35,
                             velocity=(0.0, 0.55, 0.0), color_start=(*color, 0.9),
@@ -163,7 +163,7 @@ def spawn_round(level: Level, counts: Counts, rng: np.random.Generator, particle
         x, z = _free_spot(rng, level, 1.5, avoid=(0.0, 0.0))
         esper.create_entity(
             Transform(x, 0.0, z), Ember(heading=float(rng.uniform(0, 2 * math.pi))),
-            PointLight((1.0, 0.22, 0.06), 2.6, 4.5, height=0.9, pulse_hz=7.0 + i,
+            PointLight((1.0, 0.22, 0.06), 2.8, 3.6, height=0.9, pulse_hz=7.0 + i,
                        pulse_depth=0.35, glow=1.8),
             ParticleEmitter(rate=ember_share / 0.8, lifetime=0.8, speed=1.6,
                             velocity=(0.0, 2.2, 0.0), color_start=(1.0, 0.6, 0.15, 1.0),
@@ -172,6 +172,6 @@ def spawn_round(level: Level, counts: Counts, rng: np.random.Generator, particle
                             max_particles=ember_share))
     for i, (x, z) in enumerate(level.lamps):
         esper.create_entity(Transform(x, 0.0, z), PointLight(
-            (1.0, 0.62, 0.25), 1.3, 3.2, height=1.35, pulse_hz=0.25, pulse_phase=float(i),
+            (1.0, 0.62, 0.25), 1.6, 2.4, height=1.2, pulse_hz=0.25, pulse_phase=float(i),
             pulse_depth=0.15, glow=0.9))
     return player
