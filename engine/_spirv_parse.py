@@ -203,11 +203,6 @@ def _words(code: bytes | bytearray | memoryview) -> tuple[int, ...]:
             f"SPIR-V module is {len(data)} bytes; it needs at least the 20-byte header "
             f"(truncated or not SPIR-V)"
         )
-    if len(data) % 4:
-        raise ReflectionError(
-            f"SPIR-V module is {len(data)} bytes, not a whole number of 4-byte words "
-            f"(truncated or not SPIR-V)"
-        )
     magic = int.from_bytes(data[:4], "little")
     if magic == MAGIC:
         order = "<"
@@ -217,6 +212,11 @@ def _words(code: bytes | bytearray | memoryview) -> tuple[int, ...]:
         raise ReflectionError(
             f"SPIR-V: wrong magic number 0x{magic:08x} at byte 0 (expected 0x{MAGIC:08x}); "
             f"this is not a SPIR-V module (GLSL source or a text disassembly?)"
+        )
+    if len(data) % 4:
+        raise ReflectionError(
+            f"SPIR-V module is {len(data)} bytes, not a whole number of 4-byte words "
+            f"(truncated or not SPIR-V)"
         )
     return struct.unpack(f"{order}{len(data) // 4}I", data)
 
@@ -262,10 +262,14 @@ def parse_module(code: bytes | bytearray | memoryview) -> SpirvModule:
                 f"SPIR-V: instruction at {where(i)} (opcode {op}) has {count} words and runs past "
                 f"the end of the module ({n} words); the module is truncated or corrupted"
             )
-        if count < _MIN_WORDS.get(op, 1):
+        need = _MIN_WORDS.get(op)
+        if need is None:  # not an instruction reflection reads (most of a function body)
+            i = end
+            continue
+        if count < need:
             raise ReflectionError(
                 f"SPIR-V: instruction at {where(i)} (opcode {op}) has {count} words; it needs at "
-                f"least {_MIN_WORDS[op]}"
+                f"least {need}"
             )
         if op in TYPE_OPCODES:
             define(words[i + 1], i)

@@ -199,14 +199,14 @@ class TypeReader:
         elif t.opcode == sp.OP_TYPE_MATRIX:
             is_vector = self.get(ops[1], t.word).opcode == sp.OP_TYPE_VECTOR
             col = self.leaf(ops[1], t.word) if is_vector else Leaf("", 0, 0, 0, "")
-            prefix = _MATRIX_PREFIX.get((col.base_type, col.width))
-            if prefix is None or not 2 <= ops[2] <= 4:
+            mat_prefix = _MATRIX_PREFIX.get((col.base_type, col.width))
+            if mat_prefix is None or not 2 <= ops[2] <= 4:
                 raise ReflectionError(
                     f"SPIR-V: OpTypeMatrix at {sp.where(t.word)} has {ops[2]} columns of type "
                     f"%{ops[1]}; 2-4 float vectors expected"
                 )
             cols, rows = ops[2], col.vecsize
-            name = f"{prefix}{cols}" if cols == rows else f"{prefix}{cols}x{rows}"
+            name = f"{mat_prefix}{cols}" if cols == rows else f"{mat_prefix}{cols}x{rows}"
             return Leaf(col.base_type, col.width, rows, cols, name)
         else:
             raise ReflectionError(
@@ -268,14 +268,17 @@ class TypeReader:
         offset = decos.get(_OFFSET)
         if not offset:
             raise ReflectionError(
-                f"SPIR-V: {where} at {sp.where(at)} has no Offset decoration; explicit layout needed"
+                f"SPIR-V: {where} at {sp.where(at)} has no Offset decoration (explicit layout "
+                f"needed)"
             )
         elem, dims, array_ids = self.strip_arrays(type_id, at)
         strides: list[int] = []
         for aid in array_ids:
             stride = self.mod.decorations.get(aid, {}).get(_ARRAY_STRIDE)
             if not stride:
-                raise ReflectionError(f"SPIR-V: the array type %{aid} of {where} has no ArrayStride")
+                raise ReflectionError(
+                    f"SPIR-V: the array type %{aid} of {where} has no ArrayStride decoration"
+                )
             strides.append(stride[0])
         matrix_stride = (decos.get(_MATRIX_STRIDE) or (0,))[0]
         row_major = _ROW_MAJOR in decos

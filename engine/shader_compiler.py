@@ -17,6 +17,7 @@ message has ``path:line: compiler message`` for each error.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -68,7 +69,7 @@ def shader_path(name: str) -> Path:
             f"pass a name relative to it"
         )
     if not path.is_file():
-        known = sorted(p.name for p in GLSL_DIR.glob("*") if p.is_file()) if GLSL_DIR.is_dir() else []
+        known = sorted(p.name for p in GLSL_DIR.glob("*") if p.is_file() and p.suffix != ".md")
         raise ShaderCompileError(
             f"shader_path({name!r}): no such shader in {GLSL_DIR}; shaders there: "
             f"{', '.join(known) or '(none)'}"
@@ -99,7 +100,9 @@ def compile_glsl(
     try:
         source = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ShaderCompileError(f"compile_glsl({str(file)!r}): cannot read the shader: {exc}") from None
+        raise ShaderCompileError(
+            f"compile_glsl({str(file)!r}): cannot read the shader: {exc}"
+        ) from None
     return _compile(source, _stage(stage, str(file)), str(file), file, target_env)
 
 
@@ -161,7 +164,10 @@ def _include_texts(source: str, folder: Path | None) -> list[str]:
                 if candidate.is_file():
                     if candidate not in seen:
                         seen.add(candidate)
-                        content = candidate.read_text(encoding="utf-8", errors="replace")
+                        try:
+                            content = candidate.read_text(encoding="utf-8", errors="replace")
+                        except OSError:  # glslang will report it; nothing to key on
+                            break
                         texts.append(f"{candidate}\0{content}")
                         pending.append((content, candidate.parent))
                     break
@@ -189,13 +195,13 @@ def _compile(
         pass
     with tempfile.TemporaryDirectory(prefix="vkbuffers-glslang-") as tmp:
         out = Path(tmp) / "out.spv"
-        args = [exe, "-V", "-S", stage, "-I" + str(GLSL_DIR), "-o", str(out)]
+        # Never -g0: reflection needs OpName/OpMemberName. --stdin must precede -S.
+        args = [exe, "-V", *(["--stdin"] if file is None else []), "-S", stage, "-o", str(out)]
         if target_env:
             args += ["--target-env", target_env]
+        args += [f"-I{d}" for d in (folder, GLSL_DIR) if d is not None]
         if file is not None:
-            args += ["-I" + str(folder), str(file)]
-        else:
-            args += ["--stdin"]
+            args.append(str(file))
         with _lock:
             _compile_count += 1
         try:
@@ -204,7 +210,9 @@ def _compile(
                 text=True, timeout=120,
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            raise ShaderCompileError(f"compile {name}: could not run glslangValidator: {exc}") from None
+            raise ShaderCompileError(
+                f"compile {name}: could not run glslangValidator: {exc}"
+            ) from None
         if done.returncode != 0 or not out.is_file():
             raise ShaderCompileError(_error_message(name, stage, done.stdout + done.stderr))
         code = out.read_bytes()
@@ -216,12 +224,16 @@ def _store(path: Path, code: bytes) -> None:
     """Write a cache entry atomically; an unwritable cache only costs a recompile later."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "wb") as f:
             f.write(code)
         os.replace(tmp, path)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _error_message(name: str, stage: str, output: str) -> str:

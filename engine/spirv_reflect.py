@@ -191,11 +191,15 @@ class ShaderReflection:
     local_size: tuple[int, int, int] | None
 
     def binding(self, name: str) -> DescriptorBinding:
-        """The binding whose block type name or variable name is ``name`` (KeyError if none)."""
+        """The first binding whose variable name, or block type name for buffers, is ``name``.
+
+        Raises ``KeyError`` listing the names that exist.
+        """
         for b in self.bindings:
-            if name in (b.type_name, b.variable_name):
+            if name == b.variable_name or (b.block is not None and name == b.type_name):
                 return b
-        known = sorted({n for b in self.bindings for n in (b.type_name, b.variable_name) if n})
+        known = sorted({n for b in self.bindings for n in (b.variable_name, b.block and b.type_name)
+                        if n})
         raise KeyError(f"no binding named {name!r}; bindings: {', '.join(known)}")
 
 
@@ -217,6 +221,9 @@ class _Reflector:
     def __init__(self, mod: sp.SpirvModule) -> None:
         self.mod = mod
         self.types = TypeReader(mod)
+        self.interfaces = [frozenset(ep.interface) for ep in mod.entry_points]
+        self.blocks: dict[int, Block] = {}
+        self.access: dict[int, tuple[bool, bool]] = {}
 
     def reflect(self) -> ShaderReflection:
         mod = self.mod
@@ -239,7 +246,8 @@ class _Reflector:
                 b = self._binding(var, self._stages_of(var.id, entries, all_stages))
                 bindings.append((b.set, b.binding, var.id, b))
             elif var.storage_class == _PUSH_CONSTANT:
-                pushes.append(self._push_constant(var, self._stages_of(var.id, entries, all_stages)))
+                stages = self._stages_of(var.id, entries, all_stages)
+                pushes.append(self._push_constant(var, stages))
         bindings.sort(key=lambda item: item[:3])
         first = mod.entry_points[0]
         return ShaderReflection(
@@ -258,8 +266,8 @@ class _Reflector:
         if self.mod.version < (1, 4):
             return all_stages
         stages = 0
-        for ep, (_, stage) in zip(self.mod.entry_points, entries, strict=True):
-            if var_id in ep.interface:
+        for interface, (_, stage) in zip(self.interfaces, entries, strict=True):
+            if var_id in interface:
                 stages |= stage
         return stages or all_stages
 
@@ -306,16 +314,9 @@ class _Reflector:
                     f"%{elem} without a Block or BufferBlock decoration"
                 )
             block = self._block(elem, var.word)
-            n_members = len(t.operands) - 1
-            member_decos = self.mod.member_decorations
-            if n_members and all(
-                _NON_WRITABLE in member_decos.get((elem, i), {}) for i in range(n_members)
-            ):
-                readonly = True
-            if n_members and all(
-                _NON_READABLE in member_decos.get((elem, i), {}) for i in range(n_members)
-            ):
-                writeonly = True
+            all_readonly, all_writeonly = self._member_access(elem, len(t.operands) - 1)
+            readonly |= all_readonly
+            writeonly |= all_writeonly
             type_name = block.type_name
         else:
             kind, type_name = self._opaque_kind(elem, var)
@@ -356,7 +357,8 @@ class _Reflector:
                 kind = (DescriptorKind.STORAGE_TEXEL_BUFFER if storage
                         else DescriptorKind.UNIFORM_TEXEL_BUFFER)
             else:
-                kind = DescriptorKind.STORAGE_IMAGE if sampled == 2 else DescriptorKind.SAMPLED_IMAGE
+                kind = (DescriptorKind.STORAGE_IMAGE if sampled == 2
+                        else DescriptorKind.SAMPLED_IMAGE)
             return kind, self.types.image_name(t, combined=False)
         if t.opcode == sp.OP_TYPE_SAMPLER:
             return DescriptorKind.SAMPLER, "sampler"
@@ -367,10 +369,24 @@ class _Reflector:
             f"%{elem} (opcode {t.opcode}), which is not a descriptor type"
         )
 
+    def _member_access(self, struct_id: int, n_members: int) -> tuple[bool, bool]:
+        """(every member NonWritable, every member NonReadable) of a block struct."""
+        cached = self.access.get(struct_id)
+        if cached is None:
+            decos = [self.mod.member_decorations.get((struct_id, i), {}) for i in range(n_members)]
+            cached = (bool(decos) and all(_NON_WRITABLE in d for d in decos),
+                      bool(decos) and all(_NON_READABLE in d for d in decos))
+            self.access[struct_id] = cached
+        return cached
+
     def _block(self, struct_id: int, at: int) -> Block:
-        members = self.types.members(struct_id, at, 0)
-        size, runtime_stride = declared_size(members)
-        return Block(self.types.struct_name(struct_id), size, members, runtime_stride)
+        block = self.blocks.get(struct_id)
+        if block is None:
+            members = self.types.members(struct_id, at, 0)
+            size, runtime_stride = declared_size(members)
+            block = Block(self.types.struct_name(struct_id), size, members, runtime_stride)
+            self.blocks[struct_id] = block
+        return block
 
     def _push_constant(self, var: sp.Variable, stages: int) -> PushConstantRange:
         pointee = self._pointee(var)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -49,7 +49,9 @@ __all__ = [
 ]
 
 #: A field declaration: ``(name, glsl_type)``, ``(name, glsl_type, count)``,
-#: ``(name, [fields])`` or ``(name, [fields], count)``; count is an int or a tuple of ints.
+#: ``(name, [fields])`` or ``(name, [fields], count)``. ``glsl_type`` is e.g. ``'vec3'``,
+#: ``'vec4[16]'``, ``'row_major mat3'``; count is an int or a tuple of ints (outermost first);
+#: a count of 0 (or ``'type[]'``) on the last field of a block is a runtime-sized array.
 Field = tuple[str, Any] | tuple[str, Any, Any]
 
 _SCALARS: dict[str, str] = {
@@ -58,7 +60,7 @@ _SCALARS: dict[str, str] = {
 }
 _VECTORS = {"vec": "f4", "ivec": "i4", "uvec": "u4", "bvec": "u4", "dvec": "f8"}
 _MATRICES = {"mat": "f4", "dmat": "f8"}
-_TYPE = re.compile(r"^([a-z_0-9]+?)((?:\[\d+\])*)$")
+_TYPE = re.compile(r"^([a-z_0-9]+?)((?:\[\d*\])*)$")
 _KIND = {("float", 16): "f2", ("float", 32): "f4", ("double", 64): "f8", ("int", 8): "i1",
          ("int", 16): "i2", ("int", 32): "i4", ("int", 64): "i8", ("uint", 8): "u1",
          ("uint", 16): "u2", ("uint", 32): "u4", ("uint", 64): "u8", ("bool", 32): "u4",
@@ -70,21 +72,42 @@ def _round_up(value: int, align: int) -> int:
     return -(-value // align) * align
 
 
+def _split(dt: np.dtype[Any]) -> tuple[np.dtype[Any], tuple[int, ...]]:
+    """(element dtype, full shape) of a possibly nested sub-array dtype."""
+    shape: tuple[int, ...] = ()
+    while dt.subdtype is not None:
+        dt, inner = dt.subdtype
+        shape += inner
+    return dt, shape
+
+
+def _subarray(elem: np.dtype[Any], dims: tuple[int, ...]) -> np.dtype[Any]:
+    """``dims`` of ``elem`` as one flat sub-array dtype (so equal layouts give equal dtypes)."""
+    base, shape = _split(elem)
+    return np.dtype((base, dims + shape))
+
+
 # --- declaring layouts in Python --------------------------------------------------------------
 
 
 def std140(fields: Sequence[Field]) -> np.dtype[Any]:
     """The std140 layout of ``fields`` as a structured dtype (itemsize rounded up to 16)."""
-    return _struct(fields, "std140", "std140()")[0]
+    return _struct(fields, "std140", "std140()", top=True)[0]
 
 
 def std430(fields: Sequence[Field]) -> np.dtype[Any]:
     """The std430 layout of ``fields`` (itemsize rounded up to the struct's alignment)."""
-    return _struct(fields, "std430", "std430()")[0]
+    return _struct(fields, "std430", "std430()", top=True)[0]
 
 
-def _leaf(glsl: str, rule: str, where: str) -> tuple[np.dtype[Any], int, int]:
-    """(dtype, alignment, size) of a scalar, vector or matrix type name."""
+def _leaf(glsl: str, rule: str, where: str, row_major: bool) -> tuple[np.dtype[Any], int, int]:
+    """(dtype, alignment, size) of a scalar, vector or matrix type name.
+
+    A matrix is an array of column vectors (GLSL rule 5), or of row vectors when row-major
+    (rule 7); each vector is aligned like an array element (rule 4).
+    """
+    if row_major and not re.fullmatch(r"d?mat[234](x[234])?", glsl):
+        raise ValueError(f"{where}: row_major applies to matrices only, not {glsl!r}")
     if glsl in _SCALARS:
         comp = np.dtype(_SCALARS[glsl])
         return comp, comp.itemsize, comp.itemsize
@@ -98,6 +121,8 @@ def _leaf(glsl: str, rule: str, where: str) -> tuple[np.dtype[Any], int, int]:
         if prefix in _MATRICES:
             comp = np.dtype(_MATRICES[prefix])
             cols, rows = int(first), int(second or first)
+            if row_major:
+                cols, rows = rows, cols
             col_align = comp.itemsize * (2 if rows == 2 else 4)
             if rule == "std140":
                 col_align = max(col_align, 16)
@@ -116,12 +141,13 @@ def _array(elem: np.dtype[Any], align: int, size: int, dims: tuple[int, ...], ru
         align = max(align, 16)
     stride = _round_up(size, align)
     if stride != elem.itemsize:  # pad a scalar/vector element with components up to the stride
-        base = elem.subdtype[0] if elem.subdtype else elem
+        base = _split(elem)[0]
         elem = np.dtype((base, (stride // base.itemsize,)))
-    return np.dtype((elem, dims)), align, stride * math.prod(dims)
+    return _subarray(elem, dims), align, stride * math.prod(dims)
 
 
-def _field(spec: Field, rule: str, where: str) -> tuple[str, np.dtype[Any], int, int]:
+def _field(spec: Field, rule: str, where: str) -> tuple[str, np.dtype[Any], int, int, bool]:
+    """(name, dtype, alignment, size, is a runtime array) of one field declaration."""
     if not isinstance(spec, tuple) or len(spec) not in (2, 3) or not isinstance(spec[0], str):
         raise ValueError(f"{where}: a field is (name, type) or (name, type, count), got {spec!r}")
     name, kind = spec[0], spec[1]
@@ -133,33 +159,50 @@ def _field(spec: Field, rule: str, where: str) -> tuple[str, np.dtype[Any], int,
     if isinstance(kind, list | tuple):
         dtype, align, size = _struct(kind, rule, inner)
     elif isinstance(kind, str):
-        match = _TYPE.match(kind.replace(" ", ""))
+        text = kind.strip()
+        row_major = text.startswith("row_major ")
+        match = _TYPE.match(text.removeprefix("row_major ").replace(" ", ""))
         if match is None:
             raise ValueError(f"{inner}: cannot parse GLSL type {kind!r}")
         if match.group(2) and dims:
             raise ValueError(f"{inner}: give the array size in the type or as a count, not both")
-        dims = tuple(int(d) for d in re.findall(r"\d+", match.group(2))) or dims
-        dtype, align, size = _leaf(match.group(1), rule, inner)
+        dims = tuple(int(d or 0) for d in re.findall(r"\[(\d*)\]", match.group(2))) or dims
+        dtype, align, size = _leaf(match.group(1), rule, inner, row_major)
     else:
         raise ValueError(f"{inner}: the type must be a GLSL type name or a list of fields")
+    runtime = dims[:1] == (0,)
+    if runtime:  # a runtime-sized array: only its alignment matters (it is not in the dtype)
+        dims = (*dims[1:], 1)
     if dims:
         dtype, align, size = _array(dtype, align, size, dims, rule, inner)
-    return name, dtype, align, size
+    return name, dtype, align, size, runtime
 
 
-def _struct(fields: Sequence[Field], rule: str, where: str) -> tuple[np.dtype[Any], int, int]:
-    """(dtype, alignment, rounded size) of a struct (GLSL rule 9)."""
+def _struct(fields: Sequence[Field], rule: str, where: str, top: bool = False
+            ) -> tuple[np.dtype[Any], int, int]:
+    """(dtype, alignment, rounded size) of a struct (GLSL rule 9).
+
+    In a top-level block, a last field with count 0 (or ``'type[]'``) is a runtime array: it is
+    left out and the itemsize becomes its offset, like :func:`block_dtype`.
+    """
     if isinstance(fields, str) or not fields:
         raise ValueError(f"{where}: a struct needs a non-empty list of fields")
     names: list[str] = []
     formats: list[np.dtype[Any]] = []
     offsets: list[int] = []
     offset, struct_align = 0, 16 if rule == "std140" else 1
-    for spec in fields:
-        name, dtype, align, size = _field(spec, rule, where)
+    for index, spec in enumerate(fields):
+        name, dtype, align, size, runtime = _field(spec, rule, where)
         if not name.isidentifier() or name in names:
             raise ValueError(f"{where}: field name {name!r} is not a new identifier")
         offset = _round_up(offset, align)
+        if runtime:
+            if not top or index != len(fields) - 1:
+                raise ValueError(f"{where}: only the last field of a block may be a runtime "
+                                 f"array (count 0), not {name!r}")
+            dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets,
+                              "itemsize": offset})
+            return dtype, max(struct_align, align), offset
         names.append(name)
         formats.append(dtype)
         offsets.append(offset)
@@ -211,7 +254,7 @@ def _member_dtype(m: BlockMember, owner: str) -> np.dtype[Any]:
         if m.array_strides[level] != m.array_strides[level + 1] * m.array_dims[level + 1]:
             raise _mismatch(owner, f"member '{m.name}': array strides {m.array_strides} are not "
                                    f"those of a packed array of arrays")
-    return np.dtype((elem, m.array_dims))
+    return _subarray(elem, m.array_dims)
 
 
 def _struct_dtype(members: Sequence[BlockMember], itemsize: int, owner: str) -> np.dtype[Any]:
@@ -270,7 +313,7 @@ class _Checker:
 
     def struct(self, dt: np.dtype[Any], members: Sequence[BlockMember], prefix: str,
                base_dt: int, base_refl: int) -> None:
-        fields = dt.fields or {}
+        fields: Mapping[str, tuple[Any, ...]] = dt.fields or {}
         for m in members:
             path = prefix + m.name
             if m.name not in fields:
@@ -285,33 +328,33 @@ class _Checker:
         known = {m.name for m in members}
         extra = [n for n in fields if n not in known and not n.startswith("_")]
         if extra:
-            raise self.fail(prefix + extra[0], f"is a dtype field (offset {base_dt + int(fields[extra[0]][1])}) "
+            offset = base_dt + int(fields[extra[0]][1])
+            raise self.fail(prefix + extra[0], f"is a dtype field (offset {offset}) "
                                                f"with no reflected member; members: "
                                                f"{', '.join(m.name for m in members)}")
 
     def member(self, fdt: np.dtype[Any], m: BlockMember, path: str, off_dt: int,
                off_refl: int) -> None:
-        base, shape = fdt.subdtype if fdt.subdtype else (fdt, ())
+        base, shape = _split(fdt)
         at = f"(dtype offset {off_dt}, reflected offset {off_refl})"
         if m.base_type == "struct":
             if base.names is None:
                 raise self.fail(path, f"{at} is struct {m.type_name} in the shader but {fdt} in "
                                       f"the dtype")
-            if m.array_dims:
-                stride = m.array_strides[-1]
-                if math.prod(shape) != math.prod(m.array_dims) or base.itemsize != stride:
-                    raise self.fail(path, f"{at} is {m.type_name}{list(m.array_dims)} with array "
-                                          f"stride {stride} bytes in the shader but "
-                                          f"{math.prod(shape)} elements of {base.itemsize} bytes "
-                                          f"in the dtype")
-            elif shape or base.itemsize < m.size:
-                raise self.fail(path, f"{at} is struct {m.type_name} of {m.size} bytes in the "
-                                      f"shader but {fdt} ({fdt.itemsize} bytes) in the dtype")
+            stride = m.array_strides[-1] if m.array_dims else m.size
+            elements = f"{math.prod(shape)} elements of {base.itemsize} bytes"
+            wanted = (f"{m.type_name}{list(m.array_dims)} with array stride {stride} bytes"
+                      if m.array_dims else f"struct {m.type_name} of {m.size} bytes")
+            if math.prod(shape) != math.prod(m.array_dims):
+                raise self.fail(path, f"{at} is {wanted} in the shader but {elements} in the dtype")
             self.struct(base, m.members, path + ".", off_dt, off_refl)
+            if base.itemsize != stride if m.array_dims else base.itemsize < m.size:
+                raise self.fail(path, f"{at} is {wanted} in the shader but {elements} in the dtype")
             return
         kind = _KIND.get((m.base_type, m.width), "?")
         if base.names is not None or base.str[1:] != kind or base.str[0] == ">":
-            raise self.fail(path, f"{at} has components of {np.dtype(kind) if kind != '?' else kind} "
+            scalar = np.dtype(kind) if kind != "?" else kind
+            raise self.fail(path, f"{at} has components of {scalar} "
                                   f"({m.type_name}) in the shader but {base} in the dtype")
         if fdt.itemsize != m.size:
             strides = f", array stride {m.array_stride}" if m.array_dims else ""
@@ -334,8 +377,14 @@ def check_dtype(dtype: np.dtype[Any], block: Block, *, rule: str = "std430") -> 
         raise checker.fail(block.type_name, f"cannot be checked: the dtype {dt} has no fields")
     checker.struct(dt, [m for m in block.members if not _is_runtime(m)], "", 0, 0)
     if dt.itemsize < block.size:
-        raise checker.fail(block.type_name, f"is {block.size} bytes in the shader but the dtype's "
-                                            f"itemsize is only {dt.itemsize} bytes")
+        runtime = block.runtime_array
+        where = (f"the runtime array '{runtime.name}' starts at offset {block.size}" if runtime
+                 else "that is its last member's end")
+        raise LayoutMismatchError(
+            f"check_dtype: block '{block.type_name}' ({rule}): the block's fixed part is "
+            f"{block.size} bytes ({where}) but the dtype's itemsize is {dt.itemsize} bytes; "
+            f"declare the runtime array as the last field with count 0, or pad the dtype to "
+            f"itemsize={block.size}")
 
 
 def check_element_dtype(dtype: np.dtype[Any], block: Block, *, rule: str = "std430") -> None:
