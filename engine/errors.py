@@ -105,6 +105,10 @@ class ReflectionError(EngineError):
     """SPIR-V is malformed, truncated or uses a construct the reflector cannot read."""
 
 
+class LayoutDeclarationError(EngineError, ValueError):
+    """A std140/std430 layout declared in Python is malformed (unknown type, bad array size)."""
+
+
 class LayoutMismatchError(EngineError):
     """A numpy dtype disagrees with a reflected std140/std430 block layout."""
 
