@@ -68,8 +68,11 @@ def machine() -> dict[str, Any]:
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "memory_gib": _mem_total_gib(),
         "python": sys.version.split()[0],
-        "git_commit": _git("rev-parse", "--short", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # A device machine gets a copy of the tree without .git: pass BENCH_GIT_COMMIT there.
+        "git_commit": _git("rev-parse", "--short", "HEAD") or os.environ.get(
+            "BENCH_GIT_COMMIT", ""),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")) or bool(
+            os.environ.get("BENCH_GIT_DIRTY")),
     }
 
 

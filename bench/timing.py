@@ -30,14 +30,14 @@ class Settings:
 
     rounds: int = 41
     target_s: float = 0.01
-    warmup: int = 2
+    warmup: int = 4
     max_n: int = 200_000
     quick: bool = False
 
     @classmethod
     def for_mode(cls, quick: bool) -> Settings:
         if quick:
-            return cls(rounds=5, target_s=0.002, warmup=1, max_n=20_000, quick=True)
+            return cls(rounds=5, target_s=0.002, warmup=3, max_n=20_000, quick=True)
         return cls()
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,7 +87,11 @@ class Measurement:
     def ratio(self, a: str, b: str) -> dict[str, Any]:
         """Summary of the per-round ratio ``time(a) / time(b)``."""
         pairs = [x / y for x, y in zip(self.per_op[a], self.per_op[b], strict=True) if y > 0]
-        return summarize(pairs)
+        out = summarize(pairs)
+        # Load-robust cross-check: the least-disturbed batches of each side.
+        out["of_p10"] = percentile(self.per_op[a], 10) / max(percentile(self.per_op[b], 10),
+                                                             1e-12)
+        return out
 
 
 @contextmanager
@@ -104,7 +108,11 @@ def quiet_gc() -> Iterator[None]:
 
 
 def calibrate(runner: Runner, settings: Settings) -> int:
-    """Ops per batch so that one batch lasts about ``settings.target_s``."""
+    """Ops per batch so that one batch lasts about ``settings.target_s``.
+
+    Grows ``n`` until a batch lasts a quarter of the target, then takes the fastest of three
+    such batches (a one-off stall, e.g. a first page fault, must not shrink every batch).
+    """
     for _ in range(settings.warmup):
         runner(1)
     n = 1
@@ -114,7 +122,7 @@ def calibrate(runner: Runner, settings: Settings) -> int:
             break
         n = min(settings.max_n, n * 4 if elapsed <= 0 else max(n * 2, int(n * 0.3 * (
             settings.target_s / elapsed))))
-    per_op = max(elapsed / n, 1e-9)
+    per_op = max(min([elapsed] + [runner(n) for _ in range(2)]) / n, 1e-9)
     return max(1, min(settings.max_n, int(settings.target_s / per_op)))
 
 
