@@ -124,4 +124,6 @@ def _memory_rows(memory: dict[str, Any]) -> list[tuple[str, str]]:
 def _mib(n: int) -> str:
     if n < 1024 * 1024:
         return f"{n / 1024:.1f} KiB"
-    return f"{n / (1024 * 1024):.2f} MiB"
+    if n < 1024 ** 3:
+        return f"{n / (1024 * 1024):.2f} MiB"
+    return f"{n / 1024 ** 3:.2f} GiB"

@@ -25,7 +25,7 @@ def test_defragment_empties_the_sparse_block(buffer_manager):
     pool = m.allocator.pools[bufs[0].memory_type_index]
     first, second = (bufs[0]._allocation.block, bufs[8]._allocation.block)
     assert (first.size, second.size) == (8 * MIB, 16 * MIB) and len(pool.blocks) == 2
-    for i, b in enumerate(bufs):  # the 4 MiB staging chunk gets a third block
+    for i, b in enumerate(bufs):  # lavapipe: the 4 MiB staging chunk gets a third block
         m.update_buffer(b, bytes([i + 1]) * 4096, offset=MIB - 4096)
     for b in bufs[:6] + bufs[8:12]:
         m.destroy_buffer(b)
@@ -33,13 +33,14 @@ def test_defragment_empties_the_sparse_block(buffer_manager):
     live = [b for b in bufs if b.alive]
     m.begin_frame()
     m.update_buffer(live[0], b"\xaa" * 16)  # a write queued before the move
+    blocks = len(pool.blocks)
     report = defragment(m)
     m.update_buffer(live[1], b"\xbb" * 16)  # and one after it
     assert report.blocks_emptied == [(bufs[0].memory_type_index, first.block_id)]
     assert {b.name for b in report.moved} == {"d6", "d7"} and report.moves == 2
     assert all(b.generation == 2 for b in report.moved)
     assert all(b._allocation.block is not first for b in live)
-    assert len(pool.blocks) == 3  # no block was made for the moves
+    assert len(pool.blocks) == blocks  # no block was made for the moves
     replaced = sorted(e for e in events if e[1] == "replaced")
     assert replaced == [("d6", "replaced"), ("d7", "replaced")]
     m.end_frame()
