@@ -35,4 +35,4 @@ class PointLight:
     glow: float = 1.0
     # --- owned by the LightingSystem ----------------------------------------------------------
     slot: int = field(default=-1, repr=False)
-    key: tuple[float, ...] | None = field(default=None, repr=False)
+    key: tuple[object, ...] | None = field(default=None, repr=False)

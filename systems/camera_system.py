@@ -30,29 +30,39 @@ class _Counted(Protocol):
     count: int
 
 
-def look_at(eye: np.ndarray[Any, Any], target: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Row-major view matrix (world -> view, camera looking down -z, y up)."""
-    f = target - eye
-    f = f / np.linalg.norm(f)
-    s = np.cross(f, (0.0, 1.0, 0.0))
-    s = s / np.linalg.norm(s)
-    u = np.cross(s, f)
-    m = np.eye(4)
-    m[0, :3], m[1, :3], m[2, :3] = s, u, -f
-    m[:3, 3] = -m[:3, :3] @ eye
-    return m
+def camera_matrices(eye: tuple[float, float, float], target: tuple[float, float, float],
+                    fov_y_deg: float, aspect: float, near: float, far: float
+                    ) -> np.ndarray[Any, Any]:
+    """Row-major (view, proj, view_proj, inv_view_proj) as a (4, 4, 4) float64 array.
 
-
-def perspective(fov_y_deg: float, aspect: float, near: float, far: float
-                ) -> np.ndarray[Any, Any]:
-    """Row-major projection to Vulkan clip space (y down, depth 0 at near, 1 at far)."""
+    View: right-handed, camera looking down -z, y up. Projection: Vulkan clip space (y down,
+    depth 0 at ``near``, 1 at ``far``). The inverse is built in closed form (a rigid view and
+    a perspective matrix), which is exact and cheaper than a general 4x4 inverse.
+    """
+    ex, ey, ez = eye
+    fx, fy, fz = target[0] - ex, target[1] - ey, target[2] - ez
+    n = math.sqrt(fx * fx + fy * fy + fz * fz)
+    fx, fy, fz = fx / n, fy / n, fz / n
+    sx, sz = -fz, fx                       # f x (0, 1, 0)
+    n = math.hypot(sx, sz) or 1.0
+    sx, sz = sx / n, sz / n
+    ux, uy, uz = -sz * fy, sz * fx - sx * fz, sx * fy   # s x f
     f = 1.0 / math.tan(math.radians(fov_y_deg) / 2)
-    m = np.zeros((4, 4))
-    m[0, 0] = f / aspect
-    m[1, 1] = -f
-    m[2, 2] = far / (near - far)
-    m[2, 3] = near * far / (near - far)
-    m[3, 2] = -1.0
+    a, b = f / aspect, -f
+    c, d = far / (near - far), near * far / (near - far)
+    m = np.zeros((4, 4, 4))
+    view, proj, vp, inv = m[0], m[1], m[2], m[3]
+    view[0] = (sx, 0.0, sz, -(sx * ex + sz * ez))
+    view[1] = (ux, uy, uz, -(ux * ex + uy * ey + uz * ez))
+    view[2] = (-fx, -fy, -fz, fx * ex + fy * ey + fz * ez)
+    view[3, 3] = 1.0
+    proj[0, 0], proj[1, 1], proj[2, 2], proj[2, 3], proj[3, 2] = a, b, c, d, -1.0
+    vp[...] = proj @ view
+    inv_view = np.array(((sx, ux, -fx, ex), (0.0, uy, -fy, ey), (sz, uz, -fz, ez),
+                         (0.0, 0.0, 0.0, 1.0)))
+    inv_proj = np.array(((1.0 / a, 0.0, 0.0, 0.0), (0.0, 1.0 / b, 0.0, 0.0),
+                         (0.0, 0.0, 0.0, -1.0), (0.0, 0.0, 1.0 / d, c / d)))
+    inv[...] = inv_view @ inv_proj
     return m
 
 
@@ -74,6 +84,12 @@ class CameraSystem(esper.Processor):
         self.ambient = ambient
         self.time = 0.0
         self._data = np.zeros(1, GLOBAL_UBO_DTYPE)
+        raw = self._data.view(np.uint8)
+        # Views over the UBO bytes: four matrices, then camera_pos/viewport/ambient/time/dt,
+        # then the two counts (GLOBAL_UBO_DTYPE offsets 0, 256 and 312).
+        self._matrices = raw[:256].view(np.float32).reshape(4, 4, 4)
+        self._tail = raw[256:312].view(np.float32)
+        self._counts = raw[312:320].view(np.uint32)
 
     def process(self, dt: float = 0.0, *args: Any, **kwargs: Any) -> None:
         self.time += dt
@@ -100,19 +116,12 @@ class CameraSystem(esper.Processor):
     def _write(self, cam: Camera, dt: float) -> None:
         w = max(1, self.viewport.width)
         h = max(1, self.viewport.height)
-        view = look_at(np.asarray(cam.eye, np.float64), np.asarray(cam.target, np.float64))
-        proj = perspective(cam.fov_y, w / h, cam.near, cam.far)
-        view_proj = proj @ view
-        inv = np.linalg.inv(view_proj)
-        cam.view, cam.proj = view.astype(np.float32), proj.astype(np.float32)
-        cam.view_proj, cam.inv_view_proj = view_proj.astype(np.float32), inv.astype(np.float32)
-        d = self._data[0]
-        d["view"], d["proj"] = view.T, proj.T
-        d["view_proj"], d["inv_view_proj"] = view_proj.T, inv.T
-        d["camera_pos"][:3] = cam.eye
-        d["viewport"] = (w, h, 1.0 / w, 1.0 / h)
-        d["ambient"][:3] = self.ambient
-        d["time"], d["dt"] = self.time, dt
-        d["light_count"] = self.lights.count
-        d["particle_count"] = self.particles.count
+        mats = camera_matrices(cam.eye, cam.target, cam.fov_y, w / h, cam.near, cam.far)
+        cam.view, cam.proj, cam.view_proj, cam.inv_view_proj = mats.astype(np.float32)
+        self._matrices[...] = mats.transpose(0, 2, 1)  # column-major for GLSL
+        ex, ey, ez = cam.eye
+        ar, ag, ab = self.ambient
+        self._tail[:12] = (ex, ey, ez, 0.0, w, h, 1.0 / w, 1.0 / h, ar, ag, ab, 0.0)
+        self._tail[12:14] = (self.time, dt)
+        self._counts[:] = (self.lights.count, self.particles.count)
         self.ubo.update(self._data)

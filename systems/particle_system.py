@@ -66,6 +66,9 @@ class ParticleSystem(esper.Processor):
         self.range_uploads = 0
         self._records = np.zeros(self.max_emitters, EMITTER_DTYPE)
         self._params = np.zeros(1, SIM_PARAMS_DTYPE)
+        raw = self._params.view(np.uint8)
+        self._params_f = raw[:24].view(np.float32)    # gravity xyzw, dt, time
+        self._params_u = raw[24:36].view(np.uint32)   # frame, particle_count, row_stride
         self._free: list[tuple[int, int]] = [(0, self.capacity)]
         self._free_slots = list(range(self.max_emitters - 1, -1, -1))
         self._known: dict[int, ParticleEmitter] = {}
@@ -198,11 +201,9 @@ class ParticleSystem(esper.Processor):
             self.manager.update_buffer(self.emitters, records[lo:hi + 1],
                                        offset=lo * EMITTER_DTYPE.itemsize)
             self.emitter_uploads += 1
-        p = self._params[0]
-        p["gravity"][:3] = self.gravity
-        p["dt"], p["time"], p["frame"] = dt, now, self.frame
-        p["particle_count"] = self.count
-        p["row_stride"] = self.groups[0] * LOCAL_SIZE
+        gx, gy, gz = self.gravity
+        self._params_f[:] = (gx, gy, gz, 0.0, dt, now)
+        self._params_u[:] = (self.frame, self.count, self.groups[0] * LOCAL_SIZE)
         self.params.update(self._params)
 
     def alive_count(self) -> int:

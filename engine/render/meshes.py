@@ -1,8 +1,8 @@
 """Simple scene meshes as non-indexed triangle lists of :data:`SCENE_VERTEX_DTYPE` vertices.
 
 World space is right-handed, y up, in world units. Triangles wind counter-clockwise seen from
-outside; with the y-flipping projection they stay counter-clockwise in Vulkan framebuffer terms. Colours are
-``(r, g, b, emissive)``.
+outside; with the y-flipping projection they stay counter-clockwise in Vulkan framebuffer
+terms. Colours are ``(r, g, b, emissive)``.
 """
 
 from __future__ import annotations

@@ -103,14 +103,16 @@ class ScenePass:
         self.vertex_count = len(vertices)
         self.vertices = manager.create_and_upload("scene.vertices", vertices,
                                                   usage=BufferUsage.VERTEX)
-        attrs = tuple(VertexAttribute(i, 0, fmt, SCENE_VERTEX_DTYPE.fields[name][1])
+        fields = SCENE_VERTEX_DTYPE.fields
+        assert fields is not None
+        attrs = tuple(VertexAttribute(i, 0, fmt, fields[name][1])
                       for i, (name, fmt) in enumerate(
                           (("position", _FLOAT3), ("normal", _FLOAT3), ("color", _FLOAT4))))
         desc = GraphicsPipelineDesc(
             "scene", vertex_bindings=((0, SCENE_VERTEX_DTYPE.itemsize),),
             vertex_attributes=attrs, cull_mode=vk.VK_CULL_MODE_BACK_BIT,
-            front_face=vk.VK_FRONT_FACE_COUNTER_CLOCKWISE, color_attachments=SCENE_COLOR_ATTACHMENTS,
-            subpass=SCENE_SUBPASS)
+            front_face=vk.VK_FRONT_FACE_COUNTER_CLOCKWISE,
+            color_attachments=SCENE_COLOR_ATTACHMENTS, subpass=SCENE_SUBPASS)
         self.draw = _GraphicsDraw(binder, "scene", ["scene.vert", "scene.frag"], desc,
                                   global_ubo, target.render_pass)
         self._vb = ffi.new("VkBuffer[1]")

@@ -16,13 +16,9 @@ from typing import Any
 import esper
 
 from engine.buffer_manager import BufferManager
-from engine.buffer_set import GlobalUboSet
 from engine.context import GraphicsContext
 from engine.render.frame_loop import FrameLimiter, FrameLoop, FrameTimes
-from engine.render.layouts import GLOBAL_UBO_DTYPE
-from engine.render.passes import LightVolumePass, ParticlePass, ScenePass
 from engine.render.png import save_png
-from engine.render.renderer import Renderer
 from engine.render.swapchain import SwapchainTarget
 from engine.render.targets import OffscreenTarget
 from engine.render.window import Window, required_instance_extensions
@@ -37,13 +33,8 @@ from games.wisp.rules import (
     MoveSystem,
 )
 from games.wisp.world import Counts, build_level
-from systems.binding_system import BindingSystem
-from systems.buffer_system import BufferSystem
-from systems.camera_system import CameraSystem
 from systems.input_system import InputSystem
-from systems.lighting_system import LightingSystem
-from systems.particle_system import ParticleSystem
-from systems.render_system import RenderSystem
+from systems.render_stack import RenderStack
 
 FIXED_DT = 1.0 / 60.0
 
@@ -108,19 +99,11 @@ class WispApp:
                               sim_scale=self.game.sim_scale)
 
     def _build_systems(self, level: Any) -> None:
-        m = self.manager
-        self.particles = ParticleSystem(m, capacity=max(64, self.args.particles))
-        self.lights = LightingSystem(m, capacity=64)
-        self.ubo = GlobalUboSet(m, GLOBAL_UBO_DTYPE)
-        self.renderer = Renderer(m, self.target)
-        self.renderer.passes = [
-            ScenePass(self.binder, m, self.ubo, self.target, level.vertices),
-            LightVolumePass(self.binder, self.lights, self.ubo, self.target),
-            ParticlePass(self.binder, self.particles, self.ubo, self.target),
-        ]
-        BufferSystem.install(m)
         self.inputs = InputSystem(self.window)
-        add_system(self.inputs, Phase.INPUT, 0)
+        self.stack = RenderStack(self.manager, self.binder, self.target, level.vertices,
+                                 particles=self.args.particles, inputs=self.inputs)
+        self.particles, self.lights = self.stack.particles, self.stack.lights
+        self.renderer = self.stack.renderer
         self.autopilot = AutopilotSystem(self.game)
         self.autopilot.enabled = self.headless or bool(self.args.autopilot)
         add_system(self.autopilot, Phase.INPUT, 1)
@@ -128,13 +111,6 @@ class WispApp:
         add_system(MoveSystem(self.game), Phase.SIMULATE, 1)
         self.collect = CollectSystem(self.game)
         add_system(self.collect, Phase.SIMULATE, 2)
-        add_system(self.particles, Phase.SIMULATE, 10)
-        add_system(self.lights, Phase.SIMULATE, 20)
-        self.camera = CameraSystem(self.ubo, self.target, self.lights, self.particles)
-        add_system(self.camera, Phase.SIMULATE, 30)
-        self.bindings = BindingSystem.install(self.binder, m)
-        self.render_system = RenderSystem(self.renderer, m)
-        add_system(self.render_system, Phase.RENDER)
         self.hud = HudSystem(self.game, self.window)
         add_system(self.hud, Phase.END, 50)
 
@@ -164,7 +140,7 @@ class WispApp:
         if self.ctx.closed:
             return
         self.ctx.wait_idle()
-        self.renderer.destroy()
+        self.stack.close()
         self.binder.close()
         self.target.destroy()
         self.manager.close()
@@ -185,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         frames = args.frames
         times = app.run(frames, args.screenshot)
         if args.timing:
-            summary = times.summary(skip=min(60, len(times.ms) // 4))
+            summary: dict[str, Any] = dict(times.summary(skip=min(60, len(times.ms) // 4)))
             summary.update(device=app.ctx.device_name, width=args.width, height=args.height,
                            particles=app.particles.count, lights=app.lights.count,
                            headless=app.headless)
