@@ -58,7 +58,7 @@ def box(center: Vec3, size: Vec3, color: Color) -> np.ndarray[Any, Any]:
 
 def sphere(center: Vec3, radius: float, color: Color, subdivisions: int = 2
            ) -> np.ndarray[Any, Any]:
-    """An icosphere, smooth-shaded (normals from the unit sphere)."""
+    """An icosphere, flat-shaded (one normal per face: the G-buffer stores flat normals)."""
     t = (1.0 + 5 ** 0.5) / 2
     verts = [(-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0), (0, -1, t), (0, 1, t),
              (0, -1, -t), (0, 1, -t), (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1)]
@@ -73,9 +73,11 @@ def sphere(center: Vec3, radius: float, color: Color, subdivisions: int = 2
         tris = np.concatenate([np.stack(x, 1) for x in
                                ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
         tris /= np.linalg.norm(tris, axis=2, keepdims=True)
-    normals = tris.reshape(-1, 3).astype(np.float32)
-    pos = (normals * radius + np.asarray(center, np.float32)).astype(np.float32)
-    return _triangles(pos, normals, color)
+    unit = tris.reshape(-1, 3).astype(np.float32)
+    pos = (unit * radius + np.asarray(center, np.float32)).astype(np.float32)
+    face = tris.mean(axis=1)
+    face /= np.linalg.norm(face, axis=1, keepdims=True)
+    return _triangles(pos, np.repeat(face, 3, axis=0).astype(np.float32), color)
 
 
 def merge(parts: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
