@@ -31,6 +31,7 @@ from games.wisp.rules import (
     GameState,
     HudSystem,
     MoveSystem,
+    title_for,
 )
 from games.wisp.world import Counts, build_level
 from systems.input_system import InputSystem
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 memory_map.save_memory_map(app.manager, args.memory_map)
             except (ImportError, AttributeError) as exc:
                 sys.stderr.write(f"--memory-map: not available ({exc})\n")
-        sys.stdout.write(f"{app.hud.text or 'Wisp'}\n")
+        sys.stdout.write(title_for(app.game, times.summary()["fps"]) + "\n")
     finally:
         app.close()
     return 0

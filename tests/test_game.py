@@ -1,0 +1,140 @@
+"""The Wisp game, headless on the real driver with validation + sync validation on."""
+
+from __future__ import annotations
+
+import esper
+import glfw
+import numpy as np
+import pytest
+from render_helpers import bright_spots, luminance
+
+from components.player import Player
+from components.transform import Transform
+from engine.render.layouts import GLOBAL_UBO_DTYPE, SIM_PARAMS_DTYPE
+from engine.render.png import load_png
+from games.wisp.app import WispApp, main, parse_args
+from games.wisp.rules import LOST, PAUSED, PLAYING, WON
+from games.wisp.world import Ember, Wisp
+
+SMALL = ["--headless", "--width", "320", "--height", "180", "--particles", "3000",
+         "--lights", "16"]
+
+
+@pytest.fixture
+def app(vk_context):
+    a = WispApp(parse_args(SMALL), context=vk_context)
+    a.autopilot.enabled = False
+    yield a
+    a.close()
+
+
+def player(app: WispApp) -> tuple[Player, Transform]:
+    return esper.component_for_entity(app.game.player, Player), \
+        esper.component_for_entity(app.game.player, Transform)
+
+
+def test_headless_run_is_clean_lit_has_particles_and_is_deterministic(vk_context, tmp_path):
+    shots = []
+    for run in range(2):
+        a = WispApp(parse_args(SMALL), context=vk_context)
+        try:
+            path = tmp_path / f"run{run}.png"
+            a.run(300, str(path))
+            shots.append(path.read_bytes())
+            if run == 0:
+                slot = a.manager.frame_index
+                ubo = a.manager.read_array(a.stack.ubo.get_buffer(slot), GLOBAL_UBO_DTYPE)[0]
+                params = a.manager.read_array(a.particles.params.get_buffer(slot),
+                                              SIM_PARAMS_DTYPE)[0]
+                assert ubo["light_count"] == a.lights.count == 16
+                assert params["particle_count"] == ubo["particle_count"] == a.particles.count
+                assert a.particles.count > 2500 and a.particles.alive_count() > 1000
+                assert a.collect.collected > 0  # the autopilot played
+        finally:
+            a.close()
+    assert shots[0] == shots[1]  # fixed step + fixed seed: byte-identical pictures
+    image = load_png(tmp_path / "run0.png")
+    lum = luminance(image)
+    assert image.shape == (180, 320, 4)
+    assert lum.std() > 12                          # lit: light pools and darkness
+    assert np.mean(lum < 20) > 0.2 and np.mean(lum > 80) > 0.01
+    assert bright_spots(image) > 30                # particles: small bright spots
+
+
+def test_synthetic_keys_move_the_player(app):
+    p, tr = player(app)
+    app.step(2)
+    x0, z0 = tr.x, tr.z
+    app.inputs.on_key(glfw.KEY_D, 0, glfw.PRESS, 0)
+    app.step(30)
+    assert tr.x > x0 + 2.0 and abs(tr.z - z0) < 0.5
+    app.inputs.on_key(glfw.KEY_D, 0, glfw.RELEASE, 0)
+    app.inputs.on_key(glfw.KEY_UP, 0, glfw.PRESS, 0)
+    app.step(30)
+    app.inputs.on_key(glfw.KEY_UP, 0, glfw.RELEASE, 0)
+    assert tr.z < z0 - 2.0
+    app.step(30)
+    assert abs(p.vx) < 0.05 and abs(p.vz) < 0.05  # released: the spark glides to a stop
+
+
+def test_pause_freezes_the_world_and_uploads_nothing(app):
+    app.step(10)
+    app.inputs.on_key(glfw.KEY_P, 0, glfw.PRESS, 0)
+    app.step(1)
+    assert app.game.state == PAUSED
+    embers = [(tr.x, tr.z) for _e, (_m, tr) in esper.get_components(Ember, Transform)]
+    sim_time, light_uploads = app.particles.time, app.lights.uploads
+    emitter_uploads = app.particles.emitter_uploads
+    app.step(20)
+    assert [(tr.x, tr.z) for _e, (_m, tr) in esper.get_components(Ember, Transform)] == embers
+    assert app.particles.time == sim_time
+    assert app.lights.uploads == light_uploads  # nothing moved: no light upload at all
+    assert app.particles.emitter_uploads == emitter_uploads
+    app.inputs.on_key(glfw.KEY_P, 0, glfw.PRESS, 0)
+    app.step(2)
+    assert app.game.state == PLAYING and app.particles.time > sim_time
+
+
+def test_collecting_scores_winning_and_restarting(app):
+    game = app.game
+    _p, tr = player(app)
+    app.step(2)
+    game.score = game.goal - 1
+    for _e, (_w, wt) in esper.get_components(Wisp, Transform):
+        wt.x, wt.z = tr.x, tr.z
+        break
+    app.step(2)
+    assert game.score == game.goal and game.state == WON
+    app.inputs.on_key(glfw.KEY_R, 0, glfw.PRESS, 0)
+    app.step(2)
+    assert game.state == PLAYING and game.score == 0 and game.rounds == 2
+    assert len(esper.get_component(Wisp)) == game.counts.wisps
+    assert app.lights.count == 16  # the new round's lights replaced the old ones
+
+
+def test_losing_by_embers_or_time(app):
+    game = app.game
+    _p, tr = player(app)
+    app.step(2)
+    game.lives = 1
+    for _e, (_m, et) in esper.get_components(Ember, Transform):
+        et.x, et.z = tr.x, tr.z
+        break
+    app.step(2)
+    assert game.lives == 0 and game.state == LOST
+    app.inputs.on_key(glfw.KEY_R, 0, glfw.PRESS, 0)
+    app.step(1)
+    game.time_left = 0.01
+    app.step(2)
+    assert game.state == LOST
+
+
+def test_command_line_headless_with_stats_and_memory_map(tmp_path, capsys):
+    shot, memory = tmp_path / "shot.png", tmp_path / "memory.png"
+    assert main(["--headless", "--frames", "20", "--width", "160", "--height", "96",
+                 "--particles", "500", "--lights", "8", "--stats", "--timing",
+                 "--screenshot", str(shot), "--memory-map", str(memory)]) == 0
+    out = capsys.readouterr().out
+    assert "Buffer Manager Statistics" in out and "median_ms" in out and "score" in out
+    assert load_png(shot).shape == (96, 160, 4)
+    assert memory.exists()
