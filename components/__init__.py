@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from components.binding import BufferBinding
+from components.camera import Camera
+from components.particle_emitter import ParticleEmitter
+from components.player import Player
+from components.point_light import PointLight
+from components.transform import Transform
 from engine.buffer_types import ManagedBuffer
 
 __all__ = ["ManagedBuffer"]
 __all__ += ["BufferBinding"]
+__all__ += ["Camera", "ParticleEmitter", "Player", "PointLight", "Transform"]
