@@ -139,6 +139,8 @@ def data_nbytes(data: Any, what: str) -> int:
 
 def as_bytes_view(data: Any, buffer: ManagedBuffer, call: str) -> Any:
     """A flat, C-contiguous uint8 numpy view of bytes-like ``data`` (no copy if possible)."""
+    if isinstance(data, np.generic):  # a numpy scalar or structured record (np.void)
+        data = np.asarray(data)
     if isinstance(data, np.ndarray):  # ndarray subclasses
         if data.dtype.hasobject:
             raise_object_dtype(buffer, call)

@@ -23,6 +23,7 @@ Rules kept here (DESIGN.md section 2):
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ from .memory import (
     bind_buffer,
     buffer_alignment,
     buffer_requirements,
+    candidate_types,
     choose_memory_type,
     create_vk_buffer,
     destroy_vk_buffer,
@@ -110,6 +112,7 @@ class BufferManager:
         self._counters = _Counters()
         self._cmd_pool, self._cmds = self._create_command_buffers()
         self._cmds_used = [0] * frames_in_flight
+        self._frame_hooks: list[Callable[[int], None]] = []
         self._begin_info = ffi.new("VkCommandBufferBeginInfo*", {
             "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
             "flags": vk.VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT})
@@ -197,14 +200,17 @@ class BufferManager:
         handle = create_vk_buffer(self.context, capacity, usage, what=what)
         try:
             req_size, req_align, bits = buffer_requirements(self.context, handle)
-            mtype = choose_memory_type(self.context.memory_types, strategy, bits)
+            candidates = candidate_types(self.context.memory_types, strategy, bits)
+            mtype = candidates[0] if candidates else choose_memory_type(
+                self.context.memory_types, strategy, bits)
             if req_size > mtype.heap_size:
                 raise OutOfDeviceMemoryError(
                     f"{what}: {req_size} bytes exceed the whole memory heap {mtype.heap_index} "
                     f"({mtype.heap_size} bytes) of memory type {mtype.index}; make the buffer "
                     "smaller or split it.")
             allocation = self.allocator.allocate(
-                req_size, mtype, what=what, map_memory=strategy.is_host, alignment=req_align)
+                req_size, mtype, what=what, map_memory=strategy.is_host, alignment=req_align,
+                fallback_types=tuple(candidates[1:]))
         except BaseException:
             destroy_vk_buffer(self.context, handle)
             raise
@@ -242,7 +248,7 @@ class BufferManager:
 
     def update_buffer(self, buffer: ManagedBuffer, data: Any, frame_index: int | None = None,
                       *, offset: int = 0) -> None:
-        """Write ``data`` (bytes-like or numpy array) at byte ``offset``.
+        """Write ``data`` (bytes-like, numpy array or numpy scalar) at byte ``offset``.
 
         Host strategies copy once into the mapped memory (and flush when not coherent);
         device_local copies once into this frame's staging ring, and the GPU copy runs with the
@@ -413,7 +419,18 @@ class BufferManager:
         self._cmds_used[slot] = 0
         self._counters.new_frame()
         self.context.counters.new_frame()
+        for hook in list(self._frame_hooks):
+            hook(slot)
         return number
+
+    def add_frame_hook(self, hook: Callable[[int], None]) -> None:
+        """Call ``hook(slot)`` at the end of every ``begin_frame`` (after the slot's wait)."""
+        if hook not in self._frame_hooks:
+            self._frame_hooks.append(hook)
+
+    def remove_frame_hook(self, hook: Callable[[int], None]) -> None:
+        if hook in self._frame_hooks:
+            self._frame_hooks.remove(hook)
 
     def submit_uploads(self) -> int:
         """Record this frame's staged copies into one command buffer and submit it.

@@ -48,6 +48,19 @@ FALLBACK_ORDER: dict[BufferStrategy, tuple[tuple[int, int], ...]] = {
 }
 
 
+def candidate_types(
+    types: tuple[MemoryType, ...], strategy: BufferStrategy, type_bits: int,
+) -> list[MemoryType]:
+    """Every memory type usable for ``strategy``, best first (:data:`FALLBACK_ORDER`)."""
+    out: list[MemoryType] = []
+    for required, unwanted in FALLBACK_ORDER[strategy]:
+        for t in types:
+            if (type_bits & (1 << t.index) and t.flags & required == required
+                    and not t.flags & unwanted and t not in out):
+                out.append(t)
+    return out
+
+
 def choose_memory_type(
     types: tuple[MemoryType, ...], strategy: BufferStrategy, type_bits: int,
     *, exclude: frozenset[int] = frozenset(),

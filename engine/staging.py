@@ -179,30 +179,37 @@ class CopyRecorder:
         memory_rw = vk.VK_ACCESS_MEMORY_READ_BIT | vk.VK_ACCESS_MEMORY_WRITE_BIT
         # Earlier GPU work (previous frames' reads and shader writes) before our copies.
         self.barrier(cmd, self.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT, self.TRANSFER, transfer_rw)
-        written: dict[int, list[tuple[int, int]]] = {}
+        written: dict[Any, list[tuple[int, int]]] = {}  # VkBuffer cdata -> written ranges
         region = self._region
+        copy, fill = lib.vkCmdCopyBuffer, lib.vkCmdFillBuffer
         for op in ops:
-            src_key = -1 if op.src is None else int(ffi.cast("uintptr_t", op.src))
-            dst_key = int(ffi.cast("uintptr_t", op.dst))
+            src, dst = op.src, op.dst
             end = op.dst_offset + op.size
-            if _overlaps(written.get(dst_key), op.dst_offset, end) or _overlaps(
-                    written.get(src_key), op.src_offset, op.src_offset + op.size):
+            ranges = written.get(dst)
+            hazard = ranges is not None and _overlaps(ranges, op.dst_offset, end)
+            if not hazard and src is not None:
+                src_ranges = written.get(src)  # only resize copies read a written buffer
+                hazard = src_ranges is not None and _overlaps(
+                    src_ranges, op.src_offset, op.src_offset + op.size)
+            if hazard:
                 self.barrier(cmd, self.TRANSFER, vk.VK_ACCESS_TRANSFER_WRITE_BIT, self.TRANSFER,
                              transfer_rw)
                 written.clear()
-            if op.src is None:
-                lib.vkCmdFillBuffer(cmd, op.dst, op.dst_offset, op.size, 0)
+                ranges = None
+            if src is None:
+                fill(cmd, dst, op.dst_offset, op.size, 0)
             else:
                 region.srcOffset = op.src_offset
                 region.dstOffset = op.dst_offset
                 region.size = op.size
-                lib.vkCmdCopyBuffer(cmd, op.src, op.dst, 1, region)
-            written.setdefault(dst_key, []).append((op.dst_offset, end))
+                copy(cmd, src, dst, 1, region)
+            if ranges is None:
+                written[dst] = [(op.dst_offset, end)]
+            else:
+                ranges.append((op.dst_offset, end))
         # Our copies before everything later in this frame (compute, vertex input, shaders).
         self.barrier(cmd, self.TRANSFER, vk.VK_ACCESS_TRANSFER_WRITE_BIT, self.ALL, memory_rw)
 
 
-def _overlaps(ranges: list[tuple[int, int]] | None, start: int, end: int) -> bool:
-    if not ranges:
-        return False
+def _overlaps(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
     return any(s < end and start < e for s, e in ranges)

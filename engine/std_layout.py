@@ -38,6 +38,8 @@ import numpy as np
 from engine.errors import LayoutDeclarationError, LayoutMismatchError
 from engine.spirv_reflect import Block, BlockMember
 
+_DeclError = LayoutDeclarationError
+
 __all__ = [
     "Field",
     "block_dtype",
@@ -107,7 +109,7 @@ def _leaf(glsl: str, rule: str, where: str, row_major: bool) -> tuple[np.dtype[A
     (rule 7); each vector is aligned like an array element (rule 4).
     """
     if row_major and not re.fullmatch(r"d?mat[234](x[234])?", glsl):
-        raise LayoutDeclarationError(f"{where}: row_major applies to matrices only, not {glsl!r}")
+        raise _DeclError(f"{where}: row_major applies to matrices only, not {glsl!r}")
     if glsl in _SCALARS:
         comp = np.dtype(_SCALARS[glsl])
         return comp, comp.itemsize, comp.itemsize
@@ -128,7 +130,7 @@ def _leaf(glsl: str, rule: str, where: str, row_major: bool) -> tuple[np.dtype[A
                 col_align = max(col_align, 16)
             stride = _round_up(comp.itemsize * rows, col_align)
             return np.dtype((comp, (cols, stride // comp.itemsize))), col_align, stride * cols
-    raise LayoutDeclarationError(f"{where}: unknown GLSL type {glsl!r} (use float, int, uint, bool, double, "
+    raise _DeclError(f"{where}: unknown GLSL type {glsl!r} (use float, int, uint, bool, double, "
                      f"vecN, ivecN, uvecN, dvecN, matN, matCxR, dmatN, optionally with [N])")
 
 
@@ -136,7 +138,7 @@ def _array(elem: np.dtype[Any], align: int, size: int, dims: tuple[int, ...], ru
            where: str) -> tuple[np.dtype[Any], int, int]:
     """Lay out an array of ``elem`` (GLSL rules 4, 6, 8, 10)."""
     if not dims or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
-        raise LayoutDeclarationError(f"{where}: array sizes must be positive ints, got {dims!r}")
+        raise _DeclError(f"{where}: array sizes must be positive ints, got {dims!r}")
     if rule == "std140":
         align = max(align, 16)
     stride = _round_up(size, align)
@@ -149,7 +151,7 @@ def _array(elem: np.dtype[Any], align: int, size: int, dims: tuple[int, ...], ru
 def _field(spec: Field, rule: str, where: str) -> tuple[str, np.dtype[Any], int, int, bool]:
     """(name, dtype, alignment, size, is a runtime array) of one field declaration."""
     if not isinstance(spec, tuple) or len(spec) not in (2, 3) or not isinstance(spec[0], str):
-        raise LayoutDeclarationError(f"{where}: a field is (name, type) or (name, type, count), got {spec!r}")
+        raise _DeclError(f"{where}: a field is (name, type) or (name, type, count), got {spec!r}")
     name, kind = spec[0], spec[1]
     dims: tuple[int, ...] = ()
     if len(spec) == 3:
@@ -163,13 +165,13 @@ def _field(spec: Field, rule: str, where: str) -> tuple[str, np.dtype[Any], int,
         row_major = text.startswith("row_major ")
         match = _TYPE.match(text.removeprefix("row_major ").replace(" ", ""))
         if match is None:
-            raise LayoutDeclarationError(f"{inner}: cannot parse GLSL type {kind!r}")
+            raise _DeclError(f"{inner}: cannot parse GLSL type {kind!r}")
         if match.group(2) and dims:
-            raise LayoutDeclarationError(f"{inner}: give the array size in the type or as a count, not both")
+            raise _DeclError(f"{inner}: give the array size in the type or as a count, not both")
         dims = tuple(int(d or 0) for d in re.findall(r"\[(\d*)\]", match.group(2))) or dims
         dtype, align, size = _leaf(match.group(1), rule, inner, row_major)
     else:
-        raise LayoutDeclarationError(f"{inner}: the type must be a GLSL type name or a list of fields")
+        raise _DeclError(f"{inner}: the type must be a GLSL type name or a list of fields")
     runtime = dims[:1] == (0,)
     if runtime:  # a runtime-sized array: only its alignment matters (it is not in the dtype)
         dims = (*dims[1:], 1)
@@ -186,7 +188,7 @@ def _struct(fields: Sequence[Field], rule: str, where: str, top: bool = False
     left out and the itemsize becomes its offset, like :func:`block_dtype`.
     """
     if isinstance(fields, str) or not fields:
-        raise LayoutDeclarationError(f"{where}: a struct needs a non-empty list of fields")
+        raise _DeclError(f"{where}: a struct needs a non-empty list of fields")
     names: list[str] = []
     formats: list[np.dtype[Any]] = []
     offsets: list[int] = []
@@ -194,11 +196,11 @@ def _struct(fields: Sequence[Field], rule: str, where: str, top: bool = False
     for index, spec in enumerate(fields):
         name, dtype, align, size, runtime = _field(spec, rule, where)
         if not name.isidentifier() or name in names:
-            raise LayoutDeclarationError(f"{where}: field name {name!r} is not a new identifier")
+            raise _DeclError(f"{where}: field name {name!r} is not a new identifier")
         offset = _round_up(offset, align)
         if runtime:
             if not top or index != len(fields) - 1:
-                raise LayoutDeclarationError(f"{where}: only the last field of a block may be a runtime "
+                raise _DeclError(f"{where}: only the last field of a block may be a runtime "
                                  f"array (count 0), not {name!r}")
             dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets,
                               "itemsize": offset})
@@ -301,7 +303,7 @@ def runtime_element_dtype(block: Block) -> np.dtype[Any]:
 class _Checker:
     def __init__(self, block: Block, rule: str) -> None:
         if rule not in _RULES:
-            raise LayoutDeclarationError(f"check_dtype: rule must be one of {_RULES}, got {rule!r}")
+            raise _DeclError(f"check_dtype: rule must be one of {_RULES}, got {rule!r}")
         self.block, self.rule = block, rule
 
     def fail(self, path: str, text: str) -> LayoutMismatchError:

@@ -98,3 +98,25 @@ def test_buffer_set_of_raw_size(buffer_manager):
     assert buffer_manager.read_buffer(storage.get_buffer(1)) == b"\x01" * 256
     storage.destroy()
     assert buffer_manager.statistics().pending_destroy_count == 3
+
+
+def test_buffer_set_update_all_reaches_every_slot_as_its_frame_begins(buffer_manager):
+    material = BufferSet(buffer_manager, np.dtype(np.float32), name="material")
+    material.update_all(np.float32(1.0))  # set-up: every slot at once
+    work = buffer_manager.create_buffer(BufferConfig("work", 16))
+    seen: list[list[float]] = []
+    for frame in range(7):
+        buffer_manager.begin_frame()
+        if frame == 2:
+            material.update_all(np.float32(5.0))  # slot 2 now, slots 0 and 1 when they begin
+        buffer_manager.update_buffer(work, b"w" * 16)
+        buffer_manager.end_frame()
+        seen.append([float(np.frombuffer(buffer_manager.read_buffer(b), np.float32)[0])
+                     for b in material])
+    assert seen[1] == [1.0, 1.0, 1.0]
+    assert seen[2] == [1.0, 1.0, 5.0]
+    assert seen[3] == [5.0, 1.0, 5.0]
+    assert seen[4] == [5.0, 5.0, 5.0]
+    assert all(b.generation == 1 for b in material)
+    with pytest.raises(errors.InvalidDataError):
+        material.update_all(np.zeros(1, np.float64))
