@@ -39,6 +39,8 @@ from engine.vk import ffi, lib, vk
 _GRAPHICS = vk.VK_PIPELINE_BIND_POINT_GRAPHICS
 _FLOAT4 = vk.VK_FORMAT_R32G32B32A32_SFLOAT
 _FLOAT3 = vk.VK_FORMAT_R32G32B32_SFLOAT
+LIGHT_VOLUME_VERTICES = 18
+"""Vertices of one light volume: an octagon drawn as a fan of 6 triangles."""
 
 
 def spirv(name: str) -> bytes:
@@ -134,9 +136,9 @@ class ScenePass:
 
 
 class LightVolumePass:
-    """One additive quad per light (instanced), applying that light to the G-buffer.
+    """One additive octagon per light (instanced), applying that light to the G-buffer.
 
-    The quad covers the light sphere's silhouette and sits at the depth of the sphere's far
+    The octagon covers the light sphere's silhouette and sits at the depth of the sphere's far
     side; the depth test (GREATER_OR_EQUAL, read-only, early) rejects pixels whose surface is
     out of reach behind the light, and the sky, before the fragment shader runs.
 
@@ -193,7 +195,7 @@ class LightVolumePass:
         if not count:
             return
         self.draw.bind(cmd, slot)
-        lib.vkCmdDraw(cmd, 6, count, 0, 0)
+        lib.vkCmdDraw(cmd, LIGHT_VOLUME_VERTICES, count, 0, 0)
 
 
 class ParticlePass:
