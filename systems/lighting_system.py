@@ -97,15 +97,15 @@ class LightingSystem(esper.Processor):
         if current is not self._seen:
             self._sync(current)
         records = self._records
+        rows = records.view(np.float32).reshape(-1, 12)  # one 48-byte light per row
         for _ent, (light, tr) in current:
             key = (tr.x, tr.y + light.height, tr.z, light.radius, light.color, light.intensity,
                    light.pulse_hz, light.pulse_phase, light.pulse_depth, light.glow)
             if key != light.key:
                 light.key = key
-                r = records[light.slot]
-                r["position_radius"] = (key[0], key[1], key[2], light.radius)
-                r["color_intensity"] = (*light.color, light.intensity)
-                r["pulse"] = (light.pulse_hz, light.pulse_phase, light.pulse_depth, light.glow)
+                rows[light.slot] = (key[0], key[1], key[2], light.radius, *light.color,
+                                    light.intensity, light.pulse_hz, light.pulse_phase,
+                                    light.pulse_depth, light.glow)
                 self._mark(light.slot)
         lo, hi = self._lo, min(self._hi, self.count - 1)
         if lo >= 0 and hi >= lo:

@@ -65,6 +65,10 @@ class ParticleSystem(esper.Processor):
         self.emitter_uploads = 0
         self.range_uploads = 0
         self._records = np.zeros(self.max_emitters, EMITTER_DTYPE)
+        # Row views of the records: 22 floats then 2 uints (count, enabled), 96 bytes a row;
+        # one assignment per changed emitter instead of one per field.
+        self._rows_f = self._records.view(np.float32).reshape(self.max_emitters, 24)
+        self._rows_u = self._records.view(np.uint32).reshape(self.max_emitters, 24)
         self._params = np.zeros(1, SIM_PARAMS_DTYPE)
         raw = self._params.view(np.uint8)
         self._params_f = raw[:24].view(np.float32)    # gravity xyzw, dt, time
@@ -172,7 +176,7 @@ class ParticleSystem(esper.Processor):
         current = esper.get_components(ParticleEmitter, Transform)
         if current is not self._seen:
             self._sync(current)
-        records = self._records
+        records, rows_f, rows_u = self._records, self._rows_f, self._rows_u
         lo = hi = -1
         now = self.time
         for _ent, (em, tr) in current:
@@ -187,14 +191,10 @@ class ParticleSystem(esper.Processor):
             if key != em.key:
                 em.key = key
                 slot = em.slot
-                r = records[slot]
-                r["position"] = (key[0], key[1], key[2], em.spawn_radius)
-                r["velocity"] = (*em.velocity, em.speed)
-                r["color_start"] = em.color_start
-                r["color_end"] = em.color_end
-                r["rate"], r["lifetime"], r["size"] = em.rate, em.lifetime, em.size
-                r["burst_time"], r["gravity"], r["drag"] = em.burst_time, em.gravity, em.drag
-                r["count"], r["enabled"] = em.count, int(em.enabled)
+                rows_f[slot, :22] = (key[0], key[1], key[2], em.spawn_radius, *em.velocity,
+                                     em.speed, *em.color_start, *em.color_end, em.rate,
+                                     em.lifetime, em.size, em.burst_time, em.gravity, em.drag)
+                rows_u[slot, 22:] = (em.count, 1 if em.enabled else 0)
                 lo = slot if lo < 0 else min(lo, slot)
                 hi = max(hi, slot)
         if lo >= 0:
