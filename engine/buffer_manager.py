@@ -23,7 +23,6 @@ Rules kept here (DESIGN.md section 2):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,7 +111,8 @@ class BufferManager:
         self._counters = _Counters()
         self._cmd_pool, self._cmds = self._create_command_buffers()
         self._cmds_used = [0] * frames_in_flight
-        self._frame_hooks: list[Callable[[int], None]] = []
+        self._deferred: list[list[tuple[ManagedBuffer, Any, int]]] = [
+            [] for _ in range(frames_in_flight)]
         self._begin_info = ffi.new("VkCommandBufferBeginInfo*", {
             "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
             "flags": vk.VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT})
@@ -419,18 +419,50 @@ class BufferManager:
         self._cmds_used[slot] = 0
         self._counters.new_frame()
         self.context.counters.new_frame()
-        for hook in list(self._frame_hooks):
-            hook(slot)
         return number
 
-    def add_frame_hook(self, hook: Callable[[int], None]) -> None:
-        """Call ``hook(slot)`` at the end of every ``begin_frame`` (after the slot's wait)."""
-        if hook not in self._frame_hooks:
-            self._frame_hooks.append(hook)
+    def write_when_slot_begins(self, buffer: ManagedBuffer, data: Any, frame_index: int, *,
+                               offset: int = 0) -> None:
+        """Write ``data`` into ``buffer`` in the upload phase of slot ``frame_index``'s next frame.
 
-    def remove_frame_hook(self, hook: Callable[[int], None]) -> None:
-        if hook in self._frame_hooks:
-            self._frame_hooks.remove(hook)
+        For per-slot buffers (:class:`~engine.buffer_set.BufferSet`) whose slot the GPU may
+        still be reading now: the write happens once that slot's frame has begun (its previous
+        use is complete), before anything of the frame renders. ``data`` is not copied: pass an
+        object you will not modify (``BufferSet.update_all`` passes a private copy).
+        """
+        what = "write_when_slot_begins"
+        checks.check_slot(frame_index, self.frames_in_flight, what)
+        self._check_live(buffer, what)
+        offset = checks.coerce_offset(offset, buffer, what)
+        if not isinstance(data, np.ndarray | bytes):
+            data = bytes(checks.as_bytes_view(data, buffer, what))
+        elif isinstance(data, np.ndarray):
+            if buffer.dtype is not None and data.dtype != buffer.dtype:
+                checks.raise_dtype(buffer, data, what)
+            data = np.ascontiguousarray(data)
+        nbytes = data.nbytes if isinstance(data, np.ndarray) else len(data)
+        if offset + nbytes > buffer.size:
+            checks.raise_out_of_bounds(buffer, offset, nbytes, what)
+        self._deferred[frame_index].append((buffer, data, offset))
+
+    def _apply_deferred(self, slot: int) -> None:
+        """Write the values queued for ``slot`` (validated when queued; the slot is free now)."""
+        deferred, self._deferred[slot] = self._deferred[slot], []
+        write_frame = self.frames.frame_number
+        for buffer, data, offset in deferred:
+            if not buffer.alive:
+                continue
+            nbytes = data.nbytes if data.__class__ is np.ndarray else len(data)
+            if buffer._ptr is None or offset + nbytes > buffer.size:
+                self.update_buffer(buffer, data, offset=offset)  # staged, or resized meanwhile
+                continue
+            memmove(buffer._ptr + offset, data, nbytes)
+            if not buffer._coherent:
+                self.allocator.flush(buffer._allocation, offset, nbytes,
+                                     what=f"write_when_slot_begins({buffer.name!r})")
+            buffer._host_write_frame = write_frame
+            buffer.last_updated_frame = write_frame
+            self._counters.host_writes += 1
 
     def submit_uploads(self) -> int:
         """Record this frame's staged copies into one command buffer and submit it.
@@ -438,6 +470,10 @@ class BufferManager:
         Called by the BufferSystem in the upload phase (and by ``end_frame`` for late
         writes). Returns the number of copies submitted.
         """
+        if self.frames.frame_number >= 0:
+            slot = self.frames.frame_number % self.frames_in_flight
+            if self._deferred[slot]:
+                self._apply_deferred(slot)
         ops = self._ops
         if not ops:
             return 0

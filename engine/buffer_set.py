@@ -9,8 +9,8 @@ Two ways to write:
 
 - :meth:`BufferSet.update` writes one slot (data that is rewritten every frame: camera, time).
 - :meth:`BufferSet.update_all` sets the value from now on: the current slot at once, every other
-  slot when its frame begins (data that changes now and then: a material, an emitter). Each
-  write is a direct copy into mapped memory; nothing is staged or submitted.
+  slot in the upload phase of its next frame (data that changes now and then: a material, an
+  emitter). Each write is a direct copy into mapped memory; nothing is staged or submitted.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ class BufferSet:
         self.name = name
         self.dtype = dtype
         self.buffers: list[ManagedBuffer] = []
-        self._pending: dict[int, list[tuple[Any, int]]] = {}
         try:
             for f in range(buffer_manager.frames_in_flight):
                 self.buffers.append(buffer_manager.create_buffer(
@@ -80,8 +79,8 @@ class BufferSet:
         """Make ``data`` (at byte ``offset``) the contents of every slot from now on.
 
         The current slot is written at once (all slots during set-up, before the first frame);
-        the others when their frame begins, in call order. Checks happen now, so a bad call
-        raises here and queues nothing.
+        the others in the upload phase (``submit_uploads``) of their next frame, in call order.
+        Checks happen now, so a bad call raises here and queues nothing.
         """
         if isinstance(data, np.generic):
             data = np.asarray(data)
@@ -93,20 +92,13 @@ class BufferSet:
                 if slot != current:
                     manager.update_buffer(buffer, data, offset=offset)
             return
-        copy = data.copy() if isinstance(data, np.ndarray) else bytes(data)
-        for slot in range(len(self.buffers)):
+        # Validated by the write above; the same bytes go to the other slots later.
+        copy = np.array(data, copy=True, order="C") if isinstance(data, np.ndarray) \
+            else bytes(data)
+        deferred = manager._deferred
+        for slot, buffer in enumerate(self.buffers):
             if slot != current:
-                self._pending.setdefault(slot, []).append((copy, offset))
-        manager.add_frame_hook(self._apply_pending)
-
-    def _apply_pending(self, slot: int) -> None:
-        writes = self._pending.pop(slot, None)
-        if writes and self.buffers:
-            buffer = self.buffers[slot]
-            for data, offset in writes:
-                self.manager.update_buffer(buffer, data, offset=offset)
-        if not self._pending:
-            self.manager.remove_frame_hook(self._apply_pending)
+                deferred[slot].append((buffer, copy, offset))
 
     def get_buffer(self, frame_index: int | None = None) -> ManagedBuffer:
         """The buffer of ``frame_index`` (default: the current slot)."""
@@ -114,8 +106,6 @@ class BufferSet:
 
     def destroy(self) -> None:
         """Retire every buffer (frame-safe)."""
-        self._pending.clear()
-        self.manager.remove_frame_hook(self._apply_pending)
         for buffer in self.buffers:
             if buffer.alive and not self.manager.closed:
                 self.manager.destroy_buffer(buffer)

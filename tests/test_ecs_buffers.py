@@ -100,7 +100,7 @@ def test_buffer_set_of_raw_size(buffer_manager):
     assert buffer_manager.statistics().pending_destroy_count == 3
 
 
-def test_buffer_set_update_all_reaches_every_slot_as_its_frame_begins(buffer_manager):
+def test_buffer_set_update_all_reaches_every_slot_in_its_next_frame(buffer_manager):
     material = BufferSet(buffer_manager, np.dtype(np.float32), name="material")
     material.update_all(np.float32(1.0))  # set-up: every slot at once
     work = buffer_manager.create_buffer(BufferConfig("work", 16))
@@ -120,3 +120,22 @@ def test_buffer_set_update_all_reaches_every_slot_as_its_frame_begins(buffer_man
     assert all(b.generation == 1 for b in material)
     with pytest.raises(errors.InvalidDataError):
         material.update_all(np.zeros(1, np.float64))
+
+
+def test_write_when_slot_begins_checks_now_and_writes_in_that_slots_upload_phase(
+        buffer_manager):
+    per_slot = BufferSet(buffer_manager, 16, name="slots")
+    with pytest.raises(errors.InvalidFrameIndexError):
+        buffer_manager.write_when_slot_begins(per_slot.buffers[0], b"x" * 16, 3)
+    with pytest.raises(errors.OutOfBoundsError):
+        buffer_manager.write_when_slot_begins(per_slot.buffers[0], b"x" * 17, 0)
+    work = buffer_manager.create_buffer(BufferConfig("work", 16))
+    buffer_manager.begin_frame()  # frame 0, slot 0
+    buffer_manager.write_when_slot_begins(per_slot.buffers[1], b"\x07" * 16, 1)
+    buffer_manager.update_buffer(work, b"w" * 16)
+    buffer_manager.end_frame()
+    assert buffer_manager.read_buffer(per_slot.buffers[1]) == b"\x00" * 16
+    buffer_manager.begin_frame()  # slot 1
+    buffer_manager.submit_uploads()
+    assert buffer_manager.read_buffer(per_slot.buffers[1]) == b"\x07" * 16
+    buffer_manager.end_frame()
