@@ -49,7 +49,7 @@ class RenderStack:
     def __init__(self, manager: BufferManager, binder: ResourceBinder, target: Any,
                  scene_vertices: Any, *, particles: int = 10_000, light_capacity: int = 64,
                  inputs: InputSystem | None = None,
-                 ambient: tuple[float, float, float] = (0.06, 0.07, 0.1)) -> None:
+                 ambient: tuple[float, float, float] = (0.09, 0.1, 0.14)) -> None:
         self.manager, self.binder, self.target = manager, binder, target
         self.particles = ParticleSystem(manager, capacity=max(64, particles))
         self.lights = LightingSystem(manager, capacity=light_capacity)

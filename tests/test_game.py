@@ -6,7 +6,6 @@ import esper
 import glfw
 import numpy as np
 import pytest
-from render_helpers import bright_spots, luminance
 
 from components.player import Player
 from components.transform import Transform
@@ -15,6 +14,11 @@ from engine.render.png import load_png
 from games.wisp.app import WispApp, main, parse_args
 from games.wisp.rules import LOST, PAUSED, PLAYING, WON
 from games.wisp.world import Ember, Wisp
+
+try:  # tests/ may or may not be a package
+    from render_helpers import bright_spots, luminance
+except ImportError:
+    from tests.render_helpers import bright_spots, luminance
 
 SMALL = ["--headless", "--width", "320", "--height", "180", "--particles", "3000",
          "--lights", "16"]

@@ -5,11 +5,15 @@ from __future__ import annotations
 import esper
 import numpy as np
 import pytest
-from render_helpers import MiniScene, luminance
 
 from components.point_light import PointLight
 from components.transform import Transform
 from engine.render.layouts import GLOBAL_UBO_DTYPE, LIGHT_DTYPE
+
+try:  # tests/ may or may not be a package
+    from render_helpers import MiniScene, luminance
+except ImportError:
+    from tests.render_helpers import MiniScene, luminance
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import esper
 import numpy as np
 import pytest
-from render_helpers import MiniScene, bright_spots
 
 from components.particle_emitter import ParticleEmitter
 from components.transform import Transform
@@ -15,6 +14,11 @@ from engine.render.layouts import (
     PARTICLE_DTYPE,
     SIM_PARAMS_DTYPE,
 )
+
+try:  # tests/ may or may not be a package
+    from render_helpers import MiniScene, bright_spots
+except ImportError:
+    from tests.render_helpers import MiniScene, bright_spots
 
 
 @pytest.fixture

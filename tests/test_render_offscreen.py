@@ -9,7 +9,6 @@ import zlib
 import esper
 import numpy as np
 import pytest
-from render_helpers import MiniScene, luminance
 
 from components.point_light import PointLight
 from components.transform import Transform
@@ -17,6 +16,11 @@ from engine.errors import EngineError
 from engine.render.frame_loop import FrameLimiter, FrameLoop, FrameTimes
 from engine.render.png import encode_png, load_png, save_png
 from systems.camera_system import camera_matrices
+
+try:  # tests/ may or may not be a package
+    from render_helpers import MiniScene, luminance
+except ImportError:
+    from tests.render_helpers import MiniScene, luminance
 
 
 def test_png_round_trip_and_filtered_rows(tmp_path):

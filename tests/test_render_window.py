@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import glfw
 import pytest
-from render_helpers import luminance, xvfb
 
 from components.player import Player
 from components.transform import Transform
 from engine.context import GraphicsContext
 from engine.render.window import Window, display_available, required_instance_extensions
 from games.wisp.app import WispApp, parse_args
+
+try:  # tests/ may or may not be a package
+    from render_helpers import luminance, xvfb
+except ImportError:
+    from tests.render_helpers import luminance, xvfb
 
 pytestmark = pytest.mark.window
 

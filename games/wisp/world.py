@@ -127,6 +127,8 @@ def spawn_round(level: Level, counts: Counts, rng: np.random.Generator, particle
     ``particles`` is the particle budget the emitters share (their ``max_particles``).
     """
     budget = max(64, particles)
+    # Sprites add up: keep the picture's brightness about the same for any particle budget.
+    dim = min(1.0, (12_000 / budget) ** 0.5)
     trail = max(16, budget // 6)
     burst = max(16, budget // 8)
     ember_share = max(16, budget // 4 // max(1, counts.embers))
@@ -136,7 +138,7 @@ def spawn_round(level: Level, counts: Counts, rng: np.random.Generator, particle
         Transform(0.0, 0.0, 0.0), Player(),
         PointLight((1.0, 0.85, 0.6), 2.6, 5.5, height=1.1, glow=1.0),
         ParticleEmitter(rate=trail / 0.7, lifetime=0.7, speed=1.2, velocity=(0.0, 1.4, 0.0),
-                        color_start=(1.0, 0.85, 0.5, 1.0), color_end=(1.0, 0.25, 0.05, 0.0),
+                        color_start=(1.0, 0.85, 0.5, dim), color_end=(1.0, 0.25, 0.05, 0.0),
                         size=0.12, spawn_radius=0.2, offset=(0.0, 1.0, 0.0), gravity=0.6,
                         drag=1.2, max_particles=trail))
     esper.create_entity(Camera(follow=player, offset=(0.0, 15.0, 11.0),
@@ -144,7 +146,7 @@ def spawn_round(level: Level, counts: Counts, rng: np.random.Generator, particle
     esper.create_entity(
         Transform(0.0, 0.0, 0.0), BurstFx(),
         ParticleEmitter(rate=0.0, lifetime=1.1, speed=6.0, velocity=(0.0, 2.5, 0.0),
-                        color_start=(0.7, 1.0, 1.0, 1.0), color_end=(0.2, 0.4, 1.0, 0.0),
+                        color_start=(0.7, 1.0, 1.0, dim), color_end=(0.2, 0.4, 1.0, 0.0),
                         size=0.14, spawn_radius=0.3, offset=(0.0, 1.0, 0.0), gravity=0.8,
                         drag=0.8, max_particles=burst))
     for i in range(counts.wisps):
@@ -155,7 +157,7 @@ def spawn_round(level: Level, counts: Counts, rng: np.random.Generator, particle
             PointLight(color, 2.0, 3.2, height=1.0, pulse_hz=0.6 + 0.1 * (i % 5),
                        pulse_phase=float(i), pulse_depth=0.45, glow=1.3),
             ParticleEmitter(rate=wisp_share / 2.4, lifetime=2.4, speed=0.35,
-                            velocity=(0.0, 0.55, 0.0), color_start=(*color, 0.9),
+                            velocity=(0.0, 0.55, 0.0), color_start=(*color, 0.9 * dim),
                             color_end=(*color, 0.0), size=0.1, spawn_radius=0.45,
                             offset=(0.0, 0.6, 0.0), gravity=0.0, drag=0.3,
                             max_particles=wisp_share))
@@ -166,7 +168,7 @@ def spawn_round(level: Level, counts: Counts, rng: np.random.Generator, particle
             PointLight((1.0, 0.22, 0.06), 2.8, 3.6, height=0.9, pulse_hz=7.0 + i,
                        pulse_depth=0.35, glow=1.8),
             ParticleEmitter(rate=ember_share / 0.8, lifetime=0.8, speed=1.6,
-                            velocity=(0.0, 2.2, 0.0), color_start=(1.0, 0.6, 0.15, 1.0),
+                            velocity=(0.0, 2.2, 0.0), color_start=(1.0, 0.6, 0.15, dim),
                             color_end=(0.8, 0.05, 0.0, 0.0), size=0.13, spawn_radius=0.35,
                             offset=(0.0, 0.7, 0.0), gravity=0.45, drag=0.9,
                             max_particles=ember_share))
