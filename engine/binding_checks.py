@@ -25,6 +25,7 @@ from .errors import (
     InvalidDataError,
     InvalidOffsetError,
     InvalidUsageError,
+    LayoutMismatchError,
     UnknownBindingError,
 )
 from .spirv_reflect import DescriptorKind
@@ -191,7 +192,10 @@ def check_layout(what: str, binding: LayoutBinding, kind: DescriptorKind, dtype:
         et = None if element_dtype is None else np.dtype(element_dtype)
     except TypeError as exc:
         raise InvalidDataError(f"{what}: not a numpy dtype: {exc}") from None
-    if dt is not None:
-        std_layout.check_dtype(dt, block, rule=rule)
-    if et is not None:
-        std_layout.check_element_dtype(et, block, rule=rule)
+    try:
+        if dt is not None:
+            std_layout.check_dtype(dt, block, rule=rule)
+        if et is not None:
+            std_layout.check_element_dtype(et, block, rule=rule)
+    except LayoutMismatchError as exc:
+        raise LayoutMismatchError(f"{what}: {exc}") from None

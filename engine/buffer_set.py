@@ -15,13 +15,24 @@ Two ways to write:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from .buffer_manager import BufferManager
 from .buffer_types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
-from .errors import InvalidFrameIndexError
+from .errors import EngineError, InvalidFrameIndexError
+
+
+@contextmanager
+def _named(call: str, name: str) -> Iterator[None]:
+    """Re-raise an EngineError of the inner call with the BufferSet call named first."""
+    try:
+        yield
+    except EngineError as exc:
+        raise type(exc)(f"{call}({name!r}) -> {exc}") from None
 
 
 class BufferSet:
@@ -73,7 +84,8 @@ class BufferSet:
     def update(self, data: Any, frame_index: int | None = None, *, offset: int = 0) -> None:
         """Write ``data`` into the buffer of ``frame_index`` (default: the current slot)."""
         slot = self._slot(frame_index, "BufferSet.update")
-        self.manager.update_buffer(self.buffers[slot], data, offset=offset)
+        with _named("BufferSet.update", self.name):
+            self.manager.update_buffer(self.buffers[slot], data, offset=offset)
 
     def update_all(self, data: Any, *, offset: int = 0) -> None:
         """Make ``data`` (at byte ``offset``) the contents of every slot from now on.
@@ -86,7 +98,8 @@ class BufferSet:
             data = np.asarray(data)
         manager = self.manager
         current = manager.frame_index
-        manager.update_buffer(self.buffers[current], data, offset=offset)
+        with _named("BufferSet.update_all", self.name):
+            manager.update_buffer(self.buffers[current], data, offset=offset)
         if manager.frame_number < 0:
             for slot, buffer in enumerate(self.buffers):
                 if slot != current:
