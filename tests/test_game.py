@@ -142,3 +142,39 @@ def test_command_line_headless_with_stats_and_memory_map(tmp_path, capsys):
     assert "Buffer Manager Statistics" in out and "median_ms" in out and "score" in out
     assert load_png(shot).shape == (96, 160, 4)
     assert memory.exists()
+
+
+class FakeWindow:
+    """Just enough of engine.render.window.Window for the InputSystem."""
+
+    def __init__(self) -> None:
+        self.listeners: list[object] = []
+
+    def on_key(self, f: object) -> None:
+        self.listeners.append(f)
+
+    on_mouse_button = on_cursor = on_key
+
+    def poll_events(self) -> None:
+        pass
+
+    def window_size(self) -> tuple[int, int]:
+        return 320, 180
+
+
+def test_mouse_steers_toward_the_ground_point_under_the_cursor(app):
+    from systems.input_system import InputSystem
+
+    app.step(2)  # the camera has matrices now
+    inputs = InputSystem(FakeWindow())
+    _p, tr = player(app)
+    inputs.on_cursor(300.0, 90.0)  # right of the screen centre, at mid height
+    inputs.on_mouse_button(glfw.MOUSE_BUTTON_LEFT, glfw.PRESS, 0)
+    target = inputs._mouse_target()
+    assert target is not None and target[0] > tr.x + 3.0
+    inputs.process()
+    p, _tr = player(app)
+    assert p.target == target
+    inputs.on_mouse_button(glfw.MOUSE_BUTTON_LEFT, glfw.RELEASE, 0)
+    inputs.process()
+    assert p.target is None
