@@ -18,6 +18,7 @@ and keeps :class:`FrameTimes` (wall time per frame, in milliseconds).
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,7 +103,13 @@ class FrameLoop:
     def run(self, frames: int | None = None,
             should_stop: Callable[[], bool] | None = None,
             on_frame: Callable[[int], None] | None = None) -> FrameTimes:
-        """Run ``frames`` frames (None: until ``should_stop()``); returns the frame times."""
+        """Run ``frames`` frames (None: until ``should_stop()``); returns the frame times.
+
+        Everything allocated before the loop (the world, the managers, cffi structs) is moved
+        out of the garbage collector's generations (``gc.freeze``), so its occasional full
+        collections no longer walk it in the middle of a frame.
+        """
+        gc.freeze()
         last = time.perf_counter()
         done = 0
         while frames is None or done < frames:
