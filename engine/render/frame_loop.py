@@ -107,9 +107,17 @@ class FrameLoop:
 
         Everything allocated before the loop (the world, the managers, cffi structs) is moved
         out of the garbage collector's generations (``gc.freeze``), so its occasional full
-        collections no longer walk it in the middle of a frame.
+        collections no longer walk it in the middle of a frame (undone when the loop ends).
         """
         gc.freeze()
+        try:
+            self._run(frames, should_stop, on_frame)
+        finally:
+            gc.unfreeze()
+        return self.times
+
+    def _run(self, frames: int | None, should_stop: Callable[[], bool] | None,
+             on_frame: Callable[[int], None] | None) -> None:
         last = time.perf_counter()
         done = 0
         while frames is None or done < frames:
@@ -125,4 +133,3 @@ class FrameLoop:
             done += 1
             if self.limiter is not None:
                 self.limiter.wait()
-        return self.times
