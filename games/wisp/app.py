@@ -78,16 +78,24 @@ class WispApp:
             context = GraphicsContext.create(validation=args.validation, device=args.device,
                                              instance_extensions=extensions)
         self.ctx = context
+        self.world = f"wisp-{id(self)}"
+        self._previous_world = esper.current_world
+        try:
+            self._build(args)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, args: argparse.Namespace) -> None:
+        context = self.ctx
         self.manager = BufferManager(context, frames_in_flight=3)
         self.binder = ResourceBinder(context, frames_in_flight=3)
-        self.target: Any
+        self.target: Any = None
         if self.headless:
             self.target = OffscreenTarget(context, args.width, args.height)
         else:
             self.window = Window(args.width, args.height, "Wisp")
             self.target = SwapchainTarget(context, self.window, 3, vsync=args.vsync)
-        self.world = f"wisp-{id(self)}"
-        self._previous_world = esper.current_world
         esper.switch_world(self.world)
         counts = Counts.for_lights(args.lights)
         level = build_level(args.seed, counts)
@@ -137,18 +145,26 @@ class WispApp:
     # --- shutdown --------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Wait for the GPU, destroy everything in dependency order; idempotent."""
-        if self.ctx.closed:
-            return
-        self.ctx.wait_idle()
-        self.stack.close()
-        self.binder.close()
-        self.target.destroy()
-        self.manager.close()
+        """Wait for the GPU, destroy everything in dependency order; idempotent (also after
+        a failed start, whatever was built by then)."""
+        if not self.ctx.closed:
+            self.ctx.wait_idle()
+            stack = getattr(self, "stack", None)
+            if stack is not None:
+                stack.close()
+            binder = getattr(self, "binder", None)
+            if binder is not None:
+                binder.close()
+            if getattr(self, "target", None) is not None:
+                self.target.destroy()
+            manager = getattr(self, "manager", None)
+            if manager is not None:
+                manager.close()
         if esper.current_world == self.world:
             esper.switch_world(self._previous_world if self._previous_world != self.world
                                else "default")
-        esper.delete_world(self.world)
+        if self.world in esper.list_worlds():
+            esper.delete_world(self.world)
         if self.window is not None:
             self.window.close()
         if self.own_context:
