@@ -39,7 +39,7 @@ class GameState:
     counts: Counts
     seed: int
     particles: int
-    goal: int = 15
+    goal: int = 25
     round_time: float = 90.0
     lives: int = 3
     score: int = 0
@@ -167,7 +167,7 @@ class MoveSystem(esper.Processor):
                 target = math.atan2(dz, dx)
                 turn = (target - ember.heading + math.pi) % (2 * math.pi) - math.pi
                 ember.heading += max(-3.0 * dt, min(3.0 * dt, turn))
-                speed = ember.hunt_speed
+                speed = ember.hunt_speed + 0.08 * self.game.score  # they get keener
             else:
                 ember.heading += float(rng.normal(0.0, 1.6)) * dt
                 speed = ember.speed
