@@ -1,18 +1,34 @@
-"""pytest plugin: real-driver fixtures with validation and leak checks.
+"""pytest plugin: test your own ECS systems against a real Vulkan driver, with validation on.
 
-Fixtures:
+Installing the project registers it (the ``pytest11`` entry point ``vkbuffers``), so any test
+directory gets these fixtures without a conftest:
 
-- ``vk_context``: a headless :class:`~engine.GraphicsContext` (lavapipe, or ``--vk-device``)
-  with the Khronos validation layer and synchronisation validation on; the test fails on any
-  validation message, including leaks reported when the device is destroyed.
-- ``validation``: the :class:`ValidationLog` of this test: ``expect(id)`` consumes a message you
-  provoke on purpose.
-- ``buffer_manager``: a ``BufferManager(vk_context, frames_in_flight=3)``, closed afterwards.
-- ``ecs_world``: a fresh esper world, switched to for the test and deleted afterwards.
-- ``frame_driver``: steps N frames of the current world through the real schedule.
+==================  ==============================================================================
+``vk_context``      a headless :class:`~engine.GraphicsContext` (lavapipe, or ``--vk-device``)
+                    with the Khronos validation layer and synchronisation validation on; closed
+                    after the test, so leaked objects are reported (and fail the test).
+``validation``      the test's :class:`~engine.testing.validation.ValidationLog`:
+                    ``expect(fragment)`` consumes a message you provoke on purpose,
+                    ``assert_clean(when)`` fails on any other, ``during(label)`` labels a block.
+``buffer_manager``  ``BufferManager(vk_context, frames_in_flight=3)``, closed after the test.
+``resource_binder`` ``ResourceBinder`` with the manager's ``frames_in_flight``, closed first.
+``ecs_world``       a fresh esper world, switched to for the test and deleted afterwards.
+``frame_driver``    :class:`~engine.testing.frames.FrameDriver`: ``install(manager, binder)``
+                    adds the BufferSystem/BindingSystem, ``step(n)`` runs n frames of the schedule.
+``read_back``       :class:`~engine.testing.readback.ReadBack`: buffers as numpy arrays typed by a
+                    shader block's reflected dtype (``block``, ``elements``, ``array``).
+==================  ==============================================================================
 
-Options: ``--vk-device NAME`` picks a device (index or name fragment); ``--no-sync-validation``
-turns synchronisation validation off for speed.
+Any validation message fails the test that caused it: at the end of the frame that caused it
+(``frame_driver.step``), at the end of the test body, or at teardown (leaks). The report names
+each message, when it came (test phase, or frame/phase/system) and the lines that caused it.
+
+Options: ``--vk-device NAME`` picks the physical device (an index or a case-insensitive name
+fragment such as ``llvmpipe`` or ``nvidia``; default: ``$ENGINE_DEVICE``, else a GPU, else
+lavapipe). ``--no-sync-validation`` turns synchronisation validation off (faster; the core
+validation stays on).
+
+Importing this module needs no display and no window system: systems are imported on first use.
 """
 
 from __future__ import annotations
@@ -28,52 +44,75 @@ import pytest
 from engine.buffer_manager import BufferManager
 from engine.buffer_types import ManagedBuffer
 from engine.context import GraphicsContext
-from engine.debug import SINK, DebugMessage
+from engine.resource_binder import ResourceBinder
+from engine.testing.frames import FrameDriver
+from engine.testing.readback import ReadBack, find_block
+from engine.testing.validation import MessageOrigin, ValidationLog
 
+__all__ = ["FrameDriver", "MessageOrigin", "ReadBack", "ValidationLog", "find_block",
+           "read_array"]
+
+_LOG = pytest.StashKey[ValidationLog]()
+
+
+# --- options and hooks -----------------------------------------------------------------------
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("vkbuffers", "Vulkan buffer subsystem")
-    group.addoption("--vk-device", default=None,
-                    help="physical device index or name fragment (default: GPU, else lavapipe)")
+    group = parser.getgroup("vkbuffers", "Vulkan buffer subsystem (engine.testing.plugin)")
+    group.addoption("--vk-device", default=None, metavar="NAME",
+                    help="physical device for vk_context: an index or a name fragment such as "
+                         "'llvmpipe' or 'nvidia' (default: $ENGINE_DEVICE, else a GPU, else "
+                         "lavapipe)")
     group.addoption("--no-sync-validation", action="store_true", default=False,
-                    help="turn synchronisation validation off (faster)")
+                    help="turn synchronisation validation off in vk_context (faster; core "
+                         "validation stays on)")
 
 
-class ValidationLog:
-    """The validation messages of one test."""
+def pytest_report_header(config: pytest.Config) -> str:
+    device = config.getoption("--vk-device") or "auto"
+    sync = "off" if config.getoption("--no-sync-validation") else "on"
+    return f"vkbuffers: vk_context device={device}, validation on, sync validation {sync}"
 
-    def __init__(self) -> None:
-        SINK.clear()
 
-    @property
-    def messages(self) -> list[DebugMessage]:
-        return list(SINK.messages)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    ValidationLog.phase = "setup"
+    return (yield)
 
-    def ids(self) -> list[str]:
-        return [m.message_id for m in SINK.messages]
 
-    def expect(self, fragment: str) -> list[DebugMessage]:
-        """Consume the messages whose id or text contains ``fragment``; fail if none came."""
-        hits = [m for m in SINK.messages if fragment in m.message_id or fragment in m.text]
-        if not hits:
-            pytest.fail(f"expected a validation message containing {fragment!r}; got "
-                        f"{[str(m) for m in SINK.messages]}")
-        with SINK._lock:
-            SINK.messages = [m for m in SINK.messages if m not in hits]
-        return hits
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After a test body that passed, fail it on any validation message it left."""
+    ValidationLog.phase = "call"
+    result = yield
+    log = item.stash.get(_LOG, None)
+    if log is not None:
+        log.assert_clean("during the test (setup or body)")
+    return result
 
-    def assert_clean(self, when: str) -> None:
-        left = SINK.take()
-        if left:
-            text = "\n".join(f"  {m}" for m in left[:20])
-            pytest.fail(f"{len(left)} validation message(s) {when}:\n{text}", pytrace=False)
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    ValidationLog.phase = "teardown"
+    try:
+        return (yield)
+    finally:
+        ValidationLog.phase = "setup"
+
+
+# --- fixtures --------------------------------------------------------------------------------
 
 @pytest.fixture
-def validation() -> Iterator[ValidationLog]:
+def validation(request: pytest.FixtureRequest) -> Iterator[ValidationLog]:
+    """The validation messages of this test; any left unconsumed fail it."""
     log = ValidationLog()
-    yield log
-    log.assert_clean("during the test")
+    request.node.stash[_LOG] = log
+    try:
+        yield log
+        log.assert_clean("during the test's teardown")
+    finally:
+        log.close()
+        del request.node.stash[_LOG]
 
 
 @pytest.fixture
@@ -86,15 +125,26 @@ def vk_context(request: pytest.FixtureRequest, validation: ValidationLog
     try:
         yield ctx
     finally:
-        ctx.close()
+        with validation.during("teardown: vk_context.close() (leaks are reported here)"):
+            ctx.close()
     validation.assert_clean("at teardown (leaked objects are reported when the device closes)")
 
 
 @pytest.fixture
 def buffer_manager(vk_context: GraphicsContext) -> Iterator[BufferManager]:
+    """``BufferManager(vk_context, frames_in_flight=3)``, closed after the test."""
     manager = BufferManager(vk_context, frames_in_flight=3)
     yield manager
     manager.close()
+
+
+@pytest.fixture
+def resource_binder(vk_context: GraphicsContext, buffer_manager: BufferManager
+                    ) -> Iterator[ResourceBinder]:
+    """A ResourceBinder paired with ``buffer_manager`` (same frames in flight), closed first."""
+    binder = ResourceBinder(vk_context, frames_in_flight=buffer_manager.frames_in_flight)
+    yield binder
+    binder.close()
 
 
 @pytest.fixture
@@ -108,21 +158,18 @@ def ecs_world() -> Iterator[str]:
     esper.delete_world(name)
 
 
-class FrameDriver:
-    """Runs whole frames of the current esper world (BEGIN ... END phases)."""
-
-    def __init__(self) -> None:
-        self.frames = 0
-
-    def step(self, frames: int = 1, dt: float = 1 / 60) -> None:
-        for _ in range(frames):
-            esper.process(dt)
-            self.frames += 1
+@pytest.fixture
+def frame_driver(ecs_world: str, validation: ValidationLog) -> FrameDriver:
+    """Steps frames of the test's esper world; ``install(manager, binder)`` adds the engine's
+    BufferSystem and BindingSystem so a frame is the real schedule."""
+    return FrameDriver(validation)
 
 
 @pytest.fixture
-def frame_driver(ecs_world: str) -> FrameDriver:
-    return FrameDriver()
+def read_back(request: pytest.FixtureRequest, buffer_manager: BufferManager) -> ReadBack:
+    """Typed reads of ``buffer_manager``'s buffers; pipeline ids resolve through the
+    ``resource_binder`` fixture (created on first use)."""
+    return ReadBack(buffer_manager, lambda: request.getfixturevalue("resource_binder"))
 
 
 def read_array(manager: BufferManager, buffer: ManagedBuffer, dtype: Any = None

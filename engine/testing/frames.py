@@ -1,0 +1,108 @@
+"""FrameDriver: run whole frames of the current esper world, as a game's main loop does.
+
+``step(n)`` calls every processor of the world in priority order, like ``esper.process``, one
+frame at a time. With the engine systems installed (:meth:`FrameDriver.install`) a frame is the
+real schedule of DESIGN.md section 4: BEGIN (``begin_frame``), your systems, UPLOADS (the staged
+copies), BINDINGS (descriptor writes of the slot), RENDER, END (``end_frame``).
+
+Every system call runs inside ``validation.during("frame N, PHASE phase, System.process")``,
+so a validation message names the frame, phase and system that caused it, and the step fails
+at the end of that frame. An exception raised by a system gets the same words as a note.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import esper
+import pytest
+
+from engine.schedule import phase_of
+
+if TYPE_CHECKING:
+    from engine.buffer_manager import BufferManager
+    from engine.resource_binder import ResourceBinder
+    from engine.testing.validation import ValidationLog
+    from systems.binding_system import BindingSystem
+    from systems.buffer_system import BufferSystem
+
+
+class FrameDriver:
+    """Steps frames of the current esper world.
+
+    Args:
+        validation: the test's log (messages are attributed to frame, phase and system);
+            ``None`` runs frames without attribution.
+
+    Attributes:
+        frames: frames stepped so far.
+        buffer_system, binding_system: what :meth:`install` added (``None`` before).
+    """
+
+    def __init__(self, validation: ValidationLog | None = None) -> None:
+        self.frames = 0
+        self.validation = validation
+        self.manager: BufferManager | None = None
+        self.buffer_system: BufferSystem | None = None
+        self.binding_system: BindingSystem | None = None
+
+    def install(self, manager: BufferManager, binder: ResourceBinder | None = None
+                ) -> FrameDriver:
+        """Add the BufferSystem (BEGIN, UPLOADS, END) and, with ``binder``, the BindingSystem
+        (BINDINGS) to the current world; returns the driver. Your systems go in between::
+
+            frame_driver.install(buffer_manager, resource_binder)
+            add_system(MySystem(buffer_manager), Phase.SIMULATE)
+            frame_driver.step(3)
+        """
+        from systems.buffer_system import BufferSystem  # not at import: no window stack needed
+
+        self.manager = manager
+        self.buffer_system = BufferSystem.install(manager)
+        if binder is not None:
+            from systems.binding_system import BindingSystem
+
+            self.binding_system = BindingSystem.install(binder, manager)
+        return self
+
+    @property
+    def frame_index(self) -> int:
+        """The slot of the last frame (``frame_number % frames_in_flight``; needs install)."""
+        if self.manager is None:
+            raise RuntimeError("frame_driver.frame_index: call frame_driver.install(manager) "
+                               "first; without the BufferSystem there are no frame slots.")
+        return self.manager.frame_index
+
+    def step(self, frames: int = 1, dt: float = 1 / 60, *, check_validation: bool = True
+             ) -> None:
+        """Run ``frames`` frames of ``dt`` seconds.
+
+        ``check_validation=False`` lets validation messages through (consume them with
+        ``validation.expect(...)`` afterwards); by default the first frame with a message
+        fails the test, naming the frame, phase and system.
+        """
+        for _ in range(frames):
+            self._frame(dt, check_validation)
+
+    def _frame(self, dt: float, check_validation: bool) -> None:
+        number = self.frames
+        log = self.validation
+        before = log.count() if log is not None else 0
+        esper.clear_dead_entities()
+        for processor in esper._processors:
+            label = (f"frame {number}, {phase_of(processor.priority).name} phase, "
+                     f"{type(processor).__name__}.process")
+            try:
+                if log is None:
+                    processor.process(dt)
+                else:
+                    with log.during(label):
+                        processor.process(dt)
+            except BaseException as exc:
+                exc.add_note(f"(raised in {label}, by frame_driver.step)")
+                raise
+        self.frames += 1
+        if log is not None and check_validation and log.count() > before:
+            left = log.take()
+            pytest.fail(f"{len(left)} validation message(s) by frame {number} "
+                        f"(frame_driver.step):\n{log.format(left)}", pytrace=False)
