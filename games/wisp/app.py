@@ -21,6 +21,7 @@ from engine.render.frame_loop import FrameLimiter, FrameLoop, FrameTimes
 from engine.render.png import save_png
 from engine.render.swapchain import SwapchainTarget
 from engine.render.targets import OffscreenTarget
+from engine.render.tuning import keep_frame_memory
 from engine.render.window import Window, required_instance_extensions
 from engine.resource_binder import ResourceBinder
 from engine.schedule import Phase, add_system
@@ -78,6 +79,8 @@ class WispApp:
             context = GraphicsContext.create(validation=args.validation, device=args.device,
                                              instance_extensions=extensions)
         self.ctx = context
+        if context.is_software:
+            keep_frame_memory()  # lavapipe: no mmap/munmap churn per frame (engine.render.tuning)
         self.world = f"wisp-{id(self)}"
         self._previous_world = esper.current_world
         try:
