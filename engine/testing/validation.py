@@ -58,7 +58,8 @@ def _frame_text(frame: traceback.FrameSummary) -> str:
 def _is_library(filename: str) -> bool:
     """The engine, its systems and components, the test machinery, the stdlib, esper."""
     return (filename.startswith(_LIBRARY_DIRS) or filename.startswith(_STDLIB)
-            or filename.startswith("<") or Path(filename).parent.name in _SKIPPED_PACKAGES)
+            or filename.startswith("<")
+            or any(part in _SKIPPED_PACKAGES for part in Path(filename).parts[-4:-1]))
 
 
 def _locate(stack: list[traceback.FrameSummary]) -> tuple[str, str]:
