@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import esper
 import pytest
 
-from engine.schedule import phase_of
+from engine.schedule import PHASE_SPACING, Phase, phase_of
 
 if TYPE_CHECKING:
     from engine.buffer_manager import BufferManager
@@ -90,8 +90,8 @@ class FrameDriver:
         before = log.count() if log is not None else 0
         esper.clear_dead_entities()
         for processor in esper._processors:
-            label = (f"frame {number}, {phase_of(processor.priority).name} phase, "
-                     f"{type(processor).__name__}.process")
+            label = f"frame {number}, {_phase(processor.priority)}, " \
+                    f"{type(processor).__name__}.process"
             try:
                 if log is None:
                     processor.process(dt)
@@ -106,3 +106,11 @@ class FrameDriver:
             left = log.take()
             pytest.fail(f"{len(left)} validation message(s) by frame {number} "
                         f"(frame_driver.step):\n{log.format(left)}", pytrace=False)
+
+
+def _phase(priority: int) -> str:
+    """``"SIMULATE phase"`` for a priority from :func:`engine.schedule.priority`, else the
+    bare number (a processor added with ``esper.add_processor``)."""
+    if 0 < priority <= len(Phase) * PHASE_SPACING:
+        return f"{phase_of(priority).name} phase"
+    return f"priority {priority}"
