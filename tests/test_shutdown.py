@@ -55,3 +55,27 @@ def test_closing_the_manager_then_the_context_twice_is_clean(validation):
     ctx.close()
     ctx.close()
     validation.assert_clean("after double closes")
+
+
+def test_ctrl_c_during_the_game_exits_cleanly_with_everything_freed(tmp_path):
+    """SIGINT mid-run: exit status 130, no traceback, no validation message or leak."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "games.wisp", "--headless", "--validation", "--frames", "100000",
+         "--width", "160", "--height", "90", "--particles", "1000", "--lights", "8"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(4.0)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err, err
+    assert "interrupted: shutting down cleanly" in err
+    for marker in ("VUID", "SYNC-", "UNASSIGNED-", "ObjectLeak", "Validation Error"):
+        assert marker not in out + err, (out, err)

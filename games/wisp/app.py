@@ -175,11 +175,16 @@ class WispApp:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the game; Ctrl-C ends it cleanly (everything freed) with exit status 130."""
     args = parse_args(argv)
     app = WispApp(args)
     try:
         frames = args.frames
-        times = app.run(frames, args.screenshot)
+        try:
+            times = app.run(frames, args.screenshot)
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted: shutting down cleanly\n")
+            return 130
         if args.timing:
             summary: dict[str, Any] = dict(times.summary(skip=min(60, len(times.ms) // 4)))
             summary.update(device=app.ctx.device_name, width=args.width, height=args.height,
