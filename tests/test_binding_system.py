@@ -35,10 +35,9 @@ class Dispatch(esper.Processor):
 
 
 @pytest.fixture
-def binder(vk_context, buffer_manager):
-    b = ResourceBinder(vk_context, frames_in_flight=3)
-    yield b
-    b.close()
+def binder(resource_binder):
+    """The plugin's ResourceBinder (paired with ``buffer_manager``), under a shorter name."""
+    return resource_binder
 
 
 @pytest.fixture

@@ -19,10 +19,9 @@ from engine.vk import FAULTS
 
 
 @pytest.fixture
-def binder(vk_context, buffer_manager):
-    b = ResourceBinder(vk_context, frames_in_flight=3)
-    yield b
-    b.close()
+def binder(resource_binder):
+    """The plugin's ResourceBinder (paired with ``buffer_manager``), under a shorter name."""
+    return resource_binder
 
 
 def test_compute_shader_bound_by_name_gives_the_right_numbers(buffer_manager, binder):
