@@ -26,7 +26,9 @@ EXPECTED = {
 
 
 def test_bench_quick_writes_json_with_figures(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(REPO), ENGINE_VALIDATION="0")
+    path = os.pathsep.join([str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(
+        os.pathsep))])
+    env = dict(os.environ, PYTHONPATH=path, ENGINE_VALIDATION="0")
     md = tmp_path / "BENCHMARKS.md"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--results-dir", str(tmp_path),

@@ -92,11 +92,19 @@ def _heap_of(manager, strategy):
     return buf, heap
 
 
+def _pin_other_heaps(manager, keep: int) -> None:
+    """Budget every other heap at its usage, so no fallback type can take the request."""
+    for index, report in enumerate(manager.allocator.budget.heaps()):
+        if index != keep:
+            manager.allocator.set_budget_override(index, report.usage)
+
+
 def test_buffer_over_budget_raises_and_changes_nothing(buffer_manager):
     m = buffer_manager
     _, heap = _heap_of(m, S.HOST_VISIBLE)
     usage = m.allocator.budget.heaps()[heap].usage
     m.allocator.set_budget_override(heap, usage)
+    _pin_other_heaps(m, heap)
     before = m.statistics()
     with pytest.raises(OutOfDeviceMemoryError, match=f"budget of heap {heap}") as info:
         m.create_buffer(BufferConfig("too big", 9 * MIB, S.HOST_VISIBLE))
@@ -117,7 +125,25 @@ def test_tight_budget_gets_a_smaller_block(buffer_manager):
     assert first._allocation.block.size == 8 * MIB
     usage = m.allocator.budget.heaps()[heap].usage
     m.allocator.set_budget_override(heap, usage + 12 * MIB)
+    _pin_other_heaps(m, heap)
     buf = m.create_buffer(BufferConfig("5 MiB", 5 * MIB, S.HOST_VISIBLE))
     assert buf._allocation.block.size == 8 * MIB  # 16 MiB would exceed the budget
     with pytest.raises(OutOfDeviceMemoryError, match="budget"):
         m.create_buffer(BufferConfig("dedicated", 40 * MIB, S.HOST_VISIBLE))
+
+
+def test_over_budget_falls_back_to_the_strategys_next_memory_type(buffer_manager):
+    from engine.memory import candidate_types
+
+    m = buffer_manager
+    types = candidate_types(m.context.memory_types, S.HOST_VISIBLE, -1)
+    if len({t.heap_index for t in types}) < 2:
+        pytest.skip("host-visible memory lives in one heap here (lavapipe); runs on GPUs")
+    first = types[0]
+    m.allocator.set_budget_override(first.heap_index,
+                                    m.allocator.budget.heaps()[first.heap_index].usage)
+    buf = m.create_buffer(BufferConfig("fallback", 9 * MIB, S.HOST_VISIBLE))
+    assert buf.memory_type_index != first.index
+    assert buf.memory_flags & 0x6 == 0x6, "still host-visible and coherent"
+    m.update_buffer(buf, b"\x01" * 64)
+    assert m.read_buffer(buf, 0, 64) == b"\x01" * 64

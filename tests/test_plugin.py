@@ -231,9 +231,19 @@ class Recorder(esper.Processor):
                           bool(getattr(frames, "frame_open", True))))
 
 
+def _project_path(entry: str) -> bool:
+    path = Path(entry or ".").resolve()
+    return path == ROOT.resolve()
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without PYTHONPATH (the Makefile sets it to the checkout)."""
+    """This environment without the checkout on PYTHONPATH (the Makefile puts it there); other
+    entries (e.g. the GPU machine's package folder) stay."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    kept = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+            if p and not _project_path(p)]
+    if kept:
+        env["PYTHONPATH"] = os.pathsep.join(kept)
     return {**env, **extra}
 
 
@@ -254,7 +264,8 @@ def run_pytest(folder: Path, *args: str, drop: tuple[str, ...] = ()
     """pytest in ``folder`` (its own rootdir, no conftest) with this interpreter; ``drop``
     names environment variables to remove."""
     full_env = {k: v for k, v in os.environ.items() if k not in drop}
-    full_env["PYTHONPATH"] = str(ROOT)
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *plugin_args(),
          "--rootdir", str(folder), *args], cwd=folder, env=full_env, capture_output=True,
@@ -276,7 +287,11 @@ def link_dependencies(deps: Path, purelib: Path) -> None:
     symlinks in ``deps`` and a .pth file that puts ``deps`` on its path."""
     deps.mkdir()
     project = ("vkbuffers", "__editable__", "engine", "components", "systems", "games")
-    for site in {Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))}:
+    import vulkan  # where the dependencies really are (a venv, or a plain folder on PYTHONPATH)
+
+    sites = {Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))}
+    sites.add(Path(vulkan.__file__).resolve().parent.parent)
+    for site in sites:
         for entry in site.iterdir():
             if entry.name.startswith(project) or (deps / entry.name).exists():
                 continue
