@@ -30,7 +30,7 @@ from engine.debug import SINK
 from systems.buffer_system import ComponentTracker
 
 SOAK = os.environ.get("ENGINE_SOAK") == "1"
-EXAMPLES = 2000 if SOAK else 120
+EXAMPLES = int(os.environ.get("ENGINE_SM_EXAMPLES", 2000 if SOAK else 120))
 STEPS = 60 if SOAK else 30
 sizes = st.one_of(st.integers(1, 512), st.sampled_from([1, 3, 4096, 65536, 1 << 20]))
 
