@@ -465,10 +465,12 @@ class BufferManager:
             self._counters.host_writes += 1
 
     def submit_uploads(self) -> int:
-        """Record this frame's staged copies into one command buffer and submit it.
+        """Record this frame's staged copies into one command buffer, queued for submission.
 
         Called by the BufferSystem in the upload phase (and by ``end_frame`` for late
-        writes). Returns the number of copies submitted.
+        writes). The command buffer goes to the GPU in the same ``vkQueueSubmit`` as the
+        frame's next submission (the render, through ``frames.submit``), ahead of it, or on its
+        own at ``end_frame``/``read_buffer``. Returns the number of copies recorded.
         """
         if self.frames.frame_number >= 0:
             slot = self.frames.frame_number % self.frames_in_flight
@@ -480,7 +482,9 @@ class BufferManager:
         self._require_open("submit_uploads")
         cmd = self._next_command_buffer("submit_uploads")
         self._recorder.record(cmd, ops)
-        self._end_and_submit(cmd, "submit_uploads")
+        check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what="submit_uploads")
+        # Sent first in the frame's next submission (its render), or at end_frame.
+        self.frames.queue(cmd)
         count = len(ops)
         self._ops = []
         return count

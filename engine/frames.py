@@ -38,9 +38,12 @@ class FrameTracker:
         self._free_fences: list[Any] = []
         self._all_fences: list[Any] = []
         self.submissions = 0
-        self._fence_array = ffi.new("VkFence[1]")
-        self._submit_info = ffi.new("VkSubmitInfo*", {"sType": vk.VK_STRUCTURE_TYPE_SUBMIT_INFO})
+        self._infos = ffi.new("VkSubmitInfo[2]")
+        for i in range(2):
+            self._infos[i].sType = vk.VK_STRUCTURE_TYPE_SUBMIT_INFO
         self._cmd_array = ffi.new("VkCommandBuffer[1]")
+        self._queued: list[Any] = []
+        self._queued_array = ffi.new("VkCommandBuffer[]", 8)
 
     @property
     def completed_frame(self) -> int:
@@ -63,23 +66,58 @@ class FrameTracker:
         self._all_fences.append(out[0])
         return out[0]
 
+    def queue(self, command_buffer: Any) -> None:
+        """Hold a recorded command buffer until the frame's next :meth:`submit` (or
+        :meth:`flush`), which sends it first in the same ``vkQueueSubmit``: the frame's uploads
+        ride with its render submission instead of costing a submit of their own."""
+        self._queued.append(command_buffer)
+
+    def flush(self, *, what: str) -> None:
+        """Submit queued command buffers on their own (end of frame, read-back, shutdown)."""
+        if self._queued:
+            self.submit(None, what=what)
+
     def submit(self, command_buffer: Any, *, what: str, submit_info: Any = None) -> None:
         """Submit one command buffer for the current frame, tracked by a fence.
 
-        ``submit_info`` may be a caller-built ``VkSubmitInfo*`` (semaphores for present); its
-        command-buffer fields are used as given.
+        Queued command buffers (:meth:`queue`) go first, in an earlier batch of the same
+        ``vkQueueSubmit``. ``submit_info`` may be a caller-built ``VkSubmitInfo*`` (semaphores
+        for present); its fields are used as given. ``command_buffer`` None submits only the
+        queued ones.
         """
-        fence = self._fence()
-        info = submit_info
-        if info is None:
-            info = self._submit_info
+        queued = self._queued
+        infos = self._infos
+        count = 0
+        if queued:
+            n = len(queued)
+            if n > len(self._queued_array):
+                self._queued_array = ffi.new("VkCommandBuffer[]", n * 2)
+            for i, cmd in enumerate(queued):
+                self._queued_array[i] = cmd
+            batch = infos[0]
+            batch.pNext = ffi.NULL  # infos[0] may hold a caller's batch from an earlier call
+            batch.waitSemaphoreCount = batch.signalSemaphoreCount = 0
+            batch.commandBufferCount = n
+            batch.pCommandBuffers = self._queued_array
+            count = 1
+        if submit_info is not None:
+            infos[count] = submit_info[0]
+            count += 1
+        elif command_buffer is not None:
             self._cmd_array[0] = command_buffer
-            info.commandBufferCount = 1
-            info.pCommandBuffers = self._cmd_array
-        result = lib.vkQueueSubmit(self.ctx.queue, 1, info, fence)
+            infos[count].commandBufferCount = 1
+            infos[count].pCommandBuffers = self._cmd_array
+            infos[count].waitSemaphoreCount = infos[count].signalSemaphoreCount = 0
+            infos[count].pNext = ffi.NULL
+            count += 1
+        if count == 0:
+            return
+        fence = self._fence()
+        result = lib.vkQueueSubmit(self.ctx.queue, count, infos, fence)
         if result < 0:
             self._free_fences.append(fence)
         check_result(result, "vkQueueSubmit", what=what)
+        self._queued = []
         self.submissions += 1
         self._pending.setdefault(self.frame_number, []).append(fence)
 
@@ -98,7 +136,9 @@ class FrameTracker:
             self._free_fences.extend(fences)
 
     def wait_all_submitted(self, *, what: str) -> None:
-        """Wait for everything submitted so far (read-back and shutdown; never per frame)."""
+        """Submit anything queued, then wait for everything submitted so far (read-back and
+        shutdown; never per frame)."""
+        self.flush(what=what)
         self.wait_through(self.frame_number, what=what)
 
     def pending_frames(self) -> list[int]:
@@ -106,17 +146,20 @@ class FrameTracker:
 
     def begin(self) -> int:
         """Start the next frame; returns its number (the caller waits for its slot first)."""
+        self.flush(what="begin_frame")
         self.ended_through = max(self.ended_through, self.frame_number)
         self.frame_number += 1
         self.frame_open = True
         return self.frame_number
 
     def end(self) -> None:
+        self.flush(what="end_frame")
         self.frame_open = False
         self.ended_through = self.frame_number
 
     def close(self) -> None:
-        """Wait for all work, then destroy every fence."""
+        """Submit what is queued, wait for all work, then destroy every fence."""
+        self.flush(what="close")
         self.ended_through = self.frame_number
         self.frame_open = False
         self.wait_through(self.frame_number, what="close")

@@ -249,3 +249,35 @@ def test_non_contiguous_and_multidimensional_arrays_are_uploaded_in_c_order(buff
     buffer_manager.update_buffer(buf, grid[:, ::2])  # non-contiguous view
     got = np.frombuffer(buffer_manager.read_buffer(buf, 0, 32), np.uint16)
     np.testing.assert_array_equal(got, grid[:, ::2].ravel())
+
+
+def test_frame_uploads_ride_in_the_frames_render_submission(buffer_manager):
+    from engine import FrameCommands
+
+    commands = FrameCommands(buffer_manager)
+    buf = make(buffer_manager, 256)
+    run_frame(buffer_manager)  # set-up uploads (the zero fill) out of the way
+    before = buffer_manager.statistics().submissions_total
+    buffer_manager.begin_frame()
+    buffer_manager.update_buffer(buf, b"\x05" * 256)
+    assert buffer_manager.submit_uploads() == 1
+    assert buffer_manager.statistics().submissions_total == before, "queued, not yet submitted"
+    cmd = commands.begin()  # the frame's "render" work
+    commands.submit(cmd)
+    assert buffer_manager.statistics().submissions_total == before + 1, "one vkQueueSubmit"
+    buffer_manager.end_frame()
+    assert buffer_manager.statistics().submissions_total == before + 1
+    assert buffer_manager.read_buffer(buf) == b"\x05" * 256
+    commands.close()
+
+
+def test_uploads_without_a_render_submission_go_at_end_frame(buffer_manager):
+    buf = make(buffer_manager, 64)
+    run_frame(buffer_manager)
+    before = buffer_manager.statistics().submissions_total
+    buffer_manager.begin_frame()
+    buffer_manager.update_buffer(buf, b"\x06" * 64)
+    buffer_manager.submit_uploads()
+    buffer_manager.end_frame()
+    assert buffer_manager.statistics().submissions_total == before + 1
+    assert buffer_manager.read_buffer(buf) == b"\x06" * 64
