@@ -9,8 +9,10 @@ host-visible :class:`~engine.BufferSet` (one buffer per frame slot) written with
 upload phase of their next frames (three host copies per change, no GPU copy). The
 particle buffer is rewritten every frame, so it is a HOST_VISIBLE BufferSet (the hazard check
 would rightly reject rewriting one buffer the GPU may still read). Timed per frame: the 11
-updates plus ``submit_uploads`` (which applies deferred set writes and records and submits
-staged copies); ``begin_frame``/``end_frame`` (the slot's fence wait) are outside.
+updates plus ``submit_uploads`` (which applies deferred set writes and records the staged
+copies into one command buffer). The engine sends that command buffer in the frame's next
+``vkQueueSubmit``, ahead of the render batch, or at ``end_frame`` when nothing else is
+submitted, as here; like ``begin_frame``'s fence wait, that submit is outside the timed part.
 
 Variants: ``ours_sets`` and ``ours`` (hazard checks on, the default), ``ours_off``
 (``hazard_checks=False``), ``ours_staged`` (information: particles DEVICE_LOCAL through the
