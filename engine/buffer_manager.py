@@ -35,6 +35,7 @@ from .buffer_types import (
     BufferUsage,
     ManagedBuffer,
 )
+from .command_ring import CommandRing
 from .context import GraphicsContext
 from .errors import EngineError, FrameStateError, OutOfDeviceMemoryError
 from .frames import FrameTracker
@@ -109,13 +110,9 @@ class BufferManager:
         self._next_id = 1
         self._closed = False
         self._counters = _Counters()
-        self._cmd_pool, self._cmds = self._create_command_buffers()
-        self._cmds_used = [0] * frames_in_flight
+        self._commands = CommandRing(context, frames_in_flight, what="BufferManager()")
         self._deferred: list[list[tuple[ManagedBuffer, Any, int]]] = [
             [] for _ in range(frames_in_flight)]
-        self._begin_info = ffi.new("VkCommandBufferBeginInfo*", {
-            "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-            "flags": vk.VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT})
         context.add_close_hook(self.close)
 
     # --- properties ----------------------------------------------------------------------
@@ -416,7 +413,6 @@ class BufferManager:
         previous = self._rings[(number - 1) % self.frames_in_flight]
         self._counters.peak_staging = max(self._counters.peak_staging, previous.used_this_frame)
         self._rings[slot].reset()
-        self._cmds_used[slot] = 0
         self._counters.new_frame()
         self.context.counters.new_frame()
         return number
@@ -497,34 +493,8 @@ class BufferManager:
         self.submit_uploads()
         self.frames.end()
 
-    def _create_command_buffers(self) -> tuple[Any, list[list[Any]]]:
-        info = ffi.new("VkCommandPoolCreateInfo*", {
-            "sType": vk.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-            "flags": vk.VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-            "queueFamilyIndex": self.context.queue_family_index})
-        out = ffi.new("VkCommandPool*")
-        check_result(lib.vkCreateCommandPool(self.context.device, info, ffi.NULL, out),
-                     "vkCreateCommandPool", what="BufferManager()")
-        return out[0], [[] for _ in range(self.frames_in_flight)]
-
     def _next_command_buffer(self, what: str) -> Any:
-        slot = self.frames.frame_number % self.frames_in_flight
-        used = self._cmds_used[slot]
-        pool = self._cmds[slot]
-        if used == len(pool):
-            info = ffi.new("VkCommandBufferAllocateInfo*", {
-                "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                "commandPool": self._cmd_pool, "level": vk.VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                "commandBufferCount": 1})
-            out = ffi.new("VkCommandBuffer*")
-            check_result(lib.vkAllocateCommandBuffers(self.context.device, info, out),
-                         "vkAllocateCommandBuffers", what=what)
-            pool.append(out[0])
-        self._cmds_used[slot] = used + 1
-        cmd = pool[used]
-        check_result(lib.vkBeginCommandBuffer(cmd, self._begin_info), "vkBeginCommandBuffer",
-                     what=what)
-        return cmd
+        return self._commands.begin(self.frames.frame_number, what=what)
 
     def _end_and_submit(self, cmd: Any, what: str) -> None:
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
@@ -692,7 +662,7 @@ class BufferManager:
         for ring in self._rings:
             ring.close()
         self.allocator.close()
-        lib.vkDestroyCommandPool(self.context.device, self._cmd_pool, ffi.NULL)
+        self._commands.destroy()
         self.context.remove_close_hook(self.close)
 
     def __enter__(self) -> BufferManager:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .buffer_manager import BufferManager
+from .command_ring import CommandRing
 from .errors import FrameStateError, InvalidDataError, UnknownPipelineError
 from .resource_binder import PipelineId, ResourceBinder
 from .vk import check_result, ffi, lib, vk
@@ -157,48 +158,17 @@ class FrameCommands:
     def __init__(self, manager: BufferManager) -> None:
         self.manager = manager
         self.context = manager.context
-        frames = manager.frames_in_flight
-        info = ffi.new("VkCommandPoolCreateInfo*", {
-            "sType": vk.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-            "flags": vk.VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-            "queueFamilyIndex": self.context.queue_family_index})
-        out = ffi.new("VkCommandPool*")
-        check_result(lib.vkCreateCommandPool(self.context.device, info, ffi.NULL, out),
-                     "vkCreateCommandPool", what="FrameCommands()")
-        self._pool: Any = out[0]
-        self._buffers: list[list[Any]] = [[] for _ in range(frames)]
-        self._used = [0] * frames
-        self._frame = [-10] * frames
-        self._begin_info = ffi.new("VkCommandBufferBeginInfo*", {
-            "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-            "flags": vk.VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT})
+        self._ring: CommandRing | None = CommandRing(
+            self.context, manager.frames_in_flight, what="FrameCommands()")
         self.context.add_close_hook(self.close)
 
     def begin(self) -> Any:
         """A command buffer of the current frame, in the recording state."""
         frames = self.manager.frames
-        if self._pool is None or not frames.frame_open or frames.frame_number < 0:
+        if self._ring is None or not frames.frame_open or frames.frame_number < 0:
             raise FrameStateError("FrameCommands.begin: no frame is open (or closed); call "
                                   "begin_frame() first.")
-        slot = frames.frame_number % self.manager.frames_in_flight
-        if self._frame[slot] != frames.frame_number:
-            self._frame[slot] = frames.frame_number
-            self._used[slot] = 0
-        pool = self._buffers[slot]
-        if self._used[slot] == len(pool):
-            alloc = ffi.new("VkCommandBufferAllocateInfo*", {
-                "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                "commandPool": self._pool, "level": vk.VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                "commandBufferCount": 1})
-            out = ffi.new("VkCommandBuffer*")
-            check_result(lib.vkAllocateCommandBuffers(self.context.device, alloc, out),
-                         "vkAllocateCommandBuffers", what="FrameCommands.begin")
-            pool.append(out[0])
-        cmd = pool[self._used[slot]]
-        self._used[slot] += 1
-        check_result(lib.vkBeginCommandBuffer(cmd, self._begin_info), "vkBeginCommandBuffer",
-                     what="FrameCommands.begin")
-        return cmd
+        return self._ring.begin(frames.frame_number, what="FrameCommands.begin")
 
     def submit(self, cmd: Any, *, what: str = "FrameCommands.submit") -> None:
         """End ``cmd`` and submit it for the current frame (tracked by the frame's fence)."""
@@ -207,10 +177,10 @@ class FrameCommands:
 
     def close(self) -> None:
         """Wait for the device, destroy the pool; safe to call twice."""
-        if self._pool is None:
+        if self._ring is None:
             return
         if self.context.device is not None:
             self.context.wait_idle()
-            lib.vkDestroyCommandPool(self.context.device, self._pool, ffi.NULL)
-        self._pool = None
+        self._ring.destroy()
+        self._ring = None
         self.context.remove_close_hook(self.close)
