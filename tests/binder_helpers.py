@@ -100,3 +100,15 @@ class ScaleRig:
 
     def result(self, count: int | None = None) -> np.ndarray[Any, Any]:
         return self.manager.read_array(self.outputs, np.float32, count=count or self.count)
+
+
+def many_pipelines(manager: BufferManager, binder: ResourceBinder, count: int = 250
+                   ) -> tuple[list[PipelineId], ManagedBuffer, ManagedBuffer]:
+    """``count`` pipelines of ``many.comp`` (8 uniform + 32 storage bindings: lavapipe's
+    per-stage limits), plus one uniform and one storage buffer to bind everywhere."""
+    many = spirv("many.comp")
+    pids = [binder.register_pipeline(f"many{i}", [many]) for i in range(count)]
+    ubo = manager.create_buffer(BufferConfig("u", 16, BufferStrategy.HOST_VISIBLE,
+                                             BufferUsage.UNIFORM))
+    ssbo = manager.create_buffer(BufferConfig("s", 16))
+    return pids, ubo, ssbo

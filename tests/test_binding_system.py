@@ -5,7 +5,7 @@ from __future__ import annotations
 import esper
 import numpy as np
 import pytest
-from binder_helpers import ScaleRig, expected, spirv
+from binder_helpers import ScaleRig, expected, many_pipelines, spirv
 
 from components import BufferBinding
 from engine import (
@@ -133,11 +133,7 @@ def test_a_bad_component_raises_its_own_error_naming_the_entity(
 
 def test_ten_thousand_binding_components_steady_state_write_nothing(
         buffer_manager, binder, world, frame_driver):
-    many = spirv("many.comp")
-    pids = [binder.register_pipeline(f"many{i}", [many]) for i in range(250)]
-    ubo = buffer_manager.create_buffer(BufferConfig("u", 16, BufferStrategy.HOST_VISIBLE,
-                                                    BufferUsage.UNIFORM))
-    ssbo = buffer_manager.create_buffer(BufferConfig("s", 16))
+    pids, ubo, ssbo = many_pipelines(buffer_manager, binder)
     for pid in pids:
         for i in range(8):
             esper.create_entity(BufferBinding(pid, f"u{i}", ubo))

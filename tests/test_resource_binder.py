@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from binder_helpers import PARAMS, ScaleRig, expected, params, spirv
+from binder_helpers import PARAMS, ScaleRig, expected, many_pipelines, params, spirv
 
 from engine import (
     BufferConfig,
@@ -205,11 +205,7 @@ def test_injected_descriptor_pool_oom_raises_and_leaks_nothing(binder):
 
 
 def test_ten_thousand_bindings_in_steady_state_write_nothing(buffer_manager, binder):
-    many = spirv("many.comp")  # 8 uniform + 32 storage bindings (lavapipe's per-stage limits)
-    pids = [binder.register_pipeline(f"many{i}", [many]) for i in range(250)]
-    ubo = buffer_manager.create_buffer(BufferConfig("u", 16, BufferStrategy.HOST_VISIBLE,
-                                                    BufferUsage.UNIFORM))
-    ssbo = buffer_manager.create_buffer(BufferConfig("s", 16))
+    pids, ubo, ssbo = many_pipelines(buffer_manager, binder)
     for pid in pids:
         for i in range(8):
             binder.bind_uniform_buffer_named(pid, f"U{i}", ubo)
