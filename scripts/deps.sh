@@ -55,7 +55,9 @@ else
   [ -x .venv/bin/python ] || python3 -m venv .venv
   echo "deps: installing Python packages into .venv (extra: $extra)" >&2
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  .venv/bin/python -m pip install -q -e ".[$extra,dev]" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  extras="test,dev"
+  [ "$extra" = bench ] && extras="test,bench,dev"
+  .venv/bin/python -m pip install -q -e ".[$extras]" 2>&1 | grep -v '^WARNING: Location' >&2 || true
   probe .venv/bin/python || { echo "deps: Python packages still missing after install" >&2; exit 1; }
   py=.venv/bin/python
 fi
