@@ -24,7 +24,7 @@ bench-quick: deps
 	$(PY) -m bench --quick
 
 soak: deps
-	ENGINE_SOAK=1 $(PY) -m pytest -q -s tests/test_state_machine.py tests/test_soak.py $(PYTEST_ARGS)
+	ENGINE_SOAK=1 $(PY) -m pytest -q -s tests/test_state_machine.py tests/test_soak.py tests/test_render_window.py $(PYTEST_ARGS)
 
 lint: deps
 	$(PY) -m ruff check . && $(PY) -m mypy engine components systems games
