@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import esper
 from hypothesis import HealthCheck, settings
@@ -24,15 +25,24 @@ from hypothesis.stateful import (
     rule,
 )
 
-from engine import BufferConfig, BufferManager, BufferStrategy, BufferUsage, GraphicsContext
+from engine import (
+    BufferConfig,
+    BufferManager,
+    BufferStrategy,
+    BufferUsage,
+    GraphicsContext,
+    ResourceBinder,
+)
 from engine import errors as E  # noqa: N812
 from engine.debug import SINK
+from engine.shader_compiler import compile_glsl
 from systems.buffer_system import ComponentTracker
 
 SOAK = os.environ.get("ENGINE_SOAK") == "1"
 EXAMPLES = int(os.environ.get("ENGINE_SM_EXAMPLES", 2000 if SOAK else 120))
 STEPS = 60 if SOAK else 30
 sizes = st.one_of(st.integers(1, 512), st.sampled_from([1, 3, 4096, 65536, 1 << 20]))
+SCALE_COMP = Path(__file__).parent / "shaders" / "binder" / "scale.comp"
 
 
 class Model:
@@ -59,6 +69,10 @@ class BufferMachine(RuleBasedStateMachine):
         self.manager = BufferManager(self.ctx, frames_in_flight=frames_in_flight,
                                      discrete_like=discrete_like, staging_bytes=8192)
         self.tracker = ComponentTracker(self.manager)
+        self.binder = ResourceBinder(self.ctx, frames_in_flight=frames_in_flight)
+        self.pid = self.binder.register_pipeline("scale", [compile_glsl(SCALE_COMP)])
+        self.bound = None  # the buffer bound to InBuf, as the model sees it
+        self.written: dict[int, tuple[int, int]] = {}  # slot -> (buffer_id, generation) written
         self.models: dict[int, Model] = {}
         self.in_frame = False
         self.created = 0
@@ -164,6 +178,42 @@ class BufferMachine(RuleBasedStateMachine):
         model = self.models[buf.buffer_id]
         if model.alive:
             assert self.manager.read_buffer(buf) == bytes(model.data)
+
+    @rule(buf=buffers)
+    def bind(self, buf) -> None:  # type: ignore[no-untyped-def]
+        """Bind (or rebind) the storage binding InBuf by its block name."""
+        model = self.models[buf.buffer_id]
+        if not model.alive:
+            try:
+                self.binder.bind_storage_buffer_named(self.pid, "InBuf", buf)
+            except E.BufferDestroyedError:
+                return
+            raise AssertionError("binding a destroyed buffer must raise")
+        self.binder.bind_storage_buffer_named(self.pid, "InBuf", buf)
+        if self.bound is not buf:
+            self.written.clear()  # another buffer: every slot needs a write
+        self.bound = buf
+
+    @precondition(lambda self: self.in_frame)
+    @rule()
+    def update_bindings(self) -> None:
+        """The slot's descriptors are written exactly when the bound buffer changed."""
+        slot = self.manager.frame_index
+        bound = self.bound
+        if bound is not None and not self.models[bound.buffer_id].alive:
+            try:
+                self.binder.update_frame(self.pid, slot)
+            except E.BufferDestroyedError:
+                return
+            raise AssertionError("a destroyed bound buffer must raise at update_frame")
+        writes = self.binder.update_frame(self.pid, slot)
+        if bound is None:
+            assert writes == 0
+            return
+        state = (bound.buffer_id, self.models[bound.buffer_id].generation)
+        expected = 0 if self.written.get(slot) == state else 1
+        assert writes == expected, f"slot {slot}: {writes} writes, expected {expected}"
+        self.written[slot] = state
 
     @precondition(lambda self: not self.in_frame)
     @rule()
