@@ -29,6 +29,7 @@ this benchmark, but not in a game); it stays warmer in the CPU caches, so it is 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -141,81 +142,68 @@ class OursFrame:
         return ok_p and ok_u
 
 
-def numpy_runner(ubo_src: list[Any], particles: Any, slots: int = 3) -> Runner:
-    ubo_dst = data.destination(N_UBOS * UBO_BYTES).reshape(N_UBOS, UBO_BYTES // 4)
-    rows = [ubo_dst[i] for i in range(N_UBOS)]
-    pdst = [data.destination(PARTICLE_TOTAL).reshape(particles.shape) for _ in range(slots)]
+def frame_runner(write_frame: Callable[[int, list[int]], None],
+                 untimed: Callable[[], None] | None = None) -> Runner:
+    """A runner of ``n`` frames: ``write_frame(frame, changed_ubos)`` is timed, ``untimed()``
+    (a peer's wait for its GPU) runs after it, outside the time."""
     plan = schedule()
     state = {"frame": 0}
 
     def run(n: int) -> float:
         total = 0.0
         clock = time.perf_counter
-        cp = np.copyto
         for _ in range(n):
             f = state["frame"]
             state["frame"] = f + 1
-            changed = plan[f % len(plan)]
             t0 = clock()
-            for k in range(CHANGED):
-                cp(rows[changed[k]], ubo_src[k])
-            cp(pdst[f % slots], particles)
+            write_frame(f, plan[f % len(plan)])
             total += clock() - t0
+            if untimed is not None:
+                untimed()
         return total
 
     return run
 
 
+def numpy_runner(ubo_src: list[Any], particles: Any, slots: int = 3) -> Runner:
+    ubo_dst = data.destination(N_UBOS * UBO_BYTES).reshape(N_UBOS, UBO_BYTES // 4)
+    rows = [ubo_dst[i] for i in range(N_UBOS)]
+    pdst = [data.destination(PARTICLE_TOTAL).reshape(particles.shape) for _ in range(slots)]
+    cp = np.copyto
+
+    def write_frame(f: int, changed: list[int]) -> None:
+        for k in range(CHANGED):
+            cp(rows[changed[k]], ubo_src[k])
+        cp(pdst[f % slots], particles)
+
+    return frame_runner(write_frame)
+
+
 def wgpu_runner(peer: Any, ubo_src: list[Any], particles: Any) -> tuple[Runner, list[Any]]:
     bufs = [peer.buffer(UBO_BYTES, "uniform") for _ in range(N_UBOS)]
     pbuf = peer.buffer(PARTICLE_TOTAL, "storage")
-    plan = schedule()
-    state = {"frame": 0}
     write, submit = peer.queue.write_buffer, peer.queue.submit
 
-    def run(n: int) -> float:
-        total = 0.0
-        clock = time.perf_counter
-        for _ in range(n):
-            f = state["frame"]
-            state["frame"] = f + 1
-            changed = plan[f % len(plan)]
-            t0 = clock()
-            for k in range(CHANGED):
-                write(bufs[changed[k]], 0, ubo_src[k])
-            write(pbuf, 0, particles)
-            submit([])
-            total += clock() - t0
-            peer.device._poll_wait()
-        return total
+    def write_frame(f: int, changed: list[int]) -> None:
+        for k in range(CHANGED):
+            write(bufs[changed[k]], 0, ubo_src[k])
+        write(pbuf, 0, particles)
+        submit([])
 
-    return run, [*bufs, pbuf]
+    return frame_runner(write_frame, peer.device._poll_wait), [*bufs, pbuf]
 
 
 def moderngl_runner(peer: Any, ubo_src: list[Any], particles: Any, slots: int = 3
                     ) -> tuple[Runner, list[Any]]:
     bufs = [peer.buffer(UBO_BYTES) for _ in range(N_UBOS)]
     pbufs = [peer.buffer(PARTICLE_TOTAL) for _ in range(slots)]
-    plan = schedule()
-    state = {"frame": 0}
-    finish = peer.ctx.finish
 
-    def run(n: int) -> float:
-        total = 0.0
-        clock = time.perf_counter
-        for _ in range(n):
-            f = state["frame"]
-            state["frame"] = f + 1
-            changed = plan[f % len(plan)]
-            t0 = clock()
-            for k in range(CHANGED):
-                bufs[changed[k]].write(ubo_src[k])
-            pbufs[f % slots].write(particles)
-            total += clock() - t0
-            finish()
-        return total
+    def write_frame(f: int, changed: list[int]) -> None:
+        for k in range(CHANGED):
+            bufs[changed[k]].write(ubo_src[k])
+        pbufs[f % slots].write(particles)
 
-    return run, [*bufs, *pbufs]
+    return frame_runner(write_frame, peer.ctx.finish), [*bufs, *pbufs]
 
 
 def run(session: Session) -> list[dict[str, Any]]:
