@@ -7,6 +7,9 @@ inside the test, so leaked objects (swapchain, surface, semaphores...) are repor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import glfw
 import pytest
 
@@ -33,72 +36,80 @@ def display():
         yield name
 
 
-def test_window_presents_survives_resize_and_minimise_and_closes_cleanly(display, validation):
-    assert display_available()
+@contextmanager
+def windowed_app(particles: int, lights: int) -> Iterator[WispApp]:
+    """Wisp in a 320x200 window on its own validated context; both closed afterwards, inside
+    the test, so leaked objects are reported there."""
     ctx = GraphicsContext.create(validation=True, sync_validation=True,
                                  instance_extensions=required_instance_extensions())
     try:
-        args = parse_args(["--width", "320", "--height", "200", "--particles", "1500",
-                           "--lights", "12", "--fps", "0"])
+        args = parse_args(["--width", "320", "--height", "200", "--particles", str(particles),
+                           "--lights", str(lights), "--fps", "0"])
         app = WispApp(args, context=ctx)
         try:
-            target, window, renderer = app.target, app.window, app.renderer
-            assert window is not None
-            app.step(20)
-            # (an X server may report the first size late: a skipped frame is allowed)
-            assert renderer.frames_rendered + renderer.frames_skipped == 20
-            assert renderer.frames_rendered >= 15 and target.presented == renderer.frames_rendered
-            assert (target.width, target.height) == (320, 200)
-
-            # Resize: the framebuffer callback marks it, the next acquire recreates.
-            recreations = target.recreations
-            glfw.set_window_size(window.handle, 400, 260)
-            for _ in range(40):
-                app.step(1)
-                if (target.width, target.height) == (400, 260):
-                    break
-            assert (target.width, target.height) == (400, 260)
-            assert target.recreations > recreations
-            app.step(5)
-
-            # Minimise and restore through GLFW (Xvfb has no window manager, so the request
-            # may not take effect), then a minimise the target must see: a 0x0 framebuffer.
-            glfw.iconify_window(window.handle)
-            app.step(5)
-            glfw.restore_window(window.handle)
-            app.step(5)
-            skipped = renderer.frames_skipped
-            real_size = window.framebuffer_size
-            window.framebuffer_size = lambda: (0, 0)  # type: ignore[method-assign]
-            window.resized = True
-            app.step(5)
-            assert renderer.frames_skipped == skipped + 5  # nothing acquired or presented
-            window.framebuffer_size = real_size  # type: ignore[method-assign]
-            window.resized = True
-            before = target.recreations
-            rendered = renderer.frames_rendered
-            app.step(5)
-            assert target.recreations == before + 1 and renderer.frames_rendered == rendered + 5
-
-            # A screenshot of the swapchain image: the lit scene, not a blank frame.
-            renderer.request_screenshot()
-            app.step(1)
-            shot = renderer.read_screenshot()
-            assert shot.shape == (260, 400, 4)
-            assert luminance(shot).max() > 100 and luminance(shot).std() > 5
-
-            # Keys through the window's GLFW callback move the player (autopilot is off).
-            app.loop.fixed_dt = 1 / 60  # half a second of game time, however fast frames are
-            x0 = _player_pos(app)[0]
-            window._on_key(window.handle, glfw.KEY_D, 0, glfw.PRESS, 0)
-            app.step(30)
-            window._on_key(window.handle, glfw.KEY_D, 0, glfw.RELEASE, 0)
-            assert _player_pos(app)[0] > x0 + 1.5
-            assert "score" in window.title
+            yield app
         finally:
             app.close()
     finally:
         ctx.close()
+
+
+def test_window_presents_survives_resize_and_minimise_and_closes_cleanly(display, validation):
+    assert display_available()
+    with windowed_app(1500, 12) as app:
+        target, window, renderer = app.target, app.window, app.renderer
+        assert window is not None
+        app.step(20)
+        # (an X server may report the first size late: a skipped frame is allowed)
+        assert renderer.frames_rendered + renderer.frames_skipped == 20
+        assert renderer.frames_rendered >= 15 and target.presented == renderer.frames_rendered
+        assert (target.width, target.height) == (320, 200)
+
+        # Resize: the framebuffer callback marks it, the next acquire recreates.
+        recreations = target.recreations
+        glfw.set_window_size(window.handle, 400, 260)
+        for _ in range(40):
+            app.step(1)
+            if (target.width, target.height) == (400, 260):
+                break
+        assert (target.width, target.height) == (400, 260)
+        assert target.recreations > recreations
+        app.step(5)
+
+        # Minimise and restore through GLFW (Xvfb has no window manager, so the request
+        # may not take effect), then a minimise the target must see: a 0x0 framebuffer.
+        glfw.iconify_window(window.handle)
+        app.step(5)
+        glfw.restore_window(window.handle)
+        app.step(5)
+        skipped = renderer.frames_skipped
+        real_size = window.framebuffer_size
+        window.framebuffer_size = lambda: (0, 0)  # type: ignore[method-assign]
+        window.resized = True
+        app.step(5)
+        assert renderer.frames_skipped == skipped + 5  # nothing acquired or presented
+        window.framebuffer_size = real_size  # type: ignore[method-assign]
+        window.resized = True
+        before = target.recreations
+        rendered = renderer.frames_rendered
+        app.step(5)
+        assert target.recreations == before + 1 and renderer.frames_rendered == rendered + 5
+
+        # A screenshot of the swapchain image: the lit scene, not a blank frame.
+        renderer.request_screenshot()
+        app.step(1)
+        shot = renderer.read_screenshot()
+        assert shot.shape == (260, 400, 4)
+        assert luminance(shot).max() > 100 and luminance(shot).std() > 5
+
+        # Keys through the window's GLFW callback move the player (autopilot is off).
+        app.loop.fixed_dt = 1 / 60  # half a second of game time, however fast frames are
+        x0 = _player_pos(app)[0]
+        window._on_key(window.handle, glfw.KEY_D, 0, glfw.PRESS, 0)
+        app.step(30)
+        window._on_key(window.handle, glfw.KEY_D, 0, glfw.RELEASE, 0)
+        assert _player_pos(app)[0] > x0 + 1.5
+        assert "score" in window.title
 
 
 def _player_pos(app: WispApp) -> tuple[float, float, float]:
@@ -123,41 +134,31 @@ def test_windowed_run_survives_repeated_resizes_and_minimise_restore(display, va
     import os
 
     cycles = 200 if os.environ.get("ENGINE_SOAK") == "1" else 12
-    ctx = GraphicsContext.create(validation=True, sync_validation=True,
-                                 instance_extensions=required_instance_extensions())
-    try:
-        args = parse_args(["--width", "320", "--height", "200", "--particles", "500",
-                           "--lights", "8", "--fps", "0"])
-        app = WispApp(args, context=ctx)
-        try:
-            target, window, renderer = app.target, app.window, app.renderer
-            assert window is not None
-            app.step(5)
-            sizes = [(400, 260), (240, 160), (320, 200), (512, 288)]
-            for i in range(cycles):
-                w, h = sizes[i % len(sizes)]
-                recreations = target.recreations
-                glfw.set_window_size(window.handle, w, h)
-                for _ in range(40):
-                    app.step(1)
-                    if (target.width, target.height) == (w, h):
-                        break
-                assert (target.width, target.height) == (w, h), f"cycle {i}"
-                assert target.recreations > recreations
-                real_size = window.framebuffer_size
-                window.framebuffer_size = lambda: (0, 0)  # type: ignore[method-assign]
-                window.resized = True
-                skipped = renderer.frames_skipped
-                app.step(2)  # minimised: nothing acquired or presented
-                assert renderer.frames_skipped == skipped + 2
-                window.framebuffer_size = real_size  # type: ignore[method-assign]
-                window.resized = True
-                presented = target.presented
-                app.step(3)
-                assert target.presented > presented, f"cycle {i}: restored window presents"
-                assert not validation.messages, [str(m) for m in validation.messages[:3]]
-        finally:
-            app.close()
-    finally:
-        ctx.close()
+    with windowed_app(500, 8) as app:
+        target, window, renderer = app.target, app.window, app.renderer
+        assert window is not None
+        app.step(5)
+        sizes = [(400, 260), (240, 160), (320, 200), (512, 288)]
+        for i in range(cycles):
+            w, h = sizes[i % len(sizes)]
+            recreations = target.recreations
+            glfw.set_window_size(window.handle, w, h)
+            for _ in range(40):
+                app.step(1)
+                if (target.width, target.height) == (w, h):
+                    break
+            assert (target.width, target.height) == (w, h), f"cycle {i}"
+            assert target.recreations > recreations
+            real_size = window.framebuffer_size
+            window.framebuffer_size = lambda: (0, 0)  # type: ignore[method-assign]
+            window.resized = True
+            skipped = renderer.frames_skipped
+            app.step(2)  # minimised: nothing acquired or presented
+            assert renderer.frames_skipped == skipped + 2
+            window.framebuffer_size = real_size  # type: ignore[method-assign]
+            window.resized = True
+            presented = target.presented
+            app.step(3)
+            assert target.presented > presented, f"cycle {i}: restored window presents"
+            assert not validation.messages, [str(m) for m in validation.messages[:3]]
     validation.assert_clean("after repeated resizes and minimise/restore")
