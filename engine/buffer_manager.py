@@ -30,6 +30,7 @@ import numpy as np
 
 from . import buffer_checks as checks
 from .buffer_types import (
+    AUTO_USAGE,
     BufferConfig,
     BufferStrategy,
     BufferUsage,
@@ -52,13 +53,13 @@ from .memory import (
     create_vk_buffer,
     destroy_vk_buffer,
 )
+from .readback import read_back
 from .staging import CopyOp, CopyRecorder, StagingRing
-from .statistics import BufferStatistics, StrategyStats
+from .statistics import BufferCounters, BufferStatistics, StrategyStats
 from .vk import check_result, ffi, lib, vk
 
 memmove = ffi.memmove
 
-AUTO_USAGE = int(BufferUsage.TRANSFER_SRC | BufferUsage.TRANSFER_DST)
 DEFAULT_STAGING_BYTES = 4 * 1024 * 1024
 
 
@@ -109,7 +110,7 @@ class BufferManager:
         self._retired: list[_Retired] = []
         self._next_id = 1
         self._closed = False
-        self._counters = _Counters()
+        self._counters = BufferCounters()
         self._commands = CommandRing(context, frames_in_flight, what="BufferManager()")
         self._deferred: list[list[tuple[ManagedBuffer, Any, int]]] = [
             [] for _ in range(frames_in_flight)]
@@ -519,38 +520,7 @@ class BufferManager:
         if size == 0:
             return b""
         self.submit_uploads()
-        cmd = self._next_command_buffer(what)
-        rec = self._recorder
-        temp: tuple[Any, Allocation] | None = None
-        host_read = vk.VK_ACCESS_HOST_READ_BIT
-        if buffer._view is None:
-            temp = self._allocate(f"{buffer.name}:readback", size, BufferStrategy.HOST_CACHED,
-                                  AUTO_USAGE, what)
-            rec.barrier(cmd, rec.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT, rec.TRANSFER,
-                        vk.VK_ACCESS_TRANSFER_READ_BIT)
-            region = ffi.new("VkBufferCopy*", {"srcOffset": offset, "dstOffset": 0, "size": size})
-            lib.vkCmdCopyBuffer(cmd, buffer.handle, temp[0], 1, region)
-            rec.barrier(cmd, rec.TRANSFER, vk.VK_ACCESS_TRANSFER_WRITE_BIT,
-                        vk.VK_PIPELINE_STAGE_HOST_BIT, host_read)
-        else:
-            rec.barrier(cmd, rec.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT,
-                        vk.VK_PIPELINE_STAGE_HOST_BIT, host_read)
-        self._end_and_submit(cmd, what)
-        self.frames.wait_all_submitted(what=what)
-        if temp is None:
-            assert buffer._view is not None
-            if not buffer._coherent:
-                self.allocator.invalidate(buffer._allocation, offset, size, what=what)
-            return bytes(buffer._view[offset:offset + size])
-        handle, allocation = temp
-        try:
-            assert allocation.view is not None
-            if not allocation.flags & HOST_COHERENT or self.discrete_like:
-                self.allocator.invalidate(allocation, 0, size, what=what)
-            return bytes(allocation.view[:size])
-        finally:
-            destroy_vk_buffer(self.context, handle)
-            self.allocator.free(allocation)
+        return read_back(self, buffer, offset, size, what)
 
     def read_array(self, buffer: ManagedBuffer, dtype: Any = None, offset: int = 0,
                    count: int | None = None) -> np.ndarray[Any, Any]:
@@ -670,25 +640,3 @@ class BufferManager:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _Counters:
-    """Running totals; per-frame figures are differences from the frame's start."""
-
-    def __init__(self) -> None:
-        self.created = self.destroyed = self.freed = self.resizes = 0
-        self.uploads = self.upload_bytes = self.host_writes = 0
-        self.frame_start_uploads = self.frame_start_upload_bytes = 0
-        self.frame_start_host_writes = 0
-        self.peak_buffers = self.peak_bytes = self.peak_staging = 0
-        self.live_bytes = 0
-
-    def new_frame(self) -> None:
-        self.frame_start_uploads = self.uploads
-        self.frame_start_upload_bytes = self.upload_bytes
-        self.frame_start_host_writes = self.host_writes
-
-    def note_live(self, live_buffers: int, delta_bytes: int) -> None:
-        self.live_bytes += delta_bytes
-        self.peak_buffers = max(self.peak_buffers, live_buffers)
-        self.peak_bytes = max(self.peak_bytes, self.live_bytes)

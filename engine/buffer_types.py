@@ -51,6 +51,9 @@ class BufferUsage(enum.IntFlag):
     INDIRECT = vk.VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT
 
 
+AUTO_USAGE = int(BufferUsage.TRANSFER_SRC | BufferUsage.TRANSFER_DST)
+"""Added to every buffer's usage: staging, resize and read-back copies need them."""
+
 ALL_USAGE = int(
     BufferUsage.TRANSFER_SRC | BufferUsage.TRANSFER_DST | BufferUsage.UNIFORM
     | BufferUsage.STORAGE | BufferUsage.INDEX | BufferUsage.VERTEX | BufferUsage.INDIRECT

@@ -127,3 +127,26 @@ def _mib(n: int) -> str:
     if n < 1024 ** 3:
         return f"{n / (1024 * 1024):.2f} MiB"
     return f"{n / 1024 ** 3:.2f} GiB"
+
+
+class BufferCounters:
+    """A BufferManager's running totals; per-frame figures are differences from the
+    frame's start."""
+
+    def __init__(self) -> None:
+        self.created = self.destroyed = self.freed = self.resizes = 0
+        self.uploads = self.upload_bytes = self.host_writes = 0
+        self.frame_start_uploads = self.frame_start_upload_bytes = 0
+        self.frame_start_host_writes = 0
+        self.peak_buffers = self.peak_bytes = self.peak_staging = 0
+        self.live_bytes = 0
+
+    def new_frame(self) -> None:
+        self.frame_start_uploads = self.uploads
+        self.frame_start_upload_bytes = self.upload_bytes
+        self.frame_start_host_writes = self.host_writes
+
+    def note_live(self, live_buffers: int, delta_bytes: int) -> None:
+        self.live_bytes += delta_bytes
+        self.peak_buffers = max(self.peak_buffers, live_buffers)
+        self.peak_bytes = max(self.peak_bytes, self.live_bytes)
