@@ -21,7 +21,6 @@ layer reports any object still alive at that point as a leak.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 from collections.abc import Callable
@@ -29,11 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import vk as vkw
-from .debug import SEVERITY_REPORTED, SINK, TYPES_ALL, _raw_callback
+from .debug import SINK
 from .errors import DeviceNotFoundError, EngineError, ManagerClosedError
+from .instance import INSTANCES as _INSTANCES
+from .instance import VALIDATION_LAYER, SharedInstance, create_shared_instance
 from .vk import EntryPoints, call, ffi, vk
-
-VALIDATION_LAYER = "VK_LAYER_KHRONOS_validation"
 
 _DEVICE_TYPE_RANK = {
     vk.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: 0,
@@ -67,74 +66,6 @@ class DeviceLimits:
     max_uniform_buffer_range: int
     max_storage_buffer_range: int
     max_compute_work_group_count_x: int
-
-
-class _SharedInstance:
-    """A VkInstance (and its debug messenger) shared by every context with the same settings.
-
-    Instances are kept for the life of the process and destroyed at exit: NVIDIA's driver
-    refuses ``vkCreateInstance`` with VK_ERROR_INCOMPATIBLE_DRIVER after about 30 create/destroy
-    cycles in one process (measured on an H200), and a test suite creates a context per test.
-    Devices are still created and destroyed per context, so leak reports at ``vkDestroyDevice``
-    stay per context.
-    """
-
-    def __init__(self, instance: Any, messenger: Any, entry_points: EntryPoints) -> None:
-        self.instance = instance
-        self.messenger = messenger
-        self.entry_points = entry_points
-        self.users = 0
-
-    def destroy(self) -> None:
-        if self.messenger is not None:
-            self.entry_points.get("vkDestroyDebugUtilsMessengerEXT")(
-                self.instance, self.messenger, None)
-            self.messenger = None
-        vk.vkDestroyInstance(self.instance, None)
-
-
-_INSTANCES: dict[tuple[Any, ...], _SharedInstance] = {}
-
-
-@atexit.register
-def _destroy_instances() -> None:
-    for key, shared in list(_INSTANCES.items()):
-        if shared.users == 0:
-            shared.destroy()
-            del _INSTANCES[key]
-
-
-def _create_shared_instance(validation: bool, sync: bool, extensions: list[str], app_name: str,
-                            debug_utils: bool) -> _SharedInstance:
-    keep = vkw.KeepAlive()
-    app = keep(vk.VkApplicationInfo(
-        pApplicationName=app_name, applicationVersion=1, pEngineName="vkbuffers",
-        engineVersion=1, apiVersion=vk.VK_MAKE_VERSION(1, 2, 0)))
-    p_next = None
-    if debug_utils:
-        features = None
-        if sync:
-            features = keep(vk.VkValidationFeaturesEXT(pEnabledValidationFeatures=[
-                vk.VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT]))
-        p_next = keep(vk.VkDebugUtilsMessengerCreateInfoEXT(
-            pNext=features, messageSeverity=SEVERITY_REPORTED, messageType=TYPES_ALL,
-            pfnUserCallback=_raw_callback))
-    info = vk.VkInstanceCreateInfo(
-        pNext=p_next, pApplicationInfo=app,
-        ppEnabledLayerNames=[VALIDATION_LAYER] if validation else [],
-        ppEnabledExtensionNames=extensions)
-    instance = call(vk.vkCreateInstance, info, None, what="GraphicsContext.create")
-    entry_points = EntryPoints(instance)
-    messenger = None
-    if debug_utils:
-        # P4: a second create-info without pNext for the standalone messenger.
-        messenger_info = vk.VkDebugUtilsMessengerCreateInfoEXT(
-            messageSeverity=SEVERITY_REPORTED, messageType=TYPES_ALL,
-            pfnUserCallback=_raw_callback)
-        create = entry_points.get("vkCreateDebugUtilsMessengerEXT")
-        messenger = call(create, instance, messenger_info, None,
-                         what="GraphicsContext.create(debug messenger)")
-    return _SharedInstance(instance, messenger, entry_points)
 
 
 class ContextCounters:
@@ -189,7 +120,7 @@ class GraphicsContext:
         self.instance_extensions: set[str] = set()
         self.device_extensions: set[str] = set()
         self.entry_points: EntryPoints
-        self._shared: _SharedInstance
+        self._shared: SharedInstance
         self._closed = True
         self._close_hooks: list[Any] = []
         self.counters = ContextCounters()
@@ -270,7 +201,7 @@ class GraphicsContext:
         key = (self.validation, sync, tuple(sorted(extensions)))
         shared = _INSTANCES.get(key)
         if shared is None:
-            shared = _create_shared_instance(validation, sync, extensions, app_name,
+            shared = create_shared_instance(validation, sync, extensions, app_name,
                                              self.debug_utils)
             _INSTANCES[key] = shared
         shared.users += 1
@@ -462,7 +393,7 @@ class GraphicsContext:
             vk.vkDestroyDevice(self.device, None)
             self.device = None
         if self.instance is not None:
-            # The VkInstance is shared and lives until the process exits (see _SharedInstance).
+            # The VkInstance is shared and lives until the process exits (see engine.instance).
             self._shared.users -= 1
             self.instance = None
 
