@@ -162,3 +162,38 @@ def test_windowed_run_survives_repeated_resizes_and_minimise_restore(display, va
             assert target.presented > presented, f"cycle {i}: restored window presents"
             assert not validation.messages, [str(m) for m in validation.messages[:3]]
     validation.assert_clean("after repeated resizes and minimise/restore")
+
+
+def test_suboptimal_acquire_still_presents_the_image_then_recreates(display, validation,
+                                                                     monkeypatch):
+    """The driver says VK_SUBOPTIMAL_KHR (here: injected after a real acquire): the acquired
+    image is drawn and presented, then the swapchain is recreated (P11)."""
+    import engine.render.swapchain as swapchain_module
+    from engine.vk import vk
+
+    real = swapchain_module.lib
+    state = {"calls": 0}
+
+    class SuboptimalOnce:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def vkAcquireNextImageKHR(self, *args: object) -> int:
+            result = real.vkAcquireNextImageKHR(*args)
+            state["calls"] += 1
+            if state["calls"] == 6 and result == vk.VK_SUCCESS:
+                return vk.VK_SUBOPTIMAL_KHR
+            return result
+
+    monkeypatch.setattr(swapchain_module, "lib", SuboptimalOnce())
+    with windowed_app(300, 4) as app:
+        target = app.target
+        app.step(5)
+        recreations, presented = target.recreations, target.presented
+        app.step(1)  # acquire says SUBOPTIMAL
+        assert target.suboptimal_seen == 1
+        assert target.presented == presented + 1, "the suboptimal image was still presented"
+        app.step(2)
+        assert target.recreations == recreations + 1, "recreated once, before the next acquire"
+        assert target.presented == presented + 3
+    validation.assert_clean("after a suboptimal acquire")
