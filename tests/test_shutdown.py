@@ -70,7 +70,7 @@ def test_ctrl_c_during_the_game_exits_cleanly_with_everything_freed(tmp_path):
         [sys.executable, "-m", "games.wisp", "--headless", "--validation", "--frames", "100000",
          "--width", "160", "--height", "90", "--particles", "1000", "--lights", "8"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(4.0)
+    time.sleep(6.0)  # well into the frame loop (start-up takes about 1 s here)
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

@@ -177,7 +177,11 @@ class WispApp:
 def main(argv: list[str] | None = None) -> int:
     """Run the game; Ctrl-C ends it cleanly (everything freed) with exit status 130."""
     args = parse_args(argv)
-    app = WispApp(args)
+    try:
+        app = WispApp(args)  # a failed or interrupted start releases what it built
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: shutting down cleanly\n")
+        return 130
     try:
         frames = args.frames
         try:
