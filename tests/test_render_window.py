@@ -197,3 +197,26 @@ def test_suboptimal_acquire_still_presents_the_image_then_recreates(display, val
         assert target.recreations == recreations + 1, "recreated once, before the next acquire"
         assert target.presented == presented + 3
     validation.assert_clean("after a suboptimal acquire")
+
+
+def test_an_x_error_is_logged_instead_of_ending_the_process(display, caplog):
+    """Xlib's default handler would exit(1) (no traceback) on any X error; ours logs it."""
+    import ctypes
+
+    import engine.render.window as window_module
+
+    x11 = ctypes.CDLL("libX11.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XDestroyWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+    x11.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    with Window(64, 64, "x errors"):
+        before = window_module.x_errors_seen
+        dpy = x11.XOpenDisplay(display.encode())
+        assert dpy
+        x11.XDestroyWindow(dpy, 0x7FFFFF)  # no such window: BadWindow
+        x11.XSync(dpy, 0)
+        x11.XCloseDisplay(dpy)
+        assert window_module.x_errors_seen == before + 1
+    assert "X error ignored" in caplog.text

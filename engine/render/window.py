@@ -6,10 +6,19 @@ display ``glfw.init()`` fails (pitfall P18): :class:`Window` then raises
 headless. Input is delivered to listeners registered with :meth:`Window.on_key` (and
 ``on_mouse_button`` / ``on_cursor``); the callbacks are kept as bound methods on the window so
 GLFW's references stay alive. Sizes are in framebuffer pixels.
+
+X errors: Xlib's default error handler ends the process (``exit(1)``, no traceback). The
+driver's window-system code shares GLFW's X connection, and on Xvfb an unchecked request it
+sends can fail with BadRequest (seen: request 138.5 while swapchains were recreated); Xlib then
+reports it whenever GLFW next reads events. :func:`_install_x_error_handler` replaces that
+handler with one that logs the error (logger ``engine.window``) and goes on; GLFW still
+installs its own handler around the calls whose errors it checks.
 """
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import os
 import warnings
 from collections.abc import Callable
@@ -25,11 +34,50 @@ KeyListener = Callable[[int, int, int, int], None]
 """``listener(key, scancode, action, mods)`` with GLFW constants."""
 
 _glfw_users = 0
+log = logging.getLogger("engine.window")
+
+
+class _XErrorEvent(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("display", ctypes.c_void_p),
+                ("resourceid", ctypes.c_ulong), ("serial", ctypes.c_ulong),
+                ("error_code", ctypes.c_ubyte), ("request_code", ctypes.c_ubyte),
+                ("minor_code", ctypes.c_ubyte)]
+
+
+_X_ERROR_HANDLER_TYPE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p,
+                                         ctypes.POINTER(_XErrorEvent))
+_x_error_handler: Any = None  # kept alive for the life of the process
+x_errors_seen = 0
+"""X errors logged (instead of ending the process) so far."""
+
+
+def _log_x_error(_display: Any, event: Any) -> int:
+    global x_errors_seen
+    x_errors_seen += 1
+    e = event.contents
+    log.warning("X error ignored: code %d, request %d.%d, resource %#x", e.error_code,
+                e.request_code, e.minor_code, e.resourceid)
+    return 0
+
+
+def _install_x_error_handler() -> None:
+    """Make X errors logged warnings instead of ``exit(1)`` (see the module docstring)."""
+    global _x_error_handler
+    if _x_error_handler is not None or not os.environ.get("DISPLAY"):
+        return
+    try:
+        x11 = ctypes.CDLL("libX11.so.6")
+    except OSError:
+        return
+    _x_error_handler = _X_ERROR_HANDLER_TYPE(_log_x_error)
+    x11.XSetErrorHandler.restype = ctypes.c_void_p
+    x11.XSetErrorHandler(_x_error_handler)
 
 
 def _init_glfw() -> None:
     global _glfw_users
     if _glfw_users == 0:
+        _install_x_error_handler()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ok = glfw.init()
