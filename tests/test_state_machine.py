@@ -190,9 +190,7 @@ class BufferMachine(RuleBasedStateMachine):
                 return
             raise AssertionError("binding a destroyed buffer must raise")
         self.binder.bind_storage_buffer_named(self.pid, "InBuf", buf)
-        if self.bound is not buf:
-            self.written.clear()  # another buffer: every slot needs a write
-        self.bound = buf
+        self.bound = buf  # a slot is rewritten only if what it holds differs (update_bindings)
 
     @precondition(lambda self: self.in_frame)
     @rule()
