@@ -199,8 +199,7 @@ class BufferManager:
         try:
             req_size, req_align, bits = buffer_requirements(self.context, handle)
             candidates = candidate_types(self.context.memory_types, strategy, bits)
-            mtype = candidates[0] if candidates else choose_memory_type(
-                self.context.memory_types, strategy, bits)
+            mtype = candidates[0]
             if req_size > mtype.heap_size:
                 raise OutOfDeviceMemoryError(
                     f"{what}: {req_size} bytes exceed the whole memory heap {mtype.heap_index} "

@@ -52,10 +52,6 @@ class FrameTracker:
             return min(next(iter(self._pending)) - 1, self.ended_through)
         return self.ended_through
 
-    @property
-    def slot(self) -> int:
-        return self.frame_number % self.frames_in_flight
-
     def _fence(self) -> Any:
         if self._free_fences:
             return self._free_fences.pop()
@@ -140,9 +136,6 @@ class FrameTracker:
         shutdown; never per frame)."""
         self.flush(what=what)
         self.wait_through(self.frame_number, what=what)
-
-    def pending_frames(self) -> list[int]:
-        return list(self._pending)
 
     def begin(self) -> int:
         """Start the next frame; returns its number (the caller waits for its slot first)."""

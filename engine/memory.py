@@ -51,31 +51,27 @@ FALLBACK_ORDER: dict[BufferStrategy, tuple[tuple[int, int], ...]] = {
 def candidate_types(
     types: tuple[MemoryType, ...], strategy: BufferStrategy, type_bits: int,
 ) -> list[MemoryType]:
-    """Every memory type usable for ``strategy``, best first (:data:`FALLBACK_ORDER`)."""
+    """Every memory type usable for ``strategy`` among ``type_bits``, best first
+    (:data:`FALLBACK_ORDER`); raises :class:`NoSuitableMemoryTypeError` if there is none."""
     out: list[MemoryType] = []
     for required, unwanted in FALLBACK_ORDER[strategy]:
         for t in types:
             if (type_bits & (1 << t.index) and t.flags & required == required
                     and not t.flags & unwanted and t not in out):
                 out.append(t)
+    if not out:
+        raise NoSuitableMemoryTypeError(
+            f"choose_memory_type({strategy.value}): none of the device's memory types "
+            f"{[hex(t.flags) for t in types]} allowed by bits {type_bits:#x} fits; "
+            "pick another strategy.")
     return out
 
 
 def choose_memory_type(
     types: tuple[MemoryType, ...], strategy: BufferStrategy, type_bits: int,
-    *, exclude: frozenset[int] = frozenset(),
 ) -> MemoryType:
     """The memory type for ``strategy`` among ``type_bits``, by :data:`FALLBACK_ORDER`."""
-    for required, unwanted in FALLBACK_ORDER[strategy]:
-        for t in types:
-            if not type_bits & (1 << t.index) or t.index in exclude:
-                continue
-            if t.flags & required == required and not t.flags & unwanted:
-                return t
-    raise NoSuitableMemoryTypeError(
-        f"choose_memory_type({strategy.value}): none of the device's memory types "
-        f"{[hex(t.flags) for t in types]} allowed by bits {type_bits:#x} fits; "
-        "pick another strategy.")
+    return candidate_types(types, strategy, type_bits)[0]
 
 
 def buffer_alignment(ctx: GraphicsContext) -> int:

@@ -7,8 +7,8 @@ What this layer fixes (pitfall numbers refer to ``shared/reference/python-vulkan
   ``VK_ERROR_OUT_OF_*_MEMORY`` becomes :class:`~engine.errors.OutOfDeviceMemoryError`.
 - **WHOLE_SIZE (P8)**: :data:`WHOLE_SIZE` is ``2**64 - 1``, not the bindings' ``-1``.
 - **Struct lifetimes (P7)**: :class:`KeepAlive` holds nested structs until the call returns.
-- **Hot paths (P13)**: :func:`new` builds raw cffi structs (``ffi.new``) 5-20x faster than the
-  package constructors; per-frame code uses those or mutates prebuilt ones.
+- **Hot paths (P13)**: per-frame code builds raw cffi structs with ``ffi.new`` (5-20x faster
+  than the package constructors) or mutates prebuilt ones.
 - **Extension entry points (P12)**: :class:`EntryPoints` looks each one up once and caches it.
 - **Fault injection**: :data:`FAULTS` lets tests make the next allocation at a named site fail
   with a real ``VK_ERROR_OUT_OF_DEVICE_MEMORY`` path.
@@ -32,7 +32,6 @@ WHOLE_SIZE = (1 << 64) - 1
 """``VK_WHOLE_SIZE`` as an unsigned 64-bit value (the bindings' ``-1`` overflows, P8)."""
 
 UINT64_MAX = (1 << 64) - 1
-NULL: Any = ffi.NULL
 
 T = TypeVar("T")
 
@@ -132,11 +131,6 @@ def check_result(result: int, fn_name: str, *, what: str) -> None:
     raise VulkanError(f"{what}: {fn_name} returned {_RESULT_NAMES.get(result, result)}.")
 
 
-def new(ctype: str, init: Any = None) -> Any:
-    """Raw ``ffi.new`` (0.7-1.7 us, vs 4-24 us for a package constructor). Keep the result alive."""
-    return ffi.new(ctype, init)
-
-
 class KeepAlive:
     """Holds nested structs/arrays until the Vulkan call that reads them has returned (P7)."""
 
@@ -177,10 +171,3 @@ class EntryPoints:
                 ) from None
             self._cache[name] = fn
         return fn
-
-    def has(self, name: str) -> bool:
-        try:
-            self.get(name)
-        except VulkanError:
-            return False
-        return True
