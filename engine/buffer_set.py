@@ -15,8 +15,6 @@ Two ways to write:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -26,13 +24,9 @@ from .buffer_types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuff
 from .errors import EngineError, InvalidFrameIndexError
 
 
-@contextmanager
-def _named(call: str, name: str) -> Iterator[None]:
-    """Re-raise an EngineError of the inner call with the BufferSet call named first."""
-    try:
-        yield
-    except EngineError as exc:
-        raise type(exc)(f"{call}({name!r}) -> {exc}") from None
+def _renamed(exc: EngineError, call: str, name: str) -> EngineError:
+    """The same error class, with the BufferSet call named first."""
+    return type(exc)(f"{call}({name!r}) -> {exc}")
 
 
 class BufferSet:
@@ -84,8 +78,10 @@ class BufferSet:
     def update(self, data: Any, frame_index: int | None = None, *, offset: int = 0) -> None:
         """Write ``data`` into the buffer of ``frame_index`` (default: the current slot)."""
         slot = self._slot(frame_index, "BufferSet.update")
-        with _named("BufferSet.update", self.name):
+        try:  # no context manager: this runs every frame, and try costs nothing
             self.manager.update_buffer(self.buffers[slot], data, offset=offset)
+        except EngineError as exc:
+            raise _renamed(exc, "BufferSet.update", self.name) from None
 
     def update_all(self, data: Any, *, offset: int = 0) -> None:
         """Make ``data`` (at byte ``offset``) the contents of every slot from now on.
@@ -98,8 +94,10 @@ class BufferSet:
             data = np.asarray(data)
         manager = self.manager
         current = manager.frame_index
-        with _named("BufferSet.update_all", self.name):
+        try:
             manager.update_buffer(self.buffers[current], data, offset=offset)
+        except EngineError as exc:
+            raise _renamed(exc, "BufferSet.update_all", self.name) from None
         if manager.frame_number < 0:
             for slot, buffer in enumerate(self.buffers):
                 if slot != current:
