@@ -178,3 +178,30 @@ def test_mouse_steers_toward_the_ground_point_under_the_cursor(app):
     inputs.on_mouse_button(glfw.MOUSE_BUTTON_LEFT, glfw.RELEASE, 0)
     inputs.process()
     assert p.target is None
+
+
+def test_hud_title_depends_on_frames_not_on_machine_speed(app, monkeypatch):
+    """The title says the score from the first frame on, however fast frames run: a frozen clock
+    (an infinitely fast machine) still refreshes it on changes and every refresh_frames frames."""
+    from games.wisp import rules
+
+    class Titles:
+        def __init__(self) -> None:
+            self.titles: list[str] = []
+
+        def set_title(self, text: str) -> None:
+            self.titles.append(text)
+
+    monkeypatch.setattr(rules.time, "perf_counter", lambda: 100.0)
+    window = Titles()
+    hud = rules.HudSystem(app.game, window, refresh_frames=15)
+    hud.process()
+    assert len(window.titles) == 1 and "score 0/" in window.titles[0]
+    hud.process()
+    assert len(window.titles) == 1  # nothing changed: no refresh
+    app.game.score += 1
+    hud.process()
+    assert len(window.titles) == 2 and "score 1/" in window.titles[-1]
+    for _ in range(15):
+        hud.process()
+    assert len(window.titles) == 3  # the periodic FPS refresh, counted in frames

@@ -215,23 +215,36 @@ class CollectSystem(esper.Processor):
 
 
 class HudSystem(esper.Processor):
-    """Score, lives, time left, state and FPS in the window title (about 4 times a second)."""
+    """Score, lives, time left, state and FPS in the window title.
 
-    def __init__(self, game: GameState, window: Any) -> None:
+    The title is refreshed by frame count, never by wall-clock time: on the first frame, on any
+    frame where the score, lives, state or whole seconds left changed, and every
+    ``refresh_frames`` frames for the FPS figure (which is the only part measured by the clock).
+    So what the title says after N frames does not depend on how fast the machine is.
+    """
+
+    def __init__(self, game: GameState, window: Any, *, refresh_frames: int = 15) -> None:
         self.game, self.window = game, window
+        self.refresh_frames = refresh_frames
         self._last = time.perf_counter()
         self._frames = 0
+        self._shown: tuple[object, ...] | None = None
         self.fps = 0.0
         self.text = ""
 
     def process(self, *args: Any, **kwargs: Any) -> None:
         self._frames += 1
-        now = time.perf_counter()
-        if now - self._last < 0.25:
+        game = self.game
+        shown = (game.score, game.goal, game.lives, game.state, int(game.time_left))
+        if shown == self._shown and self._frames < self.refresh_frames:
             return
-        self.fps = self._frames / (now - self._last)
-        self._last, self._frames = now, 0
-        self.text = title_for(self.game, self.fps)
+        now = time.perf_counter()
+        if self._frames >= self.refresh_frames:
+            if now > self._last:
+                self.fps = self._frames / (now - self._last)
+            self._last, self._frames = now, 0
+        self._shown = shown
+        self.text = title_for(game, self.fps)
         if self.window is not None:
             self.window.set_title(self.text)
 
