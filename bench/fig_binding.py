@@ -51,7 +51,7 @@ class Config:
         import esper
 
         from components.binding import BufferBinding
-        from engine.resource_binder import ResourceBinder
+        from engine.binding.binder import ResourceBinder
         from systems.binding_system import BindingSystem
 
         self.count = count
@@ -121,7 +121,7 @@ def run(session: Session) -> list[dict[str, Any]]:
     title0 = "BindingSystem per frame, nothing changed (100 / 1,000 / 10,000 bindings)"
     title1 = "BindingSystem per frame, 1% of bindings changed (resized buffers)"
     try:
-        from engine.shader_compiler import compile_glsl_source
+        from engine.shaders.compiler import compile_glsl_source
 
         spirv = compile_glsl_source(SHADER, "comp", name="bench_binding.comp")
         import components.binding  # noqa: F401

@@ -8,7 +8,7 @@ from components.particle_emitter import ParticleEmitter
 from components.player import Player
 from components.point_light import PointLight
 from components.transform import Transform
-from engine.buffer_types import ManagedBuffer
+from engine.buffers.types import ManagedBuffer
 
 __all__ = ["ManagedBuffer"]
 __all__ += ["BufferBinding"]

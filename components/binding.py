@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.resource_binder import PipelineId
-    from engine.spirv_reflect import DescriptorKind
+    from engine.binding.binder import PipelineId
+    from engine.shaders.reflect import DescriptorKind
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -7,22 +7,22 @@ The public names (DESIGN.md section 3) are re-exported here::
 
 from __future__ import annotations
 
-from . import errors
-from .buffer_manager import BufferManager
-from .buffer_set import BufferSet, GlobalUboSet
-from .buffer_types import (
+from engine import errors
+from engine.binding.binder import PipelineId, ResourceBinder
+from engine.binding.pipelines import ComputePipeline, FrameCommands
+from engine.buffers.manager import BufferManager
+from engine.buffers.sets import BufferSet, GlobalUboSet
+from engine.buffers.statistics import BufferStatistics
+from engine.buffers.types import (
     BufferConfig,
     BufferStrategy,
     BufferUsage,
     DescriptorInfo,
     ManagedBuffer,
 )
-from .context import GraphicsContext
-from .errors import *  # noqa: F403
-from .pipelines import ComputePipeline, FrameCommands
-from .resource_binder import PipelineId, ResourceBinder
-from .schedule import Phase, add_system, priority
-from .statistics import BufferStatistics
+from engine.device.context import GraphicsContext
+from engine.errors import *  # noqa: F403
+from engine.schedule import Phase, add_system, priority
 
 __all__ = [
     "BufferConfig",

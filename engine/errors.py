@@ -9,7 +9,7 @@ i.e. the call, the resource, the rule that was broken and the fix. Every check r
 state changes, so a call that raises leaves the manager exactly as it was.
 
 Raw exceptions of the ``vulkan`` bindings (``VkError...``, ``OverflowError``...) never reach a
-user: :mod:`engine.vk` translates them into :class:`VulkanError` (or
+user: :mod:`engine.device.vk` translates them into :class:`VulkanError` (or
 :class:`OutOfDeviceMemoryError`).
 """
 

@@ -18,10 +18,10 @@ from typing import Any
 import esper
 
 from components.binding import BufferBinding
-from engine.buffer_manager import BufferManager
-from engine.buffer_types import ManagedBuffer
+from engine.binding.binder import ResourceBinder
+from engine.buffers.manager import BufferManager
+from engine.buffers.types import ManagedBuffer
 from engine.errors import EngineError, InvalidDataError, InvalidFrameIndexError
-from engine.resource_binder import ResourceBinder
 from engine.schedule import Phase, add_system
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import esper
 
-from engine.buffer_manager import BufferManager
-from engine.buffer_types import ManagedBuffer
+from engine.buffers.manager import BufferManager
+from engine.buffers.types import ManagedBuffer
 from engine.schedule import Phase, add_system
 
 

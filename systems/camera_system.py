@@ -17,7 +17,7 @@ import numpy as np
 
 from components.camera import Camera
 from components.transform import Transform
-from engine.buffer_set import GlobalUboSet
+from engine.buffers.sets import GlobalUboSet
 from engine.render.layouts import GLOBAL_UBO_DTYPE
 
 

@@ -21,8 +21,8 @@ import numpy as np
 
 from components.point_light import PointLight
 from components.transform import Transform
-from engine.buffer_manager import BufferManager
-from engine.buffer_types import BufferConfig, BufferStrategy, BufferUsage
+from engine.buffers.manager import BufferManager
+from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage
 from engine.render.layouts import LIGHT_DTYPE
 
 

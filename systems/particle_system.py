@@ -27,9 +27,9 @@ import numpy as np
 
 from components.particle_emitter import ParticleEmitter
 from components.transform import Transform
-from engine.buffer_manager import BufferManager
-from engine.buffer_set import BufferSet
-from engine.buffer_types import BufferConfig, BufferStrategy, BufferUsage
+from engine.buffers.manager import BufferManager
+from engine.buffers.sets import BufferSet
+from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage
 from engine.render.layouts import EMITTER_DTYPE, PARTICLE_DTYPE, SIM_PARAMS_DTYPE
 
 log = logging.getLogger(__name__)

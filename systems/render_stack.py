@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.buffer_manager import BufferManager
-from engine.buffer_set import GlobalUboSet
+from engine.binding.binder import ResourceBinder
+from engine.buffers.manager import BufferManager
+from engine.buffers.sets import GlobalUboSet
 from engine.render.layouts import GLOBAL_UBO_DTYPE
 from engine.render.passes import LightVolumePass, ParticlePass, ScenePass
 from engine.render.renderer import Renderer
-from engine.resource_binder import ResourceBinder
 from engine.schedule import Phase, add_system
 from systems.binding_system import BindingSystem
 from systems.buffer_system import BufferSystem

@@ -12,7 +12,7 @@ from typing import Any
 
 import esper
 
-from engine.buffer_manager import BufferManager
+from engine.buffers.manager import BufferManager
 from engine.render.renderer import Renderer
 
 

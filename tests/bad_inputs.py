@@ -25,8 +25,8 @@ from engine import (
     ResourceBinder,
     errors,
 )
-from engine.shader_compiler import compile_glsl, compile_glsl_source
-from engine.spirv_reflect import reflect_spirv
+from engine.shaders.compiler import compile_glsl, compile_glsl_source
+from engine.shaders.reflect import reflect_spirv
 
 SCALE_COMP = Path(__file__).parent / "shaders" / "binder" / "scale.comp"
 S = BufferStrategy

@@ -23,7 +23,7 @@ from engine import (
     PipelineId,
     ResourceBinder,
 )
-from engine.shader_compiler import compile_glsl
+from engine.shaders.compiler import compile_glsl
 
 SHADERS = Path(__file__).parent / "shaders" / "binder"
 PARAMS = np.dtype([("scale", "<f4"), ("bias", "<f4"), ("count", "<u4")])

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.context import MemoryType
+from engine.device.context import MemoryType
 from engine.errors import OutOfDeviceMemoryError
-from engine.memory import DEVICE_LOCAL, HOST_CACHED, HOST_COHERENT, HOST_VISIBLE
-from engine.memory_allocator import MemoryAllocator
+from engine.memory.allocator import MemoryAllocator
+from engine.memory.type_choice import DEVICE_LOCAL, HOST_CACHED, HOST_COHERENT, HOST_VISIBLE
 
 MIB = 1024 * 1024
 

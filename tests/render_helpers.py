@@ -15,10 +15,10 @@ import esper
 import numpy as np
 
 from components.camera import Camera
-from engine.buffer_manager import BufferManager
+from engine.binding.binder import ResourceBinder
+from engine.buffers.manager import BufferManager
 from engine.render import meshes
 from engine.render.targets import OffscreenTarget
-from engine.resource_binder import ResourceBinder
 from systems.render_stack import RenderStack
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-import engine.buffer_manager as bm_module
+import engine.buffers.manager as bm_module
 from engine import (
     BufferConfig,
     BufferManager,

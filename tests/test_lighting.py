@@ -134,8 +134,8 @@ def test_removing_lights_compacts_the_buffer(scene):
 
 def test_light_dtype_matches_the_shader_reflection():
     from engine.render.passes import spirv
-    from engine.spirv_reflect import reflect_spirv
-    from engine.std_layout import check_element_dtype
+    from engine.shaders.reflect import reflect_spirv
+    from engine.shaders.std_layout import check_element_dtype
 
     block = reflect_spirv(spirv("light_volume.vert")).binding("LightBuffer").block
     assert block is not None

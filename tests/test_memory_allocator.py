@@ -13,8 +13,8 @@ from memory_fakes import MIB, FakeAllocator, FakeBackend, fake_context
 
 from engine import BufferConfig, BufferManager, BufferStrategy, BufferUsage
 from engine.errors import NoSuitableMemoryTypeError, OutOfDeviceMemoryError
-from engine.memory_allocator import preferred_block_size
-from engine.memory_blocks import BlockPool
+from engine.memory.allocator import preferred_block_size
+from engine.memory.blocks import BlockPool
 
 S = BufferStrategy
 

@@ -7,7 +7,7 @@ from memory_fakes import MIB, FakeAllocator
 
 from engine import BufferConfig, BufferStrategy
 from engine.errors import OutOfDeviceMemoryError
-from engine.memory_budget import BudgetExceededError, BudgetTracker
+from engine.memory.budget import BudgetExceededError, BudgetTracker
 
 S = BufferStrategy
 
@@ -133,7 +133,7 @@ def test_tight_budget_gets_a_smaller_block(buffer_manager):
 
 
 def test_over_budget_falls_back_to_the_strategys_next_memory_type(buffer_manager):
-    from engine.memory import candidate_types
+    from engine.memory.type_choice import candidate_types
 
     m = buffer_manager
     types = candidate_types(m.context.memory_types, S.HOST_VISIBLE, -1)

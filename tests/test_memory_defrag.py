@@ -5,7 +5,7 @@ from __future__ import annotations
 from memory_fakes import MIB
 
 from engine import BufferConfig, BufferStrategy, BufferUsage
-from engine.memory_defrag import defragment
+from engine.buffers.defrag import defragment
 
 S = BufferStrategy
 

@@ -10,8 +10,8 @@ import numpy as np
 from memory_fakes import MIB
 
 from engine import BufferConfig, BufferStrategy, BufferUsage
-from engine.memory_map import COLOURS, LEGEND_HEIGHT, ROW_GAP, image_size, save_memory_map
-from engine.memory_stats import build_stats_dict, build_stats_string
+from engine.memory.map_picture import COLOURS, LEGEND_HEIGHT, ROW_GAP, image_size, save_memory_map
+from engine.memory.stats import build_stats_dict, build_stats_string
 
 S = BufferStrategy
 

@@ -19,7 +19,7 @@ import pytest
 from engine import GlobalUboSet, Phase, add_system
 from engine.render import load_png
 from engine.render.window import display_available
-from engine.shader_compiler import compile_glsl, shader_path
+from engine.shaders.compiler import compile_glsl, shader_path
 from games.minimal import SPIN, Spinner, SpinSystem
 
 

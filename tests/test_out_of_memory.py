@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine import BufferConfig, BufferManager, BufferStrategy, errors
-from engine.vk import FAULTS
+from engine.device.vk import FAULTS
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +33,7 @@ def test_more_than_the_heap_raises_out_of_device_memory_and_manager_still_works(
 
 def test_driver_refusal_of_an_absurd_buffer_is_translated(buffer_manager, monkeypatch):
     """Skip our heap pre-check so the driver itself refuses (vkCreateBuffer/vkAllocateMemory)."""
-    import engine.buffer_manager as bm
+    import engine.buffers.manager as bm
 
     monkeypatch.setattr(bm, "choose_memory_type", _no_precheck(bm.choose_memory_type))
     with pytest.raises(errors.OutOfDeviceMemoryError) as info:

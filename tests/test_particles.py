@@ -128,8 +128,8 @@ def test_particles_are_drawn_as_bright_spots(scene):
 
 def test_particle_layouts_match_the_shader_reflection():
     from engine.render.passes import spirv
-    from engine.spirv_reflect import reflect_spirv
-    from engine.std_layout import check_dtype, check_element_dtype
+    from engine.shaders.reflect import reflect_spirv
+    from engine.shaders.std_layout import check_dtype, check_element_dtype
 
     refl = reflect_spirv(spirv("particles.comp"))
     check_element_dtype(PARTICLE_DTYPE, refl.binding("ParticleBuffer").block, rule="std430")

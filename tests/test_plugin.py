@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 
 from engine import BufferUsage, GlobalUboSet, Phase, add_system, errors
+from engine.device.vk import ffi, lib, vk
 from engine.render import OffscreenTarget
-from engine.shader_compiler import compile_glsl_source
-from engine.vk import ffi, lib, vk
+from engine.shaders.compiler import compile_glsl_source
 from games.minimal import SPIN, TrianglePass
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -368,7 +368,7 @@ import numpy as np
 from engine import BufferConfig, BufferStrategy, BufferUsage, FrameCommands, GlobalUboSet
 from engine import Phase, add_system
 from engine.render import OffscreenTarget, Renderer
-from engine.vk import ffi, lib, vk
+from engine.device.vk import ffi, lib, vk
 from games.minimal import SPIN, TrianglePass
 from systems import RenderSystem
 

@@ -15,7 +15,7 @@ import pytest
 
 from components.player import Player
 from components.transform import Transform
-from engine.context import GraphicsContext
+from engine.device.context import GraphicsContext
 from engine.render.window import Window, display_available, required_instance_extensions
 from games.wisp.app import WispApp, parse_args
 
@@ -169,7 +169,7 @@ def test_suboptimal_acquire_still_presents_the_image_then_recreates(display, val
     """The driver says VK_SUBOPTIMAL_KHR (here: injected after a real acquire): the acquired
     image is drawn and presented, then the swapchain is recreated (P11)."""
     import engine.render.swapchain as swapchain_module
-    from engine.vk import vk
+    from engine.device.vk import vk
 
     real = swapchain_module.lib
     state = {"calls": 0}

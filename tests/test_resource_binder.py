@@ -14,8 +14,8 @@ from engine import (
     ResourceBinder,
     errors,
 )
-from engine.spirv_reflect import STAGE_FRAGMENT, STAGE_VERTEX
-from engine.vk import FAULTS
+from engine.device.vk import FAULTS
+from engine.shaders.reflect import STAGE_FRAGMENT, STAGE_VERTEX
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""engine.shader_compiler: glslangValidator calls, the on-disk SPIR-V cache and error messages."""
+"""engine.shaders.compiler: glslangValidator calls, the on-disk SPIR-V cache and error messages."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from engine import shader_compiler
+import engine.shaders.compiler as shader_compiler
 from engine.errors import EngineError, ShaderCompileError
-from engine.shader_compiler import (
+from engine.shaders.compiler import (
     GLSL_DIR,
     compile_count,
     compile_glsl,
     compile_glsl_source,
     shader_path,
 )
-from engine.spirv_reflect import reflect_spirv
+from engine.shaders.reflect import reflect_spirv
 
 COMPUTE = """#version 450
 layout(local_size_x = 32) in;

@@ -1,4 +1,4 @@
-"""engine.spirv_reflect: agreement with spirv-cross, exact layouts, and robustness to bad input.
+"""engine.shaders.reflect: agreement with spirv-cross, exact layouts, and robustness to bad input.
 
 Every shader in tests/shaders/ and every *.vert/*.frag/*.comp in engine/glsl/ (globbed at test
 time) is compiled and reflected, and the result is compared field by field with
@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import EngineError, ReflectionError
-from engine.shader_compiler import GLSL_DIR, compile_glsl
-from engine.spirv_reflect import (
+from engine.shaders.compiler import GLSL_DIR, compile_glsl
+from engine.shaders.reflect import (
     BlockMember,
     DescriptorKind,
     ShaderReflection,

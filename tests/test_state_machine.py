@@ -34,8 +34,8 @@ from engine import (
     ResourceBinder,
 )
 from engine import errors as E  # noqa: N812
-from engine.debug import SINK
-from engine.shader_compiler import compile_glsl
+from engine.device.debug import SINK
+from engine.shaders.compiler import compile_glsl
 from systems.buffer_system import ComponentTracker
 
 SOAK = os.environ.get("ENGINE_SOAK") == "1"

@@ -1,4 +1,5 @@
-"""engine.std_layout: Python-declared std140/std430 dtypes against glslang's reflected layouts."""
+"""engine.shaders.std_layout: Python-declared std140/std430 dtypes against glslang's reflected
+layouts."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import LayoutMismatchError
-from engine.shader_compiler import compile_glsl, compile_glsl_source
-from engine.spirv_reflect import Block, ShaderReflection, reflect_spirv
-from engine.std_layout import (
+from engine.shaders.compiler import compile_glsl, compile_glsl_source
+from engine.shaders.reflect import Block, ShaderReflection, reflect_spirv
+from engine.shaders.std_layout import (
     Field,
     block_dtype,
     check_dtype,

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.context import GraphicsContext
-from engine.vk import check_result, ffi, lib, vk
+from engine.device.context import GraphicsContext
+from engine.device.vk import check_result, ffi, lib, vk
 
 BLEND_OPAQUE = "opaque"
 BLEND_ADDITIVE = "additive"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.context import GraphicsContext
+from engine.device.context import GraphicsContext
+from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import NoSuitableMemoryTypeError
-from engine.vk import check_result, ffi, lib, vk
 
 COLOR_FORMAT = vk.VK_FORMAT_B8G8R8A8_UNORM
 """Format of the offscreen colour target (matches the usual swapchain format)."""

@@ -1,6 +1,7 @@
 """numpy dtypes of every GPU block the renderer shares with its shaders.
 
-Each is declared with :mod:`engine.std_layout` (std140 for uniform blocks, std430 for storage
+Each is declared with :mod:`engine.shaders.std_layout` (std140 for uniform blocks, std430 for
+storage
 buffers) and checked against SPIR-V reflection when bound (the ResourceBinder's ``dtype=`` /
 ``element_dtype=`` arguments raise :class:`~engine.errors.LayoutMismatchError` before any GPU
 work if a shader and its dtype disagree). Offsets and sizes are bytes; matrices are stored
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.std_layout import std140, std430
+from engine.shaders.std_layout import std140, std430
 
 GLOBAL_UBO_DTYPE: np.dtype[Any] = std140([
     ("view", "mat4"), ("proj", "mat4"), ("view_proj", "mat4"), ("inv_view_proj", "mat4"),

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from engine.buffer_manager import BufferManager
-from engine.buffer_set import BufferSet
-from engine.buffer_types import BufferUsage, ManagedBuffer
-from engine.pipelines import ComputePipeline, memory_barrier
+from engine.binding.binder import ResourceBinder
+from engine.binding.pipelines import ComputePipeline, memory_barrier
+from engine.buffers.manager import BufferManager
+from engine.buffers.sets import BufferSet
+from engine.buffers.types import BufferUsage, ManagedBuffer
+from engine.device.vk import ffi, lib, vk
 from engine.render.graphics_pipeline import (
     BLEND_ADDITIVE,
     GraphicsPipeline,
@@ -32,9 +34,7 @@ from engine.render.layouts import (
     SIM_PARAMS_DTYPE,
 )
 from engine.render.render_pass import LIGHT_SUBPASS, SCENE_COLOR_ATTACHMENTS, SCENE_SUBPASS
-from engine.resource_binder import ResourceBinder
-from engine.shader_compiler import compile_glsl, shader_path
-from engine.vk import ffi, lib, vk
+from engine.shaders.compiler import compile_glsl, shader_path
 
 _GRAPHICS = vk.VK_PIPELINE_BIND_POINT_GRAPHICS
 _FLOAT4 = vk.VK_FORMAT_R32G32B32A32_SFLOAT

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.context import GraphicsContext
+from engine.device.context import GraphicsContext
+from engine.device.vk import check_result, ffi, lib, vk
 from engine.render.images import DEPTH_FORMAT, GBUFFER_FORMAT
-from engine.vk import check_result, ffi, lib, vk
 
 SCENE_SUBPASS = 0
 LIGHT_SUBPASS = 1

@@ -23,11 +23,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from engine.buffer_manager import BufferManager
-from engine.buffer_types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
+from engine.buffers.manager import BufferManager
+from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
+from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import EngineError
 from engine.render.render_pass import CLEAR_COLOR
-from engine.vk import check_result, ffi, lib, vk
 
 
 class FramePass(Protocol):

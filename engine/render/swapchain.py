@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.context import GraphicsContext
+from engine.device.context import GraphicsContext
+from engine.device.vk import UINT64_MAX, check_result, ffi, lib, vk
 from engine.errors import WindowError
 from engine.render.images import GBuffer, create_view
 from engine.render.render_pass import create_framebuffer, create_render_pass
 from engine.render.window import Window
-from engine.vk import UINT64_MAX, check_result, ffi, lib, vk
 
 _PREFERRED_FORMATS = (vk.VK_FORMAT_B8G8R8A8_UNORM, vk.VK_FORMAT_R8G8B8A8_UNORM)
 

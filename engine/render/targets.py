@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.context import GraphicsContext
+from engine.device.context import GraphicsContext
+from engine.device.vk import ffi, lib, vk
 from engine.render.images import COLOR_FORMAT, GBuffer, Image
 from engine.render.render_pass import create_framebuffer, create_render_pass
-from engine.vk import ffi, lib, vk
 
 
 class OffscreenTarget:

@@ -26,9 +26,9 @@ from typing import Any
 
 import glfw
 
-from engine.context import GraphicsContext
+from engine.device.context import GraphicsContext
+from engine.device.vk import ffi, vk
 from engine.errors import WindowError
-from engine.vk import ffi, vk
 
 KeyListener = Callable[[int, int, int, int], None]
 """``listener(key, scancode, action, mods)`` with GLFW constants."""

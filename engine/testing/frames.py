@@ -20,8 +20,8 @@ import pytest
 from engine.schedule import PHASE_SPACING, Phase, phase_of
 
 if TYPE_CHECKING:
-    from engine.buffer_manager import BufferManager
-    from engine.resource_binder import ResourceBinder
+    from engine.binding.binder import ResourceBinder
+    from engine.buffers.manager import BufferManager
     from engine.testing.validation import ValidationLog
     from systems.binding_system import BindingSystem
     from systems.buffer_system import BufferSystem

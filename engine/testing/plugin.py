@@ -41,10 +41,10 @@ import esper
 import numpy as np
 import pytest
 
-from engine.buffer_manager import BufferManager
-from engine.buffer_types import ManagedBuffer
-from engine.context import GraphicsContext
-from engine.resource_binder import ResourceBinder
+from engine.binding.binder import ResourceBinder
+from engine.buffers.manager import BufferManager
+from engine.buffers.types import ManagedBuffer
+from engine.device.context import GraphicsContext
 from engine.testing.frames import FrameDriver
 from engine.testing.readback import ReadBack, find_block
 from engine.testing.validation import MessageOrigin, ValidationLog

@@ -2,8 +2,9 @@
 
 ``read_back.block(buffer, layout, "Spin")`` finds the block called ``Spin`` (block type name or
 variable name) in ``layout`` - a pipeline id of the test's ResourceBinder, the SPIR-V of one or
-more stages, or a reflected :class:`~engine.spirv_reflect.Block` - builds its numpy dtype from
-reflection (:func:`engine.std_layout.block_dtype`, reflected std140/std430 offsets) and returns
+more stages, or a reflected :class:`~engine.shaders.reflect.Block` - builds its numpy dtype from
+reflection (:func:`engine.shaders.std_layout.block_dtype`, reflected std140/std430 offsets) and
+returns
 the buffer's bytes as one record of that dtype. ``elements`` does the same for the trailing
 runtime array of a storage block. Reads wait for the GPU (``BufferManager.read_buffer``): use
 them between frames, never inside a system.
@@ -16,15 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from engine.binding_state import reflect_cached
-from engine.buffer_manager import BufferManager
-from engine.buffer_set import BufferSet
-from engine.buffer_types import ManagedBuffer
-from engine.descriptors import MergedLayout, merge_reflections
+from engine.binding.binder import PipelineId, ResourceBinder
+from engine.binding.descriptors import MergedLayout, merge_reflections
+from engine.binding.state import reflect_cached
+from engine.buffers.manager import BufferManager
+from engine.buffers.sets import BufferSet
+from engine.buffers.types import ManagedBuffer
 from engine.errors import UnknownBindingError
-from engine.resource_binder import PipelineId, ResourceBinder
-from engine.spirv_reflect import Block
-from engine.std_layout import block_dtype, runtime_element_dtype
+from engine.shaders.reflect import Block
+from engine.shaders.std_layout import block_dtype, runtime_element_dtype
 
 LayoutSource = PipelineId | bytes | Sequence[bytes] | MergedLayout | Block
 """Where a block's layout comes from: a registered pipeline, SPIR-V module(s), reflection."""

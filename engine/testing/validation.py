@@ -1,7 +1,8 @@
 """ValidationLog: the validation messages of one test, each with where and why it arrived.
 
 Every message of the Khronos layer (or the driver) reaches the process-wide
-:data:`engine.debug.SINK` (pitfall P1) synchronously, inside the Vulkan call that caused it. While
+:data:`engine.device.debug.SINK` (pitfall P1) synchronously, inside the Vulkan call that caused
+it. While
 a :class:`ValidationLog` is active it records, for each message:
 
 - ``when``: the test phase (``setup``, ``call``, ``teardown``) or the innermost labelled block
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.debug import SINK, DebugMessage
+from engine.device.debug import SINK, DebugMessage
 
 _PROJECT = Path(__file__).resolve().parents[2]
 _HERE = str(Path(__file__).resolve())

@@ -11,10 +11,10 @@ import numpy as np
 
 import engine.render as render
 from engine import BufferManager, GlobalUboSet, GraphicsContext, Phase, ResourceBinder, add_system
+from engine.device.vk import ffi, lib, vk
 from engine.render.swapchain import SwapchainTarget
 from engine.render.window import Window, display_available, required_instance_extensions
-from engine.shader_compiler import compile_glsl, shader_path
-from engine.vk import ffi, lib, vk
+from engine.shaders.compiler import compile_glsl, shader_path
 from systems import BindingSystem, BufferSystem, InputSystem, RenderSystem
 
 SPIN = np.dtype([("tint", "<f4", 4), ("angle", "<f4")])  # minimal.vert's "Spin" (checked)

@@ -15,15 +15,15 @@ from typing import Any
 
 import esper
 
-from engine.buffer_manager import BufferManager
-from engine.context import GraphicsContext
+from engine.binding.binder import ResourceBinder
+from engine.buffers.manager import BufferManager
+from engine.device.context import GraphicsContext
 from engine.render.frame_loop import FrameLimiter, FrameLoop, FrameTimes
 from engine.render.png import save_png
 from engine.render.swapchain import SwapchainTarget
 from engine.render.targets import OffscreenTarget
 from engine.render.tuning import keep_frame_memory
 from engine.render.window import Window, required_instance_extensions
-from engine.resource_binder import ResourceBinder
 from engine.schedule import Phase, add_system
 from games.wisp.rules import (
     AutopilotSystem,
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             app.manager.print_statistics()
         if args.memory_map:
             try:
-                memory_map = importlib.import_module("engine.memory_map")
+                memory_map = importlib.import_module("engine.memory.map_picture")
                 memory_map.save_memory_map(app.manager, args.memory_map)
             except (ImportError, AttributeError) as exc:
                 sys.stderr.write(f"--memory-map: not available ({exc})\n")

@@ -1,0 +1,401 @@
+"""ResourceBinder: bind ManagedBuffers to shader bindings by name; write descriptors lazily.
+
+How it works (DESIGN.md section 2, "Binding"):
+
+- ``register_pipeline(name, spirv_modules)`` reflects every stage, merges them
+  (:func:`~engine.binding.descriptors.merge_reflections`), and creates a set layout for every set
+  index
+  (empty ones for gaps), the pipeline layout with its push-constant ranges, one descriptor pool
+  and one set per set index per frame slot.
+- ``bind_*_named(pid, name, buffers)`` checks name, descriptor type, usage, offset alignment,
+  size and (optionally) a numpy dtype against reflection, records the binding and marks the
+  binding dirty in **every** slot. No Vulkan call happens there.
+- ``update_frame(pid, f)`` runs after ``begin_frame`` of slot ``f`` (the slot's fence has
+  signalled, so its sets are not in use). It visits only the slot's dirty bindings and writes
+  those whose ``(handle, generation, offset, range)`` differs from what the slot's set last
+  received, in ONE raw ``vkUpdateDescriptorSets`` call from prebuilt cffi arrays. A frame with
+  nothing dirty costs O(1) per pipeline.
+- Resizes reach the binder through ``context.buffer_listeners``: a ``"replaced"`` buffer marks
+  only the bindings that reference it (identity map buffer -> binding keys) dirty. Data writes
+  never notify, so they never cause descriptor writes. :meth:`update_all` visits only the
+  pipelines with dirty bindings in the slot (O(1) for a frame without changes).
+
+A bound buffer that is destroyed: the ``"destroyed"`` event marks its bindings dead, and every
+later ``update_frame`` of that pipeline raises :class:`~engine.errors.BufferDestroyedError`
+naming the binding and the buffer, before writing anything (the old descriptor stays; it is
+valid only until the frame that destroyed the buffer completes, so the pipeline must not be used
+again before a live buffer is bound, or the binding is dropped with :meth:`unbind`).
+
+Lifetimes: layouts, pools, sets and adopted pipelines live until :meth:`release_pipeline` or
+:meth:`close` (both wait for the device to go idle: call them at load/shutdown time, never per
+frame). The context closes the binder before the device goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import engine.binding.checks as bc
+from engine.binding.descriptors import (
+    MergedLayout,
+    create_layout_objects,
+    destroy_set_layouts,
+    merge_reflections,
+)
+from engine.binding.state import (
+    BoundBuffer,
+    Change,
+    Destroyable,
+    Key,
+    PipelineId,
+    PipelineState,
+    ShaderStage,
+    WriteBatch,
+    collect_changes,
+    reflect_cached,
+)
+from engine.buffers.checks import check_frames_in_flight, check_slot
+from engine.buffers.types import ManagedBuffer
+from engine.device.context import GraphicsContext
+from engine.device.vk import ffi, lib, vk
+from engine.errors import ManagerClosedError, ReflectionError, UnknownPipelineError
+from engine.shaders.reflect import DescriptorKind
+
+__all__ = ["PipelineId", "ResourceBinder", "ShaderStage"]
+
+
+class ResourceBinder:
+    """Descriptor layouts, sets and buffer bindings of pipelines, by reflected name.
+
+    Args:
+        context: the device (the binder subscribes to its buffer events and close hooks).
+        frames_in_flight: 1-4, the BufferManager's value: one descriptor set per set index
+            per frame slot.
+    """
+
+    def __init__(self, context: GraphicsContext, *, frames_in_flight: int = 3) -> None:
+        check_frames_in_flight(frames_in_flight)
+        context.require_open("ResourceBinder()")
+        self.context = context
+        self.frames_in_flight = int(frames_in_flight)
+        props = vk.vkGetPhysicalDeviceProperties(context.physical_device)
+        self.max_sets = int(props.limits.maxBoundDescriptorSets)
+        self._pipelines: dict[PipelineId, PipelineState] = {}
+        self._by_buffer: dict[ManagedBuffer, dict[tuple[PipelineId, Key], None]] = {}
+        self._all_slots = tuple(range(self.frames_in_flight))
+        self._pending: list[set[PipelineId]] = [set() for _ in range(self.frames_in_flight)]
+        """Per slot, the pipelines with dirty keys there."""
+        self._dead: set[PipelineId] = set()
+        """Pipelines with a binding whose buffer was destroyed."""
+        self._next_index = 1
+        self._closed = False
+        self._batch = WriteBatch()
+        context.buffer_listeners.append(self._on_buffer_event)
+        context.add_close_hook(self.close)
+
+    # --- pipelines -------------------------------------------------------------------------
+
+    def register_pipeline(self, name: str, spirv_modules: Sequence[bytes] | bytes
+                          ) -> PipelineId:
+        """Reflect and merge the stages; create layouts, a pool and per-frame sets.
+
+        ``spirv_modules``: the SPIR-V of every stage (one module per stage), or one module.
+
+        Raises ReflectionError, ConflictingBindingError (nothing is created);
+        OutOfDeviceMemoryError, VulkanError (everything created so far is destroyed).
+        """
+        what = f"register_pipeline({name!r})"
+        self._require_open(what)
+        if isinstance(spirv_modules, bytes | bytearray | memoryview):
+            spirv_modules = [bytes(spirv_modules)]
+        stages = []
+        for code in spirv_modules:
+            if not isinstance(code, bytes | bytearray | memoryview):
+                raise ReflectionError(f"{what}: expected SPIR-V bytes, got {type(code).__name__}"
+                                      "; pass compile_glsl(...) results.")
+            data = bytes(code)
+            refl = reflect_cached(data)
+            stages.append(ShaderStage(refl.stage, refl.entry_point, data, refl))
+        if not stages:
+            raise ReflectionError(f"{what}: no SPIR-V module given; pass one per stage.")
+        merged = merge_reflections([s.reflection for s in stages], what=what,
+                                   max_sets=self.max_sets)
+        pid = PipelineId(str(name), self._next_index)
+        set_layouts, layout, pool = create_layout_objects(
+            self.context, merged, self.frames_in_flight, label=str(pid), what=what)
+        self._next_index += 1
+        self._pipelines[pid] = PipelineState(pid, merged, tuple(stages), set_layouts, layout,
+                                             pool, self.frames_in_flight)
+        return pid
+
+    def _get(self, pid: PipelineId, what: str) -> PipelineState:
+        pipe = self._pipelines.get(pid)
+        if pipe is None:
+            self._require_open(what)
+            raise UnknownPipelineError(
+                f"{what}: {pid!r} is not a pipeline of this ResourceBinder (never registered, "
+                "or released); use the id register_pipeline() returned.")
+        return pipe
+
+    def pipeline_ids(self) -> list[PipelineId]:
+        """Every registered pipeline, in registration order."""
+        return list(self._pipelines)
+
+    def pipeline_layout(self, pipeline_id: PipelineId) -> Any:
+        """The ``VkPipelineLayout`` (set layouts in set order, push-constant ranges)."""
+        return self._get(pipeline_id, "pipeline_layout").layout
+
+    def set_layouts(self, pipeline_id: PipelineId) -> tuple[Any, ...]:
+        """The ``VkDescriptorSetLayout`` of every set index, in set order."""
+        return tuple(self._get(pipeline_id, "set_layouts").set_layouts)
+
+    def layout_info(self, pipeline_id: PipelineId) -> MergedLayout:
+        """The merged reflection: bindings, names, push-constant ranges, stages."""
+        return self._get(pipeline_id, "layout_info").merged
+
+    def shader_stages(self, pipeline_id: PipelineId) -> tuple[ShaderStage, ...]:
+        """The pipeline's modules, to create the VkPipeline (compute or graphics) from."""
+        return self._get(pipeline_id, "shader_stages").stages
+
+    def binding_names(self, pipeline_id: PipelineId) -> list[str]:
+        """Every name accepted by ``bind_*_named`` (block type and variable names), sorted."""
+        return sorted(self._get(pipeline_id, "binding_names").merged.names)
+
+    def descriptor_sets(self, pipeline_id: PipelineId, frame_index: int) -> tuple[Any, ...]:
+        """The ``VkDescriptorSet`` of every set index for slot ``frame_index``, in set order."""
+        pipe = self._get(pipeline_id, "descriptor_sets")
+        check_slot(frame_index, self.frames_in_flight, "descriptor_sets")
+        return pipe.pool.sets[frame_index]
+
+    def descriptor_set_array(self, pipeline_id: PipelineId, frame_index: int) -> Any:
+        """The same sets as a prebuilt ``VkDescriptorSet[]`` for ``vkCmdBindDescriptorSets``
+        (owned by the binder; valid until the pipeline is released)."""
+        pipe = self._get(pipeline_id, "descriptor_set_array")
+        check_slot(frame_index, self.frames_in_flight, "descriptor_set_array")
+        return pipe.pool.set_arrays[frame_index]
+
+    def adopt(self, pipeline_id: PipelineId, obj: Destroyable) -> None:
+        """Destroy ``obj`` (e.g. a VkPipeline wrapper) when the pipeline is released or the
+        binder closes, before the layouts it was created with."""
+        self._get(pipeline_id, "adopt").owned.append(obj)
+
+    def missing_bindings(self, pipeline_id: PipelineId) -> list[str]:
+        """Labels of buffer bindings nothing is bound to (a dispatch would be invalid)."""
+        return self._get(pipeline_id, "missing_bindings").missing()
+
+    # --- binding ---------------------------------------------------------------------------
+
+    def bind_uniform_buffer_named(self, pipeline_id: PipelineId, name: str, buffers: Any, *,
+                                  offset: int = 0, range: int | None = None,
+                                  dtype: Any = None, array_element: int = 0) -> None:
+        """Bind to the uniform-buffer binding ``name``; see :meth:`bind_buffer_named`."""
+        self.bind_buffer_named(pipeline_id, name, buffers, kind=DescriptorKind.UNIFORM_BUFFER,
+                               offset=offset, range=range, dtype=dtype,
+                               array_element=array_element,
+                               _call="bind_uniform_buffer_named")
+
+    def bind_storage_buffer_named(self, pipeline_id: PipelineId, name: str, buffers: Any, *,
+                                  offset: int = 0, range: int | None = None, dtype: Any = None,
+                                  element_dtype: Any = None, array_element: int = 0) -> None:
+        """Bind to the storage-buffer binding ``name``; see :meth:`bind_buffer_named`."""
+        self.bind_buffer_named(pipeline_id, name, buffers, kind=DescriptorKind.STORAGE_BUFFER,
+                               offset=offset, range=range, dtype=dtype,
+                               element_dtype=element_dtype, array_element=array_element,
+                               _call="bind_storage_buffer_named")
+
+    def bind_buffer_named(self, pipeline_id: PipelineId, name: str, buffers: Any, *,
+                          kind: DescriptorKind | None = None, offset: int = 0,
+                          range: int | None = None, dtype: Any = None,
+                          element_dtype: Any = None, array_element: int = 0,
+                          _call: str = "bind_buffer_named") -> None:
+        """Bind one buffer (every slot), a BufferSet, or ``frames_in_flight`` buffers (slot k
+        uses buffer k) to the binding called ``name`` (block type or variable name).
+
+        ``offset``/``range`` are bytes (``range=None``: the rest of the buffer, re-resolved
+        after resizes). ``dtype`` (the block's fixed part) and ``element_dtype`` (one element of
+        its runtime array) are checked against reflection. ``kind=None`` takes the reflected
+        kind. Every slot is marked dirty; descriptors are written by :meth:`update_frame`.
+
+        Raises (nothing changes): UnknownPipelineError, UnknownBindingError,
+        BindingTypeMismatchError, BindingCountError, InvalidDataError, ForeignBufferError,
+        BufferDestroyedError, InvalidUsageError, InvalidOffsetError, BindingSizeError,
+        LayoutMismatchError.
+        """
+        what = f"{_call}({str(pipeline_id)!r}, {name!r})"
+        pipe = self._get(pipeline_id, what)
+        key, binding = bc.locate(what, pipe.merged, name, array_element)
+        real_kind = bc.check_kind(what, binding, kind)
+        items = bc.normalize_buffers(what, buffers, self.frames_in_flight, self.context)
+        off, rng = bc.check_range(what, binding, real_kind, items, offset, range, self.context)
+        bc.check_layout(what, binding, real_kind, dtype, element_dtype)
+        self._drop(pipe, key)
+        pipe.bound[key] = BoundBuffer(binding, real_kind, str(name), items, off, rng,
+                                      pipe.written_for(key), bc.max_range(real_kind, self.context))
+        for buf in items:
+            self._by_buffer.setdefault(buf, {})[(pipe.pid, key)] = None
+        self._mark(pipe, key, self._all_slots)
+
+    def _mark(self, pipe: PipelineState, key: Key, slots: Iterable[int]) -> None:
+        """Mark ``key`` dirty in ``slots``, and the pipeline pending there (for update_all)."""
+        pid = pipe.pid
+        for slot in slots:
+            pipe.dirty[slot].add(key)
+            self._pending[slot].add(pid)
+
+    def unbind(self, pipeline_id: PipelineId, name: str, *, array_element: int = 0) -> bool:
+        """Forget what ``name`` is bound to (its descriptor keeps its last value; bind again
+        before the pipeline is used). Returns False if nothing was bound."""
+        what = f"unbind({str(pipeline_id)!r}, {name!r})"
+        pipe = self._get(pipeline_id, what)
+        return self._drop(pipe, bc.locate(what, pipe.merged, name, array_element)[0])
+
+    def _drop(self, pipe: PipelineState, key: Key) -> bool:
+        old = pipe.bound.pop(key, None)
+        if pipe.dead.pop(key, None) is not None and not pipe.dead:
+            self._dead.discard(pipe.pid)
+        if old is None:
+            return False
+        for buf in old.buffers:
+            refs = self._by_buffer.get(buf)
+            if refs is not None:
+                refs.pop((pipe.pid, key), None)
+                if not refs:
+                    del self._by_buffer[buf]
+        return True
+
+    def _on_buffer_event(self, buffer: Any, event: str) -> None:
+        """Context listener: a resize dirties the referencing bindings; destruction kills them."""
+        refs = self._by_buffer.get(buffer)
+        if not refs:
+            return
+        for pid, key in list(refs):
+            pipe = self._pipelines.get(pid)
+            entry = pipe.bound.get(key) if pipe is not None else None
+            if pipe is None or entry is None:
+                continue
+            if event == "destroyed":
+                pipe.dead[key] = buffer.name
+                self._dead.add(pid)
+            else:
+                self._mark(pipe, key, [slot for slot, buf in enumerate(entry.buffers)
+                                       if buf is buffer] if len(entry.buffers) > 1
+                           else self._all_slots)
+
+    # --- per frame -------------------------------------------------------------------------
+
+    def update_frame(self, pipeline_id: PipelineId, frame_index: int) -> int:
+        """Write slot ``frame_index``'s changed descriptors; returns how many were written.
+
+        Call after ``begin_frame`` of that slot (its previous GPU work is complete). Cost:
+        O(1) when nothing changed, else O(dirty bindings) plus one vkUpdateDescriptorSets.
+
+        Raises (writing nothing): BufferDestroyedError (a bound buffer was destroyed),
+        BindingSizeError (a bound buffer shrank below the block), InvalidFrameIndexError,
+        UnknownPipelineError.
+        """
+        pipe = self._pipelines.get(pipeline_id) or self._get(pipeline_id, "update_frame")
+        if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
+            check_slot(frame_index, self.frames_in_flight, "update_frame")
+            frame_index = int(frame_index)
+        if pipe.dead:
+            raise pipe.dead_error()
+        if not pipe.dirty[frame_index]:
+            return 0
+        return self._commit([pipe], frame_index)
+
+    def update_all(self, frame_index: int) -> int:
+        """:meth:`update_frame` for every pipeline with changes in slot ``frame_index``, in
+        one vkUpdateDescriptorSets call.
+
+        O(1) when nothing changed, however many pipelines and bindings exist (the
+        BindingSystem calls this). Raises as ``update_frame`` does (writing nothing).
+        """
+        if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
+            check_slot(frame_index, self.frames_in_flight, "update_all")
+            frame_index = int(frame_index)
+        if self._dead:
+            raise self._pipelines[next(iter(self._dead))].dead_error()
+        pending = self._pending[frame_index]
+        if not pending:
+            return 0
+        return self._commit([self._pipelines[pid] for pid in pending], frame_index)
+
+    def _commit(self, pipes: list[PipelineState], frame_index: int) -> int:
+        """Collect the changed descriptors of ``pipes`` in the slot, check them, write once."""
+        todo: list[Change] = []
+        for pipe in pipes:
+            collect_changes(pipe, frame_index, todo)
+        n = len(todo)
+        if n:
+            self._batch.write(self.context.device, todo)
+            for entry, _dst, _key, state in todo:
+                entry.written[frame_index] = state
+            self.context.counters.add_descriptor_writes(n)
+        pending = self._pending[frame_index]
+        for pipe in pipes:
+            pipe.dirty[frame_index].clear()
+            pending.discard(pipe.pid)
+        return n
+
+    # --- shutdown --------------------------------------------------------------------------
+
+    def release_pipeline(self, pipeline_id: PipelineId) -> None:
+        """Destroy the pipeline's adopted objects, pool, layouts. Waits for the device to go
+        idle (load-time call, not per frame)."""
+        pipe = self._get(pipeline_id, "release_pipeline")
+        self.context.wait_idle()
+        self._destroy(pipe)
+
+    def _destroy(self, pipe: PipelineState) -> None:
+        for key in list(pipe.bound):
+            self._drop(pipe, key)
+        self._pipelines.pop(pipe.pid, None)
+        for pending in self._pending:
+            pending.discard(pipe.pid)
+        for obj in reversed(pipe.owned):
+            obj.destroy()
+        pipe.owned.clear()
+        pipe.pool.destroy()
+        lib.vkDestroyPipelineLayout(self.context.device, pipe.layout, ffi.NULL)
+        destroy_set_layouts(self.context, pipe.set_layouts)
+        pipe.set_layouts = []
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Wait for the device, destroy everything; safe to call twice (the context calls it)."""
+        if self._closed:
+            return
+        self._closed = True
+        ctx = self.context
+        if self._on_buffer_event in ctx.buffer_listeners:
+            ctx.buffer_listeners.remove(self._on_buffer_event)
+        ctx.remove_close_hook(self.close)
+        if ctx.device is not None:
+            ctx.wait_idle()
+            for pipe in list(self._pipelines.values()):
+                self._destroy(pipe)
+        self._pipelines.clear()
+        self._by_buffer.clear()
+        self._dead.clear()
+        for pending in self._pending:
+            pending.clear()
+
+    def _require_open(self, what: str) -> None:
+        if self._closed:
+            raise ManagerClosedError(f"{what}: the ResourceBinder is closed; create a new one.")
+
+    def __contains__(self, pipeline_id: object) -> bool:
+        return pipeline_id in self._pipelines
+
+    def __iter__(self) -> Iterator[PipelineId]:
+        return iter(list(self._pipelines))
+
+    def __enter__(self) -> ResourceBinder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,201 @@
+"""Argument checks of ``ResourceBinder.bind_*_named``: all run before any state changes.
+
+Each check raises the one :class:`~engine.errors.EngineError` subclass of the rule it guards,
+with the call, the binding, the buffer, the rule and the fix in the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import numpy as np
+
+import engine.shaders.std_layout as std_layout
+from engine.binding.descriptors import LayoutBinding, MergedLayout
+from engine.buffers.sets import BufferSet
+from engine.buffers.types import BufferUsage, ManagedBuffer
+from engine.device.context import GraphicsContext
+from engine.errors import (
+    BindingCountError,
+    BindingSizeError,
+    BindingTypeMismatchError,
+    BufferDestroyedError,
+    ForeignBufferError,
+    InvalidDataError,
+    InvalidOffsetError,
+    InvalidUsageError,
+    LayoutMismatchError,
+    UnknownBindingError,
+)
+from engine.shaders.reflect import DescriptorKind
+
+KIND_WORDS = {DescriptorKind.UNIFORM_BUFFER: "uniform buffer",
+              DescriptorKind.STORAGE_BUFFER: "storage buffer"}
+_BIND_CALL = {DescriptorKind.UNIFORM_BUFFER: "bind_uniform_buffer_named",
+              DescriptorKind.STORAGE_BUFFER: "bind_storage_buffer_named"}
+_USAGE = {DescriptorKind.UNIFORM_BUFFER: BufferUsage.UNIFORM,
+          DescriptorKind.STORAGE_BUFFER: BufferUsage.STORAGE}
+
+
+def unknown_name(what: str, name: Any, names: Sequence[str]) -> NoReturn:
+    raise UnknownBindingError(
+        f"{what}: the pipeline's shaders have no binding named {name!r}; names that exist: "
+        f"{', '.join(sorted(names)) or '(none)'}. Use a block type name or a variable name.")
+
+
+def locate(what: str, merged: MergedLayout, name: Any, array_element: Any
+           ) -> tuple[tuple[int, int, int], LayoutBinding]:
+    """``((set, binding, element), binding)`` of ``name``; UnknownBindingError lists names."""
+    loc = merged.names.get(name) if isinstance(name, str) else None
+    if loc is None:
+        unknown_name(what, name, list(merged.names))
+    binding = merged.bindings[loc]
+    if not is_int(array_element) or not 0 <= array_element < binding.count:
+        raise BindingCountError(
+            f"{what}: array element {array_element!r} is outside the binding's "
+            f"{binding.count} descriptors.")
+    return (loc[0], loc[1], int(array_element)), binding
+
+
+def check_kind(what: str, binding: LayoutBinding, wanted: DescriptorKind | None
+               ) -> DescriptorKind:
+    """The descriptor kind to write; raise if the binding is not that kind of buffer."""
+    kind = binding.kind
+    if wanted is None and kind.is_buffer:
+        return kind
+    if wanted is not kind:
+        fix = (f"call {_BIND_CALL[kind]}() instead" if kind.is_buffer else
+               "only uniform and storage buffers can be bound through the ResourceBinder")
+        asked = KIND_WORDS[wanted] if wanted is not None else "a buffer"
+        raise BindingTypeMismatchError(
+            f"{what}: {binding.label!r} (set {binding.set}, binding {binding.binding}) is a "
+            f"{KIND_WORDS.get(kind, kind.name.lower())} in the shader, not {asked}; {fix}.")
+    return kind
+
+
+def normalize_buffers(what: str, buffers: Any, frames: int, context: GraphicsContext
+                      ) -> tuple[ManagedBuffer, ...]:
+    """One buffer, a BufferSet or a sequence of 1 or ``frames`` buffers, as a tuple.
+
+    Raises InvalidDataError (not a ManagedBuffer, e.g. a raw handle), BindingCountError,
+    ForeignBufferError (another device) and BufferDestroyedError.
+    """
+    if isinstance(buffers, ManagedBuffer):
+        items: tuple[Any, ...] = (buffers,)
+    elif isinstance(buffers, BufferSet):
+        items = tuple(buffers.buffers)
+    elif isinstance(buffers, Sequence) and not isinstance(buffers, str | bytes):
+        items = tuple(buffers)
+    else:
+        raise InvalidDataError(
+            f"{what}: expected a ManagedBuffer, a BufferSet or a sequence of ManagedBuffers, got "
+            f"{type(buffers).__name__}; raw Vulkan handles are not accepted.")
+    if len(items) not in (1, frames):
+        raise BindingCountError(
+            f"{what}: got {len(items)} buffers; pass one buffer (shared by every frame slot) or "
+            f"exactly frames_in_flight = {frames} (buffer k is used by frame slot k).")
+    for item in items:
+        if not isinstance(item, ManagedBuffer):
+            raise InvalidDataError(
+                f"{what}: expected ManagedBuffers, got {type(item).__name__}; raw Vulkan handles "
+                "are not accepted.")
+        manager = item._manager
+        if manager is None or manager.context is not context:
+            raise ForeignBufferError(
+                f"{what}: buffer {item.name!r} belongs to a BufferManager of another "
+                "GraphicsContext; create it with a manager of the binder's context.")
+        if not item.alive:
+            raise BufferDestroyedError(
+                f"{what}: buffer {item.name!r} (#{item.buffer_id}) was destroyed; bind a live "
+                "buffer.")
+    return items
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def max_range(kind: DescriptorKind, context: GraphicsContext) -> int:
+    """The device's ``maxUniformBufferRange`` or ``maxStorageBufferRange``, in bytes."""
+    limits = context.limits
+    return (limits.max_uniform_buffer_range if kind is DescriptorKind.UNIFORM_BUFFER
+            else limits.max_storage_buffer_range)
+
+
+def check_range(what: str, binding: LayoutBinding, kind: DescriptorKind,
+                buffers: tuple[ManagedBuffer, ...], offset: Any, range_: Any,
+                context: GraphicsContext) -> tuple[int, int | None]:
+    """Check usage, offset alignment and size of every buffer; returns ``(offset, range)``.
+
+    ``range`` None means "the rest of the buffer", re-resolved after each resize.
+    """
+    limits = context.limits
+    uniform = kind is DescriptorKind.UNIFORM_BUFFER
+    align = (limits.min_uniform_buffer_offset_alignment if uniform
+             else limits.min_storage_buffer_offset_alignment)
+    if not is_int(offset) or offset < 0 or offset % align:
+        raise InvalidOffsetError(
+            f"{what}: offset {offset!r} must be a non-negative multiple of {align} bytes (the "
+            f"device's min {KIND_WORDS[kind]} offset alignment).")
+    if range_ is not None and (not is_int(range_) or range_ <= 0):
+        raise BindingSizeError(
+            f"{what}: range {range_!r} must be a positive number of bytes, or None for the rest "
+            "of the buffer.")
+    offset = int(offset)
+    range_ = None if range_ is None else int(range_)
+    for buf in buffers:
+        if not int(buf.usage) & int(_USAGE[kind]):
+            raise InvalidUsageError(
+                f"{what}: buffer {buf.name!r} was created without BufferUsage."
+                f"{_USAGE[kind].name}; create it with that usage to bind it as a "
+                f"{KIND_WORDS[kind]}.")
+        check_size(what, binding, buf, offset, range_, max_range(kind, context))
+    return offset, range_
+
+
+def check_size(what: str, binding: LayoutBinding, buf: ManagedBuffer, offset: int,
+               range_: int | None, max_range: int) -> int:
+    """Raise BindingSizeError unless ``buf`` covers the block; returns the range in bytes."""
+    rng = buf.size - offset if range_ is None else range_
+    need = binding.block.size if binding.block is not None else 1
+    if offset + rng > buf.size or rng <= 0:
+        raise BindingSizeError(
+            f"{what}: offset {offset} + range {rng} bytes exceed buffer {buf.name!r} of "
+            f"{buf.size} bytes; bind a smaller range or resize the buffer.")
+    if rng < max(need, 1):
+        raise BindingSizeError(
+            f"{what}: buffer {buf.name!r} gives {rng} bytes at offset {offset}, but the shader's "
+            f"block {binding.label!r} needs at least {need} bytes; resize the buffer or bind "
+            "another one.")
+    if rng > max_range:
+        raise BindingSizeError(
+            f"{what}: range {rng} bytes of buffer {buf.name!r} exceeds the device's limit of "
+            f"{max_range} bytes for this descriptor type; bind a smaller range.")
+    return rng
+
+
+def check_layout(what: str, binding: LayoutBinding, kind: DescriptorKind, dtype: Any,
+                 element_dtype: Any) -> None:
+    """Check numpy dtypes against the reflected block (LayoutMismatchError), before GPU work.
+
+    ``dtype`` describes the block's fixed part; ``element_dtype`` one element of its trailing
+    runtime array.
+    """
+    if dtype is None and element_dtype is None:
+        return
+    block = binding.block
+    assert block is not None  # buffers always carry a block
+    rule = "std140" if kind is DescriptorKind.UNIFORM_BUFFER else "std430"
+    try:
+        dt = None if dtype is None else np.dtype(dtype)
+        et = None if element_dtype is None else np.dtype(element_dtype)
+    except TypeError as exc:
+        raise InvalidDataError(f"{what}: not a numpy dtype: {exc}") from None
+    try:
+        if dt is not None:
+            std_layout.check_dtype(dt, block, rule=rule)
+        if et is not None:
+            std_layout.check_element_dtype(et, block, rule=rule)
+    except LayoutMismatchError as exc:
+        raise LayoutMismatchError(f"{what}: {exc}") from None

@@ -1,0 +1,641 @@
+"""BufferManager: creates, updates, resizes and frame-safely destroys GPU buffers.
+
+Life cycle of a frame (see :mod:`engine.schedule` for the esper phases)::
+
+    manager.begin_frame()      # waits for the slot's previous frame, frees what it retired
+    manager.update_buffer(...) # host strategies: one copy into mapped memory
+                               # device_local: one copy into the staging ring + a CopyOp
+    manager.submit_uploads()   # BufferSystem: the frame's copies, one command buffer, barriers
+    ... render: compute, draws, submitted through manager.frames ...
+    manager.end_frame()        # submits late uploads, closes the frame
+
+Rules kept here (DESIGN.md section 2):
+
+- ``generation`` is 1 at creation and +1 exactly when the VkBuffer is replaced (resize).
+- Every public call validates everything first; a call that raises changes nothing.
+- Destroyed buffers and the old VkBuffer of a resize are retired into the current frame and
+  freed only when every submission of that frame (and of all earlier ones) completed.
+- Writing a host-visible buffer that a frame still in flight may read raises
+  :class:`~engine.errors.HostWriteHazardError` (``hazard_checks``, on by default): use one
+  buffer per frame slot (:class:`~engine.buffers.sets.BufferSet`) for per-frame data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import engine.buffers.checks as checks
+from engine.buffers.readback import read_back
+from engine.buffers.staging import CopyOp, CopyRecorder, StagingRing
+from engine.buffers.statistics import BufferCounters, BufferStatistics, StrategyStats
+from engine.buffers.types import (
+    AUTO_USAGE,
+    BufferConfig,
+    BufferStrategy,
+    BufferUsage,
+    ManagedBuffer,
+)
+from engine.device.context import GraphicsContext
+from engine.device.vk import check_result, ffi, lib, vk
+from engine.errors import EngineError, FrameStateError, OutOfDeviceMemoryError
+from engine.frames.command_ring import CommandRing
+from engine.frames.tracker import FrameTracker
+from engine.memory.type_choice import (
+    HOST_COHERENT,
+    Allocation,
+    MemoryAllocator,
+    align_up,
+    bind_buffer,
+    buffer_alignment,
+    buffer_requirements,
+    candidate_types,
+    choose_memory_type,
+    create_vk_buffer,
+    destroy_vk_buffer,
+)
+
+memmove = ffi.memmove
+
+DEFAULT_STAGING_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(eq=False)
+class _Retired:
+    """A VkBuffer and its memory waiting for ``frame`` to complete."""
+
+    frame: int
+    handle: Any
+    allocation: Allocation
+    size: int
+    name: str
+
+
+class BufferManager:
+    """Owns every buffer it creates; one per GraphicsContext is typical.
+
+    Args:
+        context: the device.
+        frames_in_flight: 1-4 (default 3): frame slots whose GPU work may overlap.
+        discrete_like: behave as on a discrete GPU even on lavapipe: host_cached memory is
+            treated as non-coherent (every write flushed, every read invalidated, on
+            ``nonCoherentAtomSize``-aligned ranges). Device-local buffers are always staged.
+        hazard_checks: raise on host writes racing an unfinished frame (default on; off with
+            ``ENGINE_HAZARD_CHECKS=0``).
+        staging_bytes: initial staging-ring size per frame slot, in bytes (it grows).
+    """
+
+    def __init__(self, context: GraphicsContext, *, frames_in_flight: int = 3,
+                 discrete_like: bool = False, hazard_checks: bool | None = None,
+                 staging_bytes: int = DEFAULT_STAGING_BYTES) -> None:
+        checks.check_frames_in_flight(frames_in_flight)
+        context.require_open("BufferManager()")
+        self.context = context
+        self.frames_in_flight = frames_in_flight
+        self.discrete_like = discrete_like
+        if hazard_checks is None:
+            hazard_checks = os.environ.get("ENGINE_HAZARD_CHECKS", "1") not in ("0", "false")
+        self.hazard_checks = hazard_checks
+        self.allocator = MemoryAllocator(context)
+        self.frames = FrameTracker(context, frames_in_flight)
+        self._alignment = buffer_alignment(context)
+        self._rings = [StagingRing(context, self.allocator, slot, staging_bytes)
+                       for slot in range(frames_in_flight)]
+        self._recorder = CopyRecorder()
+        self._ops: list[CopyOp] = []
+        self._live: dict[int, ManagedBuffer] = {}
+        self._retired: list[_Retired] = []
+        self._next_id = 1
+        self._closed = False
+        self._counters = BufferCounters()
+        self._commands = CommandRing(context, frames_in_flight, what="BufferManager()")
+        self._deferred: list[list[tuple[ManagedBuffer, Any, int]]] = [
+            [] for _ in range(frames_in_flight)]
+        context.add_close_hook(self.close)
+
+    # --- properties ----------------------------------------------------------------------
+
+    @property
+    def frame_number(self) -> int:
+        """The current frame (-1 before the first ``begin_frame``)."""
+        return self.frames.frame_number
+
+    @property
+    def frame_index(self) -> int:
+        """The current frame slot, ``frame_number % frames_in_flight``."""
+        return self.frames.frame_number % self.frames_in_flight
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def live_buffers(self) -> list[ManagedBuffer]:
+        """Every buffer not yet destroyed, in creation order."""
+        return list(self._live.values())
+
+    # --- creation ------------------------------------------------------------------------
+
+    def create_buffer(self, config: BufferConfig, frame_index: int | None = None
+                      ) -> ManagedBuffer:
+        """Create a buffer (contents undefined); ``generation`` is 1.
+
+        Raises:
+            InvalidNameError, InvalidSizeError, InvalidStrategyError, InvalidUsageError,
+            InvalidFrameIndexError: bad arguments (nothing is created).
+            OutOfDeviceMemoryError: the memory does not fit (nothing is leaked).
+        """
+        what = f"create_buffer({getattr(config, 'name', config)!r})"
+        self._require_open(what)
+        checks.check_config(config, what)
+        self._check_frame_index(frame_index, what)
+        strategy = checks.coerce_strategy(config.strategy, what)
+        usage = BufferUsage(int(config.usage) | AUTO_USAGE)
+        handle, allocation = self._allocate(config.name, config.size, strategy, int(usage), what)
+        buffer = ManagedBuffer(
+            name=config.name, size=config.size, strategy=strategy, usage=usage,
+            dtype=None if config.dtype is None else np.dtype(config.dtype),
+            memory_type_index=allocation.type_index, memory_flags=allocation.flags,
+            created_frame=self.frames.frame_number, handle=handle,
+            capacity=allocation.size, buffer_id=self._next_id)
+        self._next_id += 1
+        self._attach(buffer, handle, allocation)
+        self._zero(buffer)
+        self._live[buffer.buffer_id] = buffer
+        self._counters.created += 1
+        self._counters.note_live(len(self._live), buffer.size)
+        return buffer
+
+    def create_and_upload(self, name: str, data: Any, frame_index: int | None = None, *,
+                          usage: BufferUsage = BufferUsage.VERTEX,
+                          strategy: BufferStrategy = BufferStrategy.DEVICE_LOCAL,
+                          ) -> ManagedBuffer:
+        """Create a buffer of exactly ``data``'s size with any usage, and upload ``data``."""
+        what = f"create_and_upload({name!r})"
+        self._require_open(what)
+        nbytes = checks.data_nbytes(data, what)
+        dtype = data.dtype if isinstance(data, np.ndarray) else None
+        buffer = self.create_buffer(BufferConfig(name, nbytes, strategy, usage, dtype),
+                                    frame_index)
+        try:
+            self.update_buffer(buffer, data, frame_index)
+        except BaseException:
+            self.destroy_buffer(buffer)
+            raise
+        return buffer
+
+    def _allocate(self, name: str, size: int, strategy: BufferStrategy, usage: int, what: str
+                  ) -> tuple[Any, Allocation]:
+        capacity = align_up(size, self._alignment)
+        heap = choose_memory_type(self.context.memory_types, strategy, -1)
+        if capacity > heap.heap_size:
+            raise OutOfDeviceMemoryError(
+                f"{what}: {capacity} bytes exceed the whole memory heap {heap.heap_index} "
+                f"({heap.heap_size} bytes) that {strategy.value} memory comes from; make the "
+                "buffer smaller or split it.")
+        handle = create_vk_buffer(self.context, capacity, usage, what=what)
+        try:
+            req_size, req_align, bits = buffer_requirements(self.context, handle)
+            candidates = candidate_types(self.context.memory_types, strategy, bits)
+            mtype = candidates[0]
+            if req_size > mtype.heap_size:
+                raise OutOfDeviceMemoryError(
+                    f"{what}: {req_size} bytes exceed the whole memory heap {mtype.heap_index} "
+                    f"({mtype.heap_size} bytes) of memory type {mtype.index}; make the buffer "
+                    "smaller or split it.")
+            allocation = self.allocator.allocate(
+                req_size, mtype, what=what, map_memory=strategy.is_host, alignment=req_align,
+                fallback_types=tuple(candidates[1:]))
+        except BaseException:
+            destroy_vk_buffer(self.context, handle)
+            raise
+        try:
+            bind_buffer(self.context, handle, allocation, what=what)
+        except BaseException:
+            self.allocator.free(allocation)
+            destroy_vk_buffer(self.context, handle)
+            raise
+        self.context.set_object_name(vk.VK_OBJECT_TYPE_BUFFER, handle, name)
+        return handle, allocation
+
+    def _zero(self, buffer: ManagedBuffer) -> None:
+        """New buffers start zeroed (as in WebGPU): host memset, or a GPU fill in the frame."""
+        if buffer._view is not None:
+            buffer._view[: buffer.capacity] = 0
+            if not buffer._coherent:
+                self.allocator.flush(buffer._allocation, 0, buffer.capacity, what="create_buffer")
+        else:
+            self._ops.append(CopyOp(None, 0, buffer.handle, 0, buffer.capacity))
+
+    def _attach(self, buffer: ManagedBuffer, handle: Any, allocation: Allocation) -> None:
+        buffer.handle = handle
+        buffer._allocation = allocation
+        buffer._manager = self
+        buffer._view = allocation.view
+        buffer._ptr = None if allocation.view is None else ffi.from_buffer(allocation.view)
+        buffer.capacity = allocation.size
+        buffer.memory_type_index = allocation.type_index
+        buffer.memory_flags = allocation.flags
+        buffer._coherent = bool(allocation.flags & HOST_COHERENT) and not (
+            self.discrete_like and buffer.strategy is BufferStrategy.HOST_CACHED)
+
+    # --- writes --------------------------------------------------------------------------
+
+    def update_buffer(self, buffer: ManagedBuffer, data: Any, frame_index: int | None = None,
+                      *, offset: int = 0) -> None:
+        """Write ``data`` (bytes-like, numpy array or numpy scalar) at byte ``offset``.
+
+        Host strategies copy once into the mapped memory (and flush when not coherent);
+        device_local copies once into this frame's staging ring, and the GPU copy runs with the
+        frame's uploads, before anything of the frame reads the buffer. ``generation`` is
+        unchanged.
+
+        Raises (before changing anything): ForeignBufferError, BufferDestroyedError,
+        InvalidOffsetError, InvalidDataError, OutOfBoundsError, InvalidFrameIndexError,
+        HostWriteHazardError, ManagerClosedError.
+        """
+        if buffer.__class__ is not ManagedBuffer or buffer._manager is not self:
+            checks.raise_foreign(buffer, self, "update_buffer")
+        if not buffer.alive:
+            checks.raise_destroyed(buffer, "update_buffer")
+        if offset.__class__ is not int or not 0 <= offset <= checks.MAX_DEVICE_SIZE:
+            offset = checks.coerce_offset(offset, buffer, "update_buffer")
+        if frame_index is not None:
+            self._check_frame_index(frame_index, f"update_buffer({buffer.name!r})")
+        cls = data.__class__
+        if cls is np.ndarray:
+            if buffer.dtype is not None and data.dtype != buffer.dtype:
+                checks.raise_dtype(buffer, data, "update_buffer")
+            if data.dtype.hasobject:
+                checks.raise_object_dtype(buffer, "update_buffer")
+            if not data.flags.c_contiguous:
+                data = np.ascontiguousarray(data)
+            nbytes = data.nbytes
+        elif (cls is bytes or cls is bytearray) and buffer.dtype is None:
+            nbytes = len(data)
+        else:
+            data = checks.as_bytes_view(data, buffer, "update_buffer")
+            nbytes = data.nbytes
+        end = offset + nbytes
+        if end > buffer.size:
+            checks.raise_out_of_bounds(buffer, offset, nbytes, "update_buffer")
+        if buffer.dtype is not None and offset % buffer.dtype.itemsize:
+            checks.raise_misaligned(buffer, offset, "update_buffer")
+        frames = self.frames
+        counters = self._counters
+        if buffer._ptr is not None:
+            write_frame = frames.frame_number if frames.frame_open or \
+                frames.frame_number < 0 else frames.frame_number + 1
+            last = buffer._host_write_frame
+            if self.hazard_checks and last != write_frame and last > frames.completed_frame:
+                checks.raise_hazard(buffer, last, write_frame, self.frames_in_flight)
+            if nbytes:
+                memmove(buffer._ptr + offset, data, nbytes)  # one copy into the mapping
+                if not buffer._coherent:
+                    self.allocator.flush(buffer._allocation, offset, nbytes,
+                                         what=f"update_buffer({buffer.name!r})")
+            buffer._host_write_frame = write_frame
+            counters.host_writes += 1
+        elif nbytes:
+            ring = self._rings[frames.frame_number % self.frames_in_flight]
+            chunk, staged = ring.allocate(nbytes)
+            memmove(chunk.ptr + staged, data, nbytes)  # one copy into the staging ring
+            self._ops.append(CopyOp(chunk.handle, staged, buffer.handle, offset, nbytes))
+            counters.uploads += 1
+            counters.upload_bytes += nbytes
+        buffer.last_updated_frame = frames.frame_number
+
+    # --- resize and destroy --------------------------------------------------------------
+
+    def resize_buffer(self, buffer: ManagedBuffer, new_size: int) -> None:
+        """Replace the VkBuffer with one of ``new_size`` bytes; keep ``min(old, new)`` bytes.
+
+        ``generation`` goes up by exactly 1 (a same-size resize changes nothing). The old
+        VkBuffer is retired into the current frame. Contents of a host buffer are copied by the
+        host at once; those of a device-local buffer by a GPU copy with this frame's uploads.
+        """
+        what = f"resize_buffer({getattr(buffer, 'name', buffer)!r})"
+        self._require_open(what)
+        self._check_live(buffer, what)
+        checks.check_size(new_size, what)
+        if new_size == buffer.size:
+            return
+        handle, allocation = self._allocate(buffer.name, new_size, buffer.strategy,
+                                            int(buffer.usage), what)
+        keep = min(buffer.size, new_size)
+        old_handle, old_allocation = buffer.handle, buffer._allocation
+        if buffer.strategy.is_host:
+            assert allocation.view is not None and buffer._view is not None
+            if not buffer._coherent:
+                self.allocator.invalidate(old_allocation, 0, keep, what=what)
+            allocation.view[:keep] = buffer._view[:keep]
+            allocation.view[keep:] = 0
+        else:
+            self._ops.append(CopyOp(None, 0, handle, 0, allocation.size))
+            self._ops.append(CopyOp(old_handle, 0, handle, 0, keep))
+        self._retire(old_handle, old_allocation, buffer.size, buffer.name)
+        self._counters.note_live(len(self._live), new_size - buffer.size)
+        buffer.size = new_size
+        self._attach(buffer, handle, allocation)
+        if buffer.strategy.is_host and not buffer._coherent:
+            self.allocator.flush(allocation, 0, keep, what=what)
+        buffer.generation += 1
+        self._counters.resizes += 1
+        self.context.notify_buffer(buffer, "replaced")
+
+    def destroy_buffer(self, buffer: ManagedBuffer) -> None:
+        """Retire ``buffer``: unusable at once, freed when the GPU finished the current frame.
+
+        Raises BufferDestroyedError when called twice, ForeignBufferError for a buffer of
+        another manager.
+        """
+        what = f"destroy_buffer({getattr(buffer, 'name', buffer)!r})"
+        self._require_open(what)
+        self._check_live(buffer, what)
+        buffer.alive = False
+        buffer._view = buffer._ptr = None
+        del self._live[buffer.buffer_id]
+        self._retire(buffer.handle, buffer._allocation, buffer.size, buffer.name)
+        buffer._allocation = None
+        self._counters.destroyed += 1
+        self.context.notify_buffer(buffer, "destroyed")
+        self._counters.note_live(len(self._live), -buffer.size)
+
+    def _retire(self, handle: Any, allocation: Allocation, size: int, name: str) -> None:
+        self._retired.append(_Retired(self.frames.frame_number, handle, allocation, size, name))
+
+    def _free_completed(self) -> int:
+        """Free every retired buffer whose frame is complete; returns how many."""
+        done = self.frames.completed_frame
+        keep: list[_Retired] = []
+        freed = 0
+        for item in self._retired:
+            if item.frame <= done:
+                destroy_vk_buffer(self.context, item.handle)
+                self.allocator.free(item.allocation)
+                freed += 1
+            else:
+                keep.append(item)
+        self._retired = keep
+        self._counters.freed += freed
+        return freed
+
+    # --- frames --------------------------------------------------------------------------
+
+    def begin_frame(self, frame_index: int | None = None) -> int:
+        """Start the next frame: wait for its slot's previous frame, free what it retired.
+
+        Args:
+            frame_index: the slot, ``(frame_number + 1) % frames_in_flight``; ``None`` = next.
+
+        Returns:
+            The new frame number.
+        """
+        self._require_open("begin_frame")
+        frames = self.frames
+        if frames.frame_open and frames.frame_number >= 0:
+            raise FrameStateError(
+                f"begin_frame: frame {frames.frame_number} is still open; call end_frame() "
+                "first.")
+        expected = (frames.frame_number + 1) % self.frames_in_flight
+        if frame_index is not None:
+            checks.check_slot(frame_index, self.frames_in_flight, "begin_frame")
+            if frame_index != expected:
+                raise checks.misordered(frame_index, expected, "begin_frame")
+        self.submit_uploads()
+        number = frames.begin()
+        frames.wait_through(-1 if number == 0 else number - self.frames_in_flight,
+                            what="begin_frame")
+        self._free_completed()
+        slot = number % self.frames_in_flight
+        previous = self._rings[(number - 1) % self.frames_in_flight]
+        self._counters.peak_staging = max(self._counters.peak_staging, previous.used_this_frame)
+        self._rings[slot].reset()
+        self._counters.new_frame()
+        self.context.counters.new_frame()
+        return number
+
+    def write_when_slot_begins(self, buffer: ManagedBuffer, data: Any, frame_index: int, *,
+                               offset: int = 0) -> None:
+        """Write ``data`` into ``buffer`` in the upload phase of slot ``frame_index``'s next frame.
+
+        For per-slot buffers (:class:`~engine.buffers.sets.BufferSet`) whose slot the GPU may
+        still be reading now: the write happens once that slot's frame has begun (its previous
+        use is complete), before anything of the frame renders. ``data`` is not copied: pass an
+        object you will not modify (``BufferSet.update_all`` passes a private copy).
+        """
+        what = "write_when_slot_begins"
+        checks.check_slot(frame_index, self.frames_in_flight, what)
+        self._check_live(buffer, what)
+        offset = checks.coerce_offset(offset, buffer, what)
+        if not isinstance(data, np.ndarray | bytes):
+            data = bytes(checks.as_bytes_view(data, buffer, what))
+        elif isinstance(data, np.ndarray):
+            if buffer.dtype is not None and data.dtype != buffer.dtype:
+                checks.raise_dtype(buffer, data, what)
+            data = np.ascontiguousarray(data)
+        nbytes = data.nbytes if isinstance(data, np.ndarray) else len(data)
+        if offset + nbytes > buffer.size:
+            checks.raise_out_of_bounds(buffer, offset, nbytes, what)
+        self._deferred[frame_index].append((buffer, data, offset))
+
+    def _apply_deferred(self, slot: int) -> None:
+        """Write the values queued for ``slot`` (validated when queued; the slot is free now)."""
+        deferred, self._deferred[slot] = self._deferred[slot], []
+        write_frame = self.frames.frame_number
+        for buffer, data, offset in deferred:
+            if not buffer.alive:
+                continue
+            nbytes = data.nbytes if data.__class__ is np.ndarray else len(data)
+            if buffer._ptr is None or offset + nbytes > buffer.size:
+                self.update_buffer(buffer, data, offset=offset)  # staged, or resized meanwhile
+                continue
+            memmove(buffer._ptr + offset, data, nbytes)
+            if not buffer._coherent:
+                self.allocator.flush(buffer._allocation, offset, nbytes,
+                                     what=f"write_when_slot_begins({buffer.name!r})")
+            buffer._host_write_frame = write_frame
+            buffer.last_updated_frame = write_frame
+            self._counters.host_writes += 1
+
+    def submit_uploads(self) -> int:
+        """Record this frame's staged copies into one command buffer, queued for submission.
+
+        Called by the BufferSystem in the upload phase (and by ``end_frame`` for late
+        writes). The command buffer goes to the GPU in the same ``vkQueueSubmit`` as the
+        frame's next submission (the render, through ``frames.submit``), ahead of it, or on its
+        own at ``end_frame``/``read_buffer``. Returns the number of copies recorded.
+        """
+        if self.frames.frame_number >= 0:
+            slot = self.frames.frame_number % self.frames_in_flight
+            if self._deferred[slot]:
+                self._apply_deferred(slot)
+        ops = self._ops
+        if not ops:
+            return 0
+        self._require_open("submit_uploads")
+        cmd = self._next_command_buffer("submit_uploads")
+        self._recorder.record(cmd, ops)
+        check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what="submit_uploads")
+        # Sent first in the frame's next submission (its render), or at end_frame.
+        self.frames.queue(cmd)
+        count = len(ops)
+        self._ops = []
+        return count
+
+    def end_frame(self) -> None:
+        """Submit what the frame recorded (late uploads) and close the frame."""
+        self._require_open("end_frame")
+        if not self.frames.frame_open or self.frames.frame_number < 0:
+            raise FrameStateError("end_frame: no frame is open; call begin_frame() first.")
+        self.submit_uploads()
+        self.frames.end()
+
+    def _next_command_buffer(self, what: str) -> Any:
+        return self._commands.begin(self.frames.frame_number, what=what)
+
+    def _end_and_submit(self, cmd: Any, what: str) -> None:
+        check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
+        self.frames.submit(cmd, what=what)
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def read_buffer(self, buffer: ManagedBuffer, offset: int = 0, size: int | None = None
+                    ) -> bytes:
+        """Copy ``size`` bytes at ``offset`` back to the host (blocking; not for frame loops).
+
+        Submits this frame's pending uploads, then waits for every submission so far, so the
+        result includes every write made before the call (host or GPU).
+        """
+        what = f"read_buffer({getattr(buffer, 'name', buffer)!r})"
+        self._require_open(what)
+        self._check_live(buffer, what)
+        offset = checks.coerce_offset(offset, buffer, "read_buffer")
+        if size is None:
+            size = buffer.size - offset
+        checks.check_read_range(buffer, offset, size, "read_buffer")
+        if size == 0:
+            return b""
+        self.submit_uploads()
+        return read_back(self, buffer, offset, size, what)
+
+    def read_array(self, buffer: ManagedBuffer, dtype: Any = None, offset: int = 0,
+                   count: int | None = None) -> np.ndarray[Any, Any]:
+        """``read_buffer`` as a numpy array of ``dtype`` (default: the buffer's dtype)."""
+        dt = np.dtype(dtype if dtype is not None else (buffer.dtype or np.uint8))
+        size = None if count is None else count * dt.itemsize
+        raw = self.read_buffer(buffer, offset, size)
+        usable = len(raw) // dt.itemsize * dt.itemsize
+        return np.frombuffer(raw[:usable], dtype=dt).copy()
+
+    # --- statistics ----------------------------------------------------------------------
+
+    def statistics(self) -> BufferStatistics:
+        """A snapshot; serialise with ``to_json()``."""
+        stats = BufferStatistics(frame_number=self.frames.frame_number,
+                                 frames_in_flight=self.frames_in_flight)
+        for buffer in self._live.values():
+            stats.live_buffers += 1
+            stats.live_bytes += buffer.size
+            s = stats.by_strategy.setdefault(buffer.strategy.value, StrategyStats())
+            s.buffers += 1
+            s.bytes += buffer.size
+            m = stats.by_memory_type.setdefault(str(buffer.memory_type_index), StrategyStats())
+            m.buffers += 1
+            m.bytes += buffer.size
+        stats.pending_destroy_count = len(self._retired)
+        stats.pending_destroy_bytes = sum(r.size for r in self._retired)
+        c = self._counters
+        slot_ring = self._rings[self.frames.frame_number % self.frames_in_flight]
+        stats.uploads_this_frame = c.uploads - c.frame_start_uploads
+        stats.upload_bytes_this_frame = c.upload_bytes - c.frame_start_upload_bytes
+        stats.staging_bytes_this_frame = slot_ring.used_this_frame
+        stats.host_writes_this_frame = c.host_writes - c.frame_start_host_writes
+        stats.staging_capacity = sum(r.capacity for r in self._rings)
+        stats.staging_growths = sum(r.growths for r in self._rings)
+        counters = self.context.counters
+        stats.descriptor_writes_this_frame = counters.descriptor_writes_frame
+        stats.descriptor_writes_total = counters.descriptor_writes_total
+        stats.buffers_created_total = c.created
+        stats.buffers_destroyed_total = c.destroyed
+        stats.buffers_freed_total = c.freed
+        stats.resizes_total = c.resizes
+        stats.uploads_total = c.uploads
+        stats.upload_bytes_total = c.upload_bytes
+        stats.allocate_memory_calls = self.allocator.allocate_calls
+        stats.live_allocations = self.allocator.live_allocations
+        stats.submissions_total = self.frames.submissions
+        stats.peak_live_buffers = c.peak_buffers
+        stats.peak_live_bytes = c.peak_bytes
+        stats.peak_staging_bytes_per_frame = max(c.peak_staging, slot_ring.used_this_frame)
+        stats.memory = self.allocator.statistics()
+        return stats
+
+    def print_statistics(self) -> None:
+        """Print :meth:`statistics` as a table on stdout."""
+        print(self.statistics().format_table())  # noqa: T201
+
+    # --- checks --------------------------------------------------------------------------
+
+    def _require_open(self, what: str) -> None:
+        if self._closed:
+            checks.raise_closed(what)
+
+    def _check_live(self, buffer: Any, what: str) -> None:
+        call_name = what.split("(")[0]
+        if buffer.__class__ is not ManagedBuffer or buffer._manager is not self:
+            checks.raise_foreign(buffer, self, call_name)
+        if not buffer.alive:
+            checks.raise_destroyed(buffer, call_name)
+
+    def _check_frame_index(self, frame_index: int | None, what: str) -> None:
+        if frame_index is None:
+            return
+        checks.check_slot(frame_index, self.frames_in_flight, what)
+        current = self.frames.frame_number % self.frames_in_flight
+        if self.frames.frame_number >= 0 and frame_index != current:
+            raise checks.misordered(frame_index, current, what)
+
+    # --- shutdown ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Wait for the GPU, then free every buffer (live or retired) and the staging rings.
+
+        Safe to call twice; the context calls it on ``GraphicsContext.close()``.
+        """
+        if self._closed:
+            return
+        if self.context.device is None:
+            self._closed = True
+            return
+        try:
+            self.submit_uploads()
+        except EngineError:
+            self._ops = []
+        self._closed = True
+        self.frames.close()
+        for item in self._retired:
+            destroy_vk_buffer(self.context, item.handle)
+            self.allocator.free(item.allocation)
+        self._counters.freed += len(self._retired)
+        self._retired = []
+        for buffer in list(self._live.values()):
+            destroy_vk_buffer(self.context, buffer.handle)
+            self.allocator.free(buffer._allocation)
+            buffer.alive = False
+            buffer._view = buffer._ptr = None
+            buffer._allocation = None
+        self._live.clear()
+        for ring in self._rings:
+            ring.close()
+        self.allocator.close()
+        self._commands.destroy()
+        self.context.remove_close_hook(self.close)
+
+    def __enter__(self) -> BufferManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,137 @@
+"""BufferSet and GlobalUboSet: one host-visible buffer per frame slot, for per-frame data.
+
+Host-visible memory is read by the GPU *when the frame executes*, so data that changes every
+frame needs one buffer per frame in flight: frame slot ``f`` writes only buffer ``f``, which the
+GPU finished reading when ``begin_frame`` waited for the slot. The buffers are created once and
+never replaced, so their generation stays 1 and bindings never need rewriting.
+
+Two ways to write:
+
+- :meth:`BufferSet.update` writes one slot (data that is rewritten every frame: camera, time).
+- :meth:`BufferSet.update_all` sets the value from now on: the current slot at once, every other
+  slot in the upload phase of its next frame (data that changes now and then: a material, an
+  emitter). Each write is a direct copy into mapped memory; nothing is staged or submitted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.buffers.manager import BufferManager
+from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
+from engine.errors import EngineError, InvalidFrameIndexError
+
+
+def _renamed(exc: EngineError, call: str, name: str) -> EngineError:
+    """The same error class, with the BufferSet call named first."""
+    return type(exc)(f"{call}({name!r}) -> {exc}")
+
+
+class BufferSet:
+    """``frames_in_flight`` buffers of one size: one per frame slot.
+
+    Args:
+        buffer_manager: the owner.
+        dtype_or_size: a numpy dtype (size = its itemsize, and writes must use it) or a size
+            in bytes.
+        name: base label; buffer ``f`` is named ``f"{name}[{f}]"``.
+        usage: what the GPU does with them (default UNIFORM).
+        strategy: HOST_VISIBLE (default) or HOST_CACHED.
+    """
+
+    def __init__(self, buffer_manager: BufferManager, dtype_or_size: Any, *, name: str,
+                 usage: BufferUsage = BufferUsage.UNIFORM,
+                 strategy: BufferStrategy = BufferStrategy.HOST_VISIBLE) -> None:
+        if isinstance(dtype_or_size, int | np.integer) and not isinstance(dtype_or_size, bool):
+            size, dtype = int(dtype_or_size), None
+        else:
+            dtype = np.dtype(dtype_or_size)
+            size = dtype.itemsize
+        self.manager = buffer_manager
+        self.name = name
+        self.dtype = dtype
+        self.buffers: list[ManagedBuffer] = []
+        try:
+            for f in range(buffer_manager.frames_in_flight):
+                self.buffers.append(buffer_manager.create_buffer(
+                    BufferConfig(f"{name}[{f}]", size, strategy, usage, dtype)))
+        except BaseException:
+            self.destroy()
+            raise
+
+    @property
+    def size(self) -> int:
+        return self.buffers[0].size
+
+    def _slot(self, frame_index: int | None, what: str) -> int:
+        if frame_index is None:
+            return self.manager.frame_index
+        n = len(self.buffers)
+        if isinstance(frame_index, bool) or not isinstance(frame_index, int | np.integer) \
+                or not 0 <= int(frame_index) < n:
+            raise InvalidFrameIndexError(
+                f"{what}({self.name!r}): frame index {frame_index!r} is not a slot 0..{n - 1}.")
+        return int(frame_index)
+
+    def update(self, data: Any, frame_index: int | None = None, *, offset: int = 0) -> None:
+        """Write ``data`` into the buffer of ``frame_index`` (default: the current slot)."""
+        slot = self._slot(frame_index, "BufferSet.update")
+        try:  # no context manager: this runs every frame, and try costs nothing
+            self.manager.update_buffer(self.buffers[slot], data, offset=offset)
+        except EngineError as exc:
+            raise _renamed(exc, "BufferSet.update", self.name) from None
+
+    def update_all(self, data: Any, *, offset: int = 0) -> None:
+        """Make ``data`` (at byte ``offset``) the contents of every slot from now on.
+
+        The current slot is written at once (all slots during set-up, before the first frame);
+        the others in the upload phase (``submit_uploads``) of their next frame, in call order.
+        Checks happen now, so a bad call raises here and queues nothing.
+        """
+        if isinstance(data, np.generic):
+            data = np.asarray(data)
+        manager = self.manager
+        current = manager.frame_index
+        try:
+            manager.update_buffer(self.buffers[current], data, offset=offset)
+        except EngineError as exc:
+            raise _renamed(exc, "BufferSet.update_all", self.name) from None
+        if manager.frame_number < 0:
+            for slot, buffer in enumerate(self.buffers):
+                if slot != current:
+                    manager.update_buffer(buffer, data, offset=offset)
+            return
+        # Validated by the write above; the same bytes go to the other slots later.
+        copy = np.array(data, copy=True, order="C") if isinstance(data, np.ndarray) \
+            else bytes(data)
+        deferred = manager._deferred
+        for slot, buffer in enumerate(self.buffers):
+            if slot != current:
+                deferred[slot].append((buffer, copy, offset))
+
+    def get_buffer(self, frame_index: int | None = None) -> ManagedBuffer:
+        """The buffer of ``frame_index`` (default: the current slot)."""
+        return self.buffers[self._slot(frame_index, "BufferSet.get_buffer")]
+
+    def destroy(self) -> None:
+        """Retire every buffer (frame-safe)."""
+        for buffer in self.buffers:
+            if buffer.alive and not self.manager.closed:
+                self.manager.destroy_buffer(buffer)
+        self.buffers = []
+
+    def __len__(self) -> int:
+        return len(self.buffers)
+
+    def __iter__(self) -> Any:
+        return iter(self.buffers)
+
+
+class GlobalUboSet(BufferSet):
+    """The per-frame global uniform buffer (camera, time, light count): a UNIFORM BufferSet."""
+
+    def __init__(self, buffer_manager: BufferManager, dtype_or_size: Any, *,
+                 name: str = "GlobalUBO") -> None:
+        super().__init__(buffer_manager, dtype_or_size, name=name, usage=BufferUsage.UNIFORM)

@@ -1,0 +1,215 @@
+"""The per-frame staging ring and the frame's transfer recording.
+
+How uploads to device-local buffers work:
+
+1. ``update_buffer`` copies the data once into the current slot's :class:`StagingRing`
+   (persistently mapped, host-visible coherent memory) and appends a :class:`CopyOp`.
+2. The BufferSystem (schedule phase "uploads") calls ``BufferManager.submit_uploads()``, which
+   records every op of the frame into one command buffer by :func:`record_copies`:
+   a barrier (earlier GPU work -> transfer), the copies (with a transfer->transfer barrier only
+   where a copy touches bytes an earlier copy of the batch wrote), and a barrier (transfer ->
+   everything later) so that the frame's compute and draws see the data. It is submitted on the
+   frame's queue, tracked by the frame's fence. No ``vkQueueWaitIdle``, no per-update submit.
+3. A slot's ring is reset only after the slot's previous frame is known complete.
+
+A full ring grows: a new chunk (double the size, or the request) is added to the slot at once,
+so nothing stalls or is overwritten; at the slot's next reset the chunks are merged into one of
+the total size. Growth is counted in the statistics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.buffers.types import BufferStrategy
+from engine.device.context import GraphicsContext
+from engine.device.vk import ffi, lib, vk
+from engine.errors import OutOfDeviceMemoryError
+from engine.memory.type_choice import (
+    Allocation,
+    MemoryAllocator,
+    align_up,
+    bind_buffer,
+    buffer_requirements,
+    choose_memory_type,
+    create_vk_buffer,
+    destroy_vk_buffer,
+)
+
+STAGING_ALIGNMENT = 16
+"""Byte alignment of each staged region (keeps memcpy on aligned addresses)."""
+
+
+@dataclass(eq=False)
+class StagingChunk:
+    """One host-visible VkBuffer of a ring slot."""
+
+    handle: Any
+    allocation: Allocation
+    capacity: int
+    view: np.ndarray[Any, np.dtype[np.uint8]]
+    ptr: Any = None
+    """cffi ``char[]`` over ``view`` (for ``ffi.memmove``, the fastest host copy)."""
+
+    def __post_init__(self) -> None:
+        self.ptr = ffi.from_buffer(self.view)
+
+
+@dataclass(slots=True)
+class CopyOp:
+    """One GPU copy of a frame: ``size`` bytes from (src, src_offset) to (dst, dst_offset).
+
+    ``src`` None means "fill with zeros" (``vkCmdFillBuffer``; offset and size multiples of 4).
+    """
+
+    src: Any
+    src_offset: int
+    dst: Any
+    dst_offset: int
+    size: int
+
+
+class StagingRing:
+    """Staging memory for one frame slot: a bump allocator over one or more chunks."""
+
+    def __init__(self, ctx: GraphicsContext, allocator: MemoryAllocator, slot: int,
+                 initial_capacity: int) -> None:
+        self.ctx = ctx
+        self.allocator = allocator
+        self.slot = slot
+        self.chunks: list[StagingChunk] = []
+        self.cursor = 0
+        self.used_this_frame = 0
+        self.growths = 0
+        self._initial = initial_capacity
+
+    @property
+    def capacity(self) -> int:
+        return sum(c.capacity for c in self.chunks)
+
+    def _new_chunk(self, capacity: int) -> StagingChunk:
+        what = f"staging ring slot {self.slot} ({capacity} B)"
+        usage = vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
+        handle = create_vk_buffer(self.ctx, capacity, usage, what=what)
+        try:
+            size, align, bits = buffer_requirements(self.ctx, handle)
+            mtype = choose_memory_type(self.ctx.memory_types, BufferStrategy.HOST_VISIBLE, bits)
+            allocation = self.allocator.allocate(size, mtype, what=what, site="staging",
+                                                 map_memory=True, alignment=align)
+        except BaseException:
+            destroy_vk_buffer(self.ctx, handle)
+            raise
+        try:
+            bind_buffer(self.ctx, handle, allocation, what=what)
+        except BaseException:
+            self.allocator.free(allocation)
+            destroy_vk_buffer(self.ctx, handle)
+            raise
+        self.ctx.set_object_name(vk.VK_OBJECT_TYPE_BUFFER, handle,
+                                 f"staging[{self.slot}]#{len(self.chunks)}")
+        assert allocation.view is not None
+        return StagingChunk(handle, allocation, capacity, allocation.view[:capacity])
+
+    def allocate(self, nbytes: int) -> tuple[StagingChunk, int]:
+        """Reserve ``nbytes`` in this frame's ring; grows (never waits) when full."""
+        if not self.chunks:
+            self.chunks.append(self._new_chunk(max(self._initial, align_up(nbytes, 4096))))
+            self.cursor = 0
+        chunk = self.chunks[-1]
+        offset = align_up(self.cursor, STAGING_ALIGNMENT)
+        if offset + nbytes > chunk.capacity:
+            capacity = max(chunk.capacity * 2, align_up(nbytes, 4096))
+            chunk = self._new_chunk(capacity)
+            self.chunks.append(chunk)
+            self.growths += 1
+            offset = 0
+        self.cursor = offset + nbytes
+        self.used_this_frame += nbytes
+        return chunk, offset
+
+    def reset(self) -> None:
+        """Start the slot's next frame. Call only after the slot's previous frame completed."""
+        if len(self.chunks) > 1:
+            total = sum(c.capacity for c in self.chunks)
+            for chunk in self.chunks:
+                self._free_chunk(chunk)
+            self.chunks = []
+            self._initial = total
+            # On failure the next allocate() retries lazily (and raises if still short).
+            with contextlib.suppress(OutOfDeviceMemoryError):
+                self.chunks.append(self._new_chunk(total))
+        self.cursor = 0
+        self.used_this_frame = 0
+
+    def _free_chunk(self, chunk: StagingChunk) -> None:
+        destroy_vk_buffer(self.ctx, chunk.handle)
+        self.allocator.free(chunk.allocation)
+
+    def close(self) -> None:
+        for chunk in self.chunks:
+            self._free_chunk(chunk)
+        self.chunks = []
+
+
+class CopyRecorder:
+    """Records a frame's :class:`CopyOp` list with the barriers it needs; no per-call structs."""
+
+    ALL = vk.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
+    TRANSFER = vk.VK_PIPELINE_STAGE_TRANSFER_BIT
+
+    def __init__(self) -> None:
+        self._region = ffi.new("VkBufferCopy*")
+        self._barrier = ffi.new("VkMemoryBarrier*", {"sType": vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
+
+    def barrier(self, cmd: Any, src_stage: int, src_access: int, dst_stage: int,
+                dst_access: int) -> None:
+        """A global memory barrier."""
+        b = self._barrier
+        b.srcAccessMask = src_access
+        b.dstAccessMask = dst_access
+        lib.vkCmdPipelineBarrier(cmd, src_stage, dst_stage, 0, 1, b, 0, ffi.NULL, 0, ffi.NULL)
+
+    def record(self, cmd: Any, ops: list[CopyOp]) -> None:
+        """Record ``ops`` in order: pre-barrier, copies (+ hazard barriers), post-barrier."""
+        transfer_rw = vk.VK_ACCESS_TRANSFER_READ_BIT | vk.VK_ACCESS_TRANSFER_WRITE_BIT
+        memory_rw = vk.VK_ACCESS_MEMORY_READ_BIT | vk.VK_ACCESS_MEMORY_WRITE_BIT
+        # Earlier GPU work (previous frames' reads and shader writes) before our copies.
+        self.barrier(cmd, self.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT, self.TRANSFER, transfer_rw)
+        written: dict[Any, list[tuple[int, int]]] = {}  # VkBuffer cdata -> written ranges
+        region = self._region
+        copy, fill = lib.vkCmdCopyBuffer, lib.vkCmdFillBuffer
+        for op in ops:
+            src, dst = op.src, op.dst
+            end = op.dst_offset + op.size
+            ranges = written.get(dst)
+            hazard = ranges is not None and _overlaps(ranges, op.dst_offset, end)
+            if not hazard and src is not None:
+                src_ranges = written.get(src)  # only resize copies read a written buffer
+                hazard = src_ranges is not None and _overlaps(
+                    src_ranges, op.src_offset, op.src_offset + op.size)
+            if hazard:
+                self.barrier(cmd, self.TRANSFER, vk.VK_ACCESS_TRANSFER_WRITE_BIT, self.TRANSFER,
+                             transfer_rw)
+                written.clear()
+                ranges = None
+            if src is None:
+                fill(cmd, dst, op.dst_offset, op.size, 0)
+            else:
+                region.srcOffset = op.src_offset
+                region.dstOffset = op.dst_offset
+                region.size = op.size
+                copy(cmd, src, dst, 1, region)
+            if ranges is None:
+                written[dst] = [(op.dst_offset, end)]
+            else:
+                ranges.append((op.dst_offset, end))
+        # Our copies before everything later in this frame (compute, vertex input, shaders).
+        self.barrier(cmd, self.TRANSFER, vk.VK_ACCESS_TRANSFER_WRITE_BIT, self.ALL, memory_rw)
+
+
+def _overlaps(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(s < end and start < e for s, e in ranges)

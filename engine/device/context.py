@@ -1,0 +1,412 @@
+"""GraphicsContext: instance, physical device, logical device, queue and command pool.
+
+Device choice: a real GPU first (discrete, then integrated, then virtual), lavapipe (CPU)
+otherwise. Override with ``device=`` (an index or a case-insensitive name fragment such as
+``"llvmpipe"`` or ``"nvidia"``) or the ``ENGINE_DEVICE`` environment variable.
+
+Validation: ``validation=None`` reads ``ENGINE_VALIDATION`` (``1``/``0``); when on, the Khronos
+layer is enabled with synchronisation validation (turn the latter off with
+``ENGINE_SYNC_VALIDATION=0`` or ``sync_validation=False``). Messages reach
+:data:`engine.device.debug.SINK` and :mod:`logging`.
+
+Queues: one queue of a family that supports graphics and compute is used for everything,
+transfers included. A dedicated transfer queue would need queue-family ownership transfers on
+every buffer a frame touches; the graphics queue's copy engine is fast enough for per-frame
+uploads (see BENCHMARKS.md), so we keep one queue and one submission order.
+
+Lifetime: create with :meth:`GraphicsContext.create`, close with :meth:`close` (or ``with``).
+Closing waits for the device, then destroys the device, messenger and instance; the validation
+layer reports any object still alive at that point as a leak.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import engine.device.vk as vkw
+from engine.device.debug import SINK
+from engine.device.instance import INSTANCES as _INSTANCES
+from engine.device.instance import VALIDATION_LAYER, SharedInstance, create_shared_instance
+from engine.device.vk import EntryPoints, call, ffi, vk
+from engine.errors import DeviceNotFoundError, EngineError, ManagerClosedError
+
+_DEVICE_TYPE_RANK = {
+    vk.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: 0,
+    vk.VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: 1,
+    vk.VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: 2,
+    vk.VK_PHYSICAL_DEVICE_TYPE_OTHER: 3,
+    vk.VK_PHYSICAL_DEVICE_TYPE_CPU: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryType:
+    """One ``VkMemoryType`` of the device: its index, property flags and heap."""
+
+    index: int
+    flags: int
+    heap_index: int
+    heap_size: int
+    heap_device_local: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceLimits:
+    """The limits the buffer code needs, in bytes unless stated."""
+
+    min_uniform_buffer_offset_alignment: int
+    min_storage_buffer_offset_alignment: int
+    non_coherent_atom_size: int
+    buffer_image_granularity: int
+    max_memory_allocation_count: int
+    max_uniform_buffer_range: int
+    max_storage_buffer_range: int
+    max_compute_work_group_count_x: int
+
+
+class ContextCounters:
+    """Per-frame and total counters shared by everything on one context."""
+
+    def __init__(self) -> None:
+        self.descriptor_writes_frame = 0
+        self.descriptor_writes_total = 0
+
+    def add_descriptor_writes(self, n: int) -> None:
+        self.descriptor_writes_frame += n
+        self.descriptor_writes_total += n
+
+    def new_frame(self) -> None:
+        self.descriptor_writes_frame = 0
+
+
+def _env_flag(name: str) -> bool | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return None
+    return value.lower() not in ("0", "false", "no", "off")
+
+
+def _enumerate_names(fn: Any, *args: Any, attr: str) -> set[str]:
+    try:
+        return {getattr(p, attr) for p in fn(*args)}
+    except Exception:
+        return set()
+
+
+class GraphicsContext:
+    """The Vulkan device every manager, binder and renderer of one program shares."""
+
+    def __init__(self) -> None:  # use GraphicsContext.create()
+        self.instance: Any = None
+        self.physical_device: Any = None
+        self.device: Any = None
+        self.queue: Any = None
+        self.queue_family_index = 0
+        self.command_pool: Any = None
+        self.device_name = ""
+        self.device_type = 0
+        self.driver_version = 0
+        self.api_version = 0
+        self.memory_types: tuple[MemoryType, ...] = ()
+        self.memory_heaps: tuple[tuple[int, int], ...] = ()  # (size, flags)
+        self.limits: DeviceLimits
+        self.validation = False
+        self.sync_validation = False
+        self.debug_utils = False
+        self.instance_extensions: set[str] = set()
+        self.device_extensions: set[str] = set()
+        self.entry_points: EntryPoints
+        self._shared: SharedInstance
+        self._closed = True
+        self._close_hooks: list[Any] = []
+        self.counters = ContextCounters()
+        self.buffer_listeners: list[Callable[[Any, str], None]] = []
+        """Called as ``listener(buffer, event)`` with event ``"replaced"`` (new VkBuffer,
+        generation bumped) or ``"destroyed"``; the ResourceBinder subscribes here so that its
+        per-frame work grows with changes, not with the number of bindings."""
+
+    # --- creation ------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        validation: bool | None = None,
+        device: int | str | None = None,
+        sync_validation: bool | None = None,
+        instance_extensions: tuple[str, ...] | list[str] = (),
+        app_name: str = "vkbuffers",
+    ) -> GraphicsContext:
+        """Create a headless context (add surface extensions for a window).
+
+        Args:
+            validation: enable the Khronos validation layer; ``None`` reads
+                ``ENGINE_VALIDATION``.
+            device: physical-device index or name fragment; ``None`` reads ``ENGINE_DEVICE``
+                and otherwise prefers a real GPU over lavapipe.
+            sync_validation: synchronisation validation (default: on with validation, unless
+                ``ENGINE_SYNC_VALIDATION=0``).
+            instance_extensions: extra instance extensions (e.g. GLFW's surface ones).
+        """
+        ctx = cls()
+        try:
+            ctx._create_instance(validation, sync_validation, list(instance_extensions), app_name)
+            ctx._choose_physical_device(device if device is not None else os.environ.get(
+                "ENGINE_DEVICE") or None)
+            ctx._create_device()
+        except BaseException:
+            ctx._destroy()
+            raise
+        ctx._closed = False
+        return ctx
+
+    def _create_instance(
+        self, validation: bool | None, sync: bool | None, extra: list[str], app_name: str
+    ) -> None:
+        if validation is None:
+            validation = bool(_env_flag("ENGINE_VALIDATION"))
+        available_layers = _enumerate_names(
+            vk.vkEnumerateInstanceLayerProperties, attr="layerName")
+        available_ext = _enumerate_names(
+            vk.vkEnumerateInstanceExtensionProperties, None, attr="extensionName")
+        if validation and VALIDATION_LAYER not in available_layers:
+            raise EngineError(
+                "GraphicsContext.create(validation=True): the Khronos validation layer is not "
+                "installed; install vulkan-validationlayers or pass validation=False."
+            )
+        if validation:
+            layer_ext = _enumerate_names(
+                vk.vkEnumerateInstanceExtensionProperties, VALIDATION_LAYER, attr="extensionName")
+            available_ext |= layer_ext
+        if sync is None:
+            sync_env = _env_flag("ENGINE_SYNC_VALIDATION")
+            sync = validation and (sync_env is None or sync_env)
+        extensions = list(dict.fromkeys(extra))
+        for name in extensions:
+            if name not in available_ext:
+                raise EngineError(
+                    f"GraphicsContext.create: instance extension {name} is not available.")
+        self.debug_utils = "VK_EXT_debug_utils" in available_ext
+        if self.debug_utils:
+            extensions.append("VK_EXT_debug_utils")
+        sync = bool(sync and "VK_EXT_validation_features" in available_ext)
+        if sync:
+            extensions.append("VK_EXT_validation_features")
+        self.validation, self.sync_validation = bool(validation), sync
+        self.instance_extensions = set(extensions)
+        key = (self.validation, sync, tuple(sorted(extensions)))
+        shared = _INSTANCES.get(key)
+        if shared is None:
+            shared = create_shared_instance(validation, sync, extensions, app_name,
+                                             self.debug_utils)
+            _INSTANCES[key] = shared
+        shared.users += 1
+        self._shared = shared
+        self.instance = shared.instance
+        self.entry_points = shared.entry_points
+
+    def _choose_physical_device(self, wanted: int | str | None) -> None:
+        devices = call(vk.vkEnumeratePhysicalDevices, self.instance,
+                       what="GraphicsContext.create")
+        if not devices:
+            raise DeviceNotFoundError(
+                "GraphicsContext.create: no Vulkan device found; install mesa-vulkan-drivers "
+                "(lavapipe) or a GPU driver.")
+        described = []
+        for index, pd in enumerate(devices):
+            props = vk.vkGetPhysicalDeviceProperties(pd)
+            described.append((index, pd, props, props.deviceName))
+        names = [f"{i}: {n}" for i, _, _, n in described]
+        chosen = None
+        if wanted is None:
+            chosen = min(described, key=lambda d: (_DEVICE_TYPE_RANK.get(d[2].deviceType, 9),
+                                                    d[0]))
+        elif isinstance(wanted, int) or (isinstance(wanted, str) and wanted.isdigit()):
+            index = int(wanted)
+            if not 0 <= index < len(described):
+                raise DeviceNotFoundError(
+                    f"GraphicsContext.create(device={wanted!r}): no device with that index; "
+                    f"devices are {names}.")
+            chosen = described[index]
+        else:
+            matches = [d for d in described if str(wanted).lower() in d[3].lower()]
+            if not matches:
+                raise DeviceNotFoundError(
+                    f"GraphicsContext.create(device={wanted!r}): no device name contains it; "
+                    f"devices are {names}.")
+            chosen = matches[0]
+        _, pd, props, name = chosen
+        self.physical_device = pd
+        self.device_name = name
+        self.device_type = props.deviceType
+        self.driver_version = props.driverVersion
+        self.api_version = props.apiVersion
+        lim = props.limits
+        self.limits = DeviceLimits(
+            min_uniform_buffer_offset_alignment=int(lim.minUniformBufferOffsetAlignment),
+            min_storage_buffer_offset_alignment=int(lim.minStorageBufferOffsetAlignment),
+            non_coherent_atom_size=int(lim.nonCoherentAtomSize),
+            buffer_image_granularity=int(lim.bufferImageGranularity),
+            max_memory_allocation_count=int(lim.maxMemoryAllocationCount),
+            max_uniform_buffer_range=int(lim.maxUniformBufferRange),
+            max_storage_buffer_range=int(lim.maxStorageBufferRange),
+            max_compute_work_group_count_x=int(lim.maxComputeWorkGroupCount[0]),
+        )
+        mem = vk.vkGetPhysicalDeviceMemoryProperties(pd)
+        heaps = tuple((int(mem.memoryHeaps[i].size), int(mem.memoryHeaps[i].flags))
+                      for i in range(mem.memoryHeapCount))
+        self.memory_heaps = heaps
+        self.memory_types = tuple(
+            MemoryType(i, int(mem.memoryTypes[i].propertyFlags), int(mem.memoryTypes[i].heapIndex),
+                       heaps[mem.memoryTypes[i].heapIndex][0],
+                       bool(heaps[mem.memoryTypes[i].heapIndex][1]
+                            & vk.VK_MEMORY_HEAP_DEVICE_LOCAL_BIT))
+            for i in range(mem.memoryTypeCount))
+
+    def _create_device(self) -> None:
+        families = vk.vkGetPhysicalDeviceQueueFamilyProperties(self.physical_device)
+        wanted = vk.VK_QUEUE_GRAPHICS_BIT | vk.VK_QUEUE_COMPUTE_BIT
+        for index, family in enumerate(families):
+            if family.queueFlags & wanted == wanted:
+                self.queue_family_index = index
+                break
+        else:
+            raise DeviceNotFoundError(
+                f"GraphicsContext.create: {self.device_name} has no graphics+compute queue.")
+        available = _enumerate_names(vk.vkEnumerateDeviceExtensionProperties,
+                                     self.physical_device, None, attr="extensionName")
+        extensions = [e for e in ("VK_KHR_swapchain", "VK_EXT_memory_budget") if e in available]
+        if "VK_KHR_swapchain" in extensions and "VK_KHR_surface" not in self.instance_extensions:
+            extensions.remove("VK_KHR_swapchain")
+        self.device_extensions = set(extensions)
+        keep = vkw.KeepAlive()
+        queue_info = keep(vk.VkDeviceQueueCreateInfo(
+            queueFamilyIndex=self.queue_family_index, queueCount=1, pQueuePriorities=[1.0]))
+        supported = vk.vkGetPhysicalDeviceFeatures(self.physical_device)
+        features = keep(vk.VkPhysicalDeviceFeatures(
+            largePoints=supported.largePoints,
+            fillModeNonSolid=supported.fillModeNonSolid))
+        info = vk.VkDeviceCreateInfo(
+            pQueueCreateInfos=[queue_info], ppEnabledExtensionNames=extensions,
+            pEnabledFeatures=features)
+        self.device = call(vk.vkCreateDevice, self.physical_device, info, None,
+                           what="GraphicsContext.create")
+        self.entry_points = EntryPoints(self.instance, self.device)
+        self.queue = vk.vkGetDeviceQueue(self.device, self.queue_family_index, 0)
+        pool_info = vk.VkCommandPoolCreateInfo(
+            flags=vk.VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+            queueFamilyIndex=self.queue_family_index)
+        self.command_pool = call(vk.vkCreateCommandPool, self.device, pool_info, None,
+                                 what="GraphicsContext.create")
+        names_wanted = self.validation or bool(_env_flag("ENGINE_OBJECT_NAMES"))
+        self._set_name_fn = (self.entry_points.get("vkSetDebugUtilsObjectNameEXT")
+                             if self.debug_utils and names_wanted else None)
+
+    # --- services ------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def is_software(self) -> bool:
+        """True on a CPU implementation such as lavapipe."""
+        return bool(self.device_type == vk.VK_PHYSICAL_DEVICE_TYPE_CPU)
+
+    def require_open(self, what: str) -> None:
+        if self._closed:
+            raise ManagerClosedError(f"{what}: the GraphicsContext is closed; create a new one.")
+
+    def set_object_name(self, object_type: int, handle: Any, name: str) -> None:
+        """Give a Vulkan object a debug-utils name (shown in validation messages and tools).
+
+        Done when validation is on or ``ENGINE_OBJECT_NAMES=1`` (for RenderDoc and friends);
+        skipped otherwise, since it is about a fifth of ``create_buffer``'s cost.
+        """
+        if self._set_name_fn is None:
+            return
+        info = ffi.new("VkDebugUtilsObjectNameInfoEXT*", {
+            "sType": vk.VK_STRUCTURE_TYPE_DEBUG_UTILS_OBJECT_NAME_INFO_EXT,
+            "objectType": object_type,
+            "objectHandle": int(ffi.cast("uint64_t", handle)),
+        })
+        label = ffi.new("char[]", name.encode("utf-8", errors="replace"))
+        info.pObjectName = label
+        call(self._set_name_fn, self.device, info, what=f"set_object_name({name!r})")
+
+    def notify_buffer(self, buffer: Any, event: str) -> None:
+        """Tell every listener that ``buffer`` was replaced or destroyed."""
+        for listener in list(self.buffer_listeners):
+            listener(buffer, event)
+
+    def add_close_hook(self, hook: Any) -> None:
+        """Run ``hook()`` at :meth:`close`, before the device goes (managers register here)."""
+        self._close_hooks.append(hook)
+
+    def remove_close_hook(self, hook: Any) -> None:
+        if hook in self._close_hooks:
+            self._close_hooks.remove(hook)
+
+    def wait_idle(self) -> None:
+        """Wait for the device to finish all work (shutdown and tests only, never per frame)."""
+        if self.device is not None:
+            call(vk.vkDeviceWaitIdle, self.device, what="GraphicsContext.wait_idle")
+
+    def describe(self) -> dict[str, Any]:
+        """Device facts for logs and benchmark JSON."""
+        return {
+            "device": self.device_name,
+            "type": int(self.device_type),
+            "api_version": f"{self.api_version >> 22}.{(self.api_version >> 12) & 0x3FF}."
+                           f"{self.api_version & 0xFFF}",
+            "driver_version": int(self.driver_version),
+            "memory_types": [{"index": t.index, "flags": hex(t.flags), "heap": t.heap_index}
+                             for t in self.memory_types],
+            "validation": self.validation,
+            "sync_validation": self.sync_validation,
+        }
+
+    # --- shutdown ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Destroy everything; safe to call twice. Managers still open are closed first."""
+        if self._closed and self.instance is None:
+            return
+        self._closed = True
+        if self.device is not None:
+            with contextlib.suppress(EngineError):
+                self.wait_idle()
+        for hook in list(reversed(self._close_hooks)):
+            hook()
+        self._close_hooks.clear()
+        self._destroy()
+
+    def _destroy(self) -> None:
+        if self.device is not None:
+            if self.command_pool is not None:
+                vk.vkDestroyCommandPool(self.device, self.command_pool, None)
+                self.command_pool = None
+            vk.vkDestroyDevice(self.device, None)
+            self.device = None
+        if self.instance is not None:
+            # The VkInstance is shared and lives until the process exits (see
+            # engine.device.instance).
+            self._shared.users -= 1
+            self.instance = None
+
+    def __enter__(self) -> GraphicsContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<GraphicsContext {self.device_name!r} {state}>"
+
+
+__all__ = ["SINK", "DeviceLimits", "GraphicsContext", "MemoryType"]

@@ -1,0 +1,114 @@
+"""The process-wide validation/debug message sink (pitfalls P1-P5).
+
+The ``vulkan`` bindings keep one Python debug callback per process, so every context shares one
+:class:`DebugSink`. Messages go to :mod:`logging` (logger ``engine.vulkan``) and are kept in
+:attr:`DebugSink.messages` so that tests can fail on any validation message. The callback only
+appends (an exception inside a cffi callback is swallowed, P2) and decodes with
+``errors="replace"`` (P3).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from engine.device.vk import ffi, vk
+
+log = logging.getLogger("engine.vulkan")
+
+SEVERITY_ALL = (
+    vk.VK_DEBUG_UTILS_MESSAGE_SEVERITY_VERBOSE_BIT_EXT
+    | vk.VK_DEBUG_UTILS_MESSAGE_SEVERITY_INFO_BIT_EXT
+    | vk.VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT
+    | vk.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT
+)
+SEVERITY_REPORTED = (
+    vk.VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT
+    | vk.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT
+)
+TYPES_ALL = (
+    vk.VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT
+    | vk.VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT
+    | vk.VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT
+)
+
+_VUID = re.compile(r"\[ (\S+) \]|(VUID-[\w-]+|SYNC-[\w-]+|UNASSIGNED-[\w-]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class DebugMessage:
+    """One message from the validation layer or the driver."""
+
+    severity: int
+    types: int
+    message_id: str
+    text: str
+
+    @property
+    def is_error(self) -> bool:
+        return bool(self.severity & vk.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT)
+
+    @property
+    def is_validation(self) -> bool:
+        return bool(self.types & vk.VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT)
+
+    def __str__(self) -> str:
+        return f"[{self.message_id}] {self.text}"
+
+
+# Messages that are not about this program: the loader and layers chatting at start-up.
+_BENIGN_IDS = {"Loader Message", "UNASSIGNED-khronos-validation-createinstance-status-message"}
+_BENIGN_TEXT = ("Khronos Validation Layer Active",)
+
+
+class DebugSink:
+    """Collects messages from every messenger in the process; thread-safe append only."""
+
+    def __init__(self) -> None:
+        self.messages: list[DebugMessage] = []
+        self._lock = threading.Lock()
+
+    def callback(self, severity: int, types: int, data: Any, _user: Any) -> int:
+        """The cffi callback. Must only append and return ``VK_FALSE`` (P2)."""
+        try:
+            text = ffi.string(data.pMessage).decode("utf-8", errors="replace")
+            mid = (
+                ffi.string(data.pMessageIdName).decode("utf-8", errors="replace")
+                if data.pMessageIdName != ffi.NULL
+                else ""
+            )
+            if not mid:
+                m = _VUID.search(text)
+                mid = (m.group(1) or m.group(2)) if m else ""
+            message = DebugMessage(int(severity), int(types), mid, text)
+            if mid in _BENIGN_IDS or any(b in text for b in _BENIGN_TEXT):
+                log.debug("%s", message)
+                return 0
+            with self._lock:
+                self.messages.append(message)
+            level = logging.ERROR if message.is_error else logging.WARNING
+            log.log(level, "%s", message)
+        except Exception:  # pragma: no cover - never let anything escape a cffi callback
+            pass
+        return 0
+
+    def take(self) -> list[DebugMessage]:
+        """Return and clear the collected messages."""
+        with self._lock:
+            out, self.messages = self.messages, []
+        return out
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+
+
+SINK = DebugSink()
+"""The single process-wide sink (P1)."""
+
+
+def _raw_callback(severity: int, types: int, data: Any, user: Any) -> int:
+    return SINK.callback(severity, types, data, user)
