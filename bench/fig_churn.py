@@ -49,7 +49,7 @@ def ours_churn(session: Session, frames: int, per_frame: int) -> tuple[float, di
         m.end_frame()
     for b in previous:
         m.destroy_buffer(b)
-    m.frames.wait_all_submitted(what="bench churn")
+    m.frames.wait_idle_and_recycle(what="bench churn")
     m.begin_frame()  # frees what the last frames retired
     m.end_frame()
     elapsed = time.perf_counter() - start

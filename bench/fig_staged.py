@@ -41,7 +41,7 @@ def ours_fenced(manager: BufferManager, buf: ManagedBuffer, src: Any) -> Runner:
     def run(n: int) -> float:
         begin, update, submit, end = (manager.begin_frame, manager.update_buffer,
                                       manager.submit_uploads, manager.end_frame)
-        wait = manager.frames.wait_all_submitted
+        wait = manager.frames.wait_idle_and_recycle
         start = time.perf_counter()
         for _ in range(n):
             begin()
@@ -65,7 +65,7 @@ def ours_pipelined(manager: BufferManager, buf: ManagedBuffer, src: Any) -> Runn
             submit()
             end()
         elapsed = time.perf_counter() - start
-        manager.frames.wait_all_submitted(what="bench drain")
+        manager.frames.wait_idle_and_recycle(what="bench drain")
         return elapsed
 
     return run

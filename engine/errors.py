@@ -75,6 +75,14 @@ class ManagerClosedError(EngineError):
     """A BufferManager, ResourceBinder or context was used after ``close()``."""
 
 
+class ContextClosedError(ManagerClosedError):
+    """An object was used after the GraphicsContext it was made on was closed."""
+
+
+class WrongThreadError(EngineError):
+    """A call came from a thread other than the one that created the GraphicsContext."""
+
+
 # --- device --------------------------------------------------------------------------------
 
 
@@ -92,6 +100,14 @@ class DeviceNotFoundError(EngineError):
 
 class NoSuitableMemoryTypeError(EngineError):
     """No memory type of the device satisfies a strategy and the buffer's requirements."""
+
+
+class BudgetExceededError(OutOfDeviceMemoryError):
+    """A new ``VkDeviceMemory`` would take a heap's usage past its budget."""
+
+
+class NoRoomError(OutOfDeviceMemoryError):
+    """No free range fits and the pool may not make a block (defragmentation)."""
 
 
 # --- shaders, reflection and binding -------------------------------------------------------

@@ -59,12 +59,14 @@ class World:
         self.closed.close()
 
     def state(self) -> tuple[Any, ...]:
-        """What a failed call must not change."""
+        """What a failed call must not change (read first: a blocking read-back between
+        frames also frees what completed retirements left, which is not the call's doing)."""
+        contents = bytes(self.m.read_buffer(self.host))
         s = self.m.statistics()
         return (s.live_buffers, s.live_bytes, s.pending_destroy_count, s.uploads_total,
                 s.host_writes_this_frame, s.allocate_memory_calls, s.live_allocations,
                 self.m.frame_number, self.host.generation, self.host.size,
-                bytes(self.m.read_buffer(self.host)), self.binder.binding_names(self.pid),
+                contents, self.binder.binding_names(self.pid),
                 self.binder.missing_bindings(self.pid))
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import engine.buffers.manager as bm_module
+import engine.memory.vk_buffers as vkb_module
 from engine import (
     BufferConfig,
     BufferManager,
@@ -131,13 +132,13 @@ def test_destroyed_buffer_is_freed_exactly_when_its_frame_completed(
         vk_context, monkeypatch, frames_in_flight):
     manager = BufferManager(vk_context, frames_in_flight=frames_in_flight)
     freed_at: list[tuple[int, int]] = []
-    real_destroy = bm_module.destroy_vk_buffer
+    real_destroy = vkb_module.destroy_vk_buffer
 
     def spy(ctx: GraphicsContext, handle: object) -> None:
         freed_at.append((manager.frame_number, manager.frames.completed_frame))
         real_destroy(ctx, handle)
 
-    monkeypatch.setattr(bm_module, "destroy_vk_buffer", spy)
+    monkeypatch.setattr(vkb_module, "destroy_vk_buffer", spy)
     buf = make(manager, 256)
     for _ in range(3):
         run_frame(manager)

@@ -298,7 +298,7 @@ def test_staging_chunks_are_suballocated(buffer_manager):
     m.begin_frame()
     m.update_buffer(buf, b"\x05" * 1024)
     m.end_frame()
-    chunk = m._rings[0].chunks[0]
+    chunk = m.staging_rings()[0].chunks[0]
     assert not chunk.allocation.dedicated and chunk.allocation.site == "staging"
     assert m.read_buffer(buf) == b"\x05" * 1024
 

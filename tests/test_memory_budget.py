@@ -6,8 +6,8 @@ import pytest
 from memory_fakes import MIB, FakeAllocator
 
 from engine import BufferConfig, BufferStrategy
-from engine.errors import OutOfDeviceMemoryError
-from engine.memory.budget import BudgetExceededError, BudgetTracker
+from engine.errors import BudgetExceededError, OutOfDeviceMemoryError
+from engine.memory.budget import BudgetTracker
 
 S = BufferStrategy
 
@@ -136,7 +136,7 @@ def test_over_budget_falls_back_to_the_strategys_next_memory_type(buffer_manager
     from engine.memory.type_choice import candidate_types
 
     m = buffer_manager
-    types = candidate_types(m.context.memory_types, S.HOST_VISIBLE, -1)
+    types = candidate_types(m.context.memory_types, S.HOST_VISIBLE.memory_order, -1)
     if len({t.heap_index for t in types}) < 2:
         pytest.skip("host-visible memory lives in one heap here (lavapipe); runs on GPUs")
     first = types[0]

@@ -33,7 +33,7 @@ def test_more_than_the_heap_raises_out_of_device_memory_and_manager_still_works(
 
 def test_driver_refusal_of_an_absurd_buffer_is_translated(buffer_manager, monkeypatch):
     """Skip our heap pre-check so the driver itself refuses (vkCreateBuffer/vkAllocateMemory)."""
-    import engine.buffers.manager as bm
+    import engine.memory.vk_buffers as bm
 
     monkeypatch.setattr(bm, "choose_memory_type", _no_precheck(bm.choose_memory_type))
     with pytest.raises(errors.OutOfDeviceMemoryError) as info:

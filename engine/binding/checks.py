@@ -100,7 +100,7 @@ def normalize_buffers(what: str, buffers: Any, frames: int, context: GraphicsCon
             raise InvalidDataError(
                 f"{what}: expected ManagedBuffers, got {type(item).__name__}; raw Vulkan handles "
                 "are not accepted.")
-        manager = item._manager
+        manager = item.manager
         if manager is None or manager.context is not context:
             raise ForeignBufferError(
                 f"{what}: buffer {item.name!r} belongs to a BufferManager of another "

@@ -7,13 +7,14 @@
   descriptor sets, pushes constants and dispatches, after a barrier that orders it behind every
   earlier GPU write (uploads, resize copies, earlier dispatches and read-backs), which is what
   synchronisation validation asks for.
-- :class:`FrameCommands` hands out primary command buffers for the current frame slot and
-  submits them through ``BufferManager.frames`` so every submission is fence-tracked; a slot's
-  buffers are reused only after ``begin_frame`` waited for that slot.
+- :class:`FrameCommands` hands out primary command buffers of the manager's current frame
+  slot and submits them through its frames, so every submission is numbered on the queue
+  timeline; a slot's buffers are reused only after ``begin_frame`` waited for that slot.
 
 Graphics pipelines are built elsewhere (the renderer) from ``binder.shader_stages(pid)`` and
 ``binder.pipeline_layout(pid)``, and bound with ``binder.descriptor_set_array(pid, frame)``.
-Per-dispatch work uses prebuilt raw cffi structs only (P13).
+Per-dispatch work uses prebuilt raw cffi structs only (``ffi.new`` once, fields mutated
+per call), never the bindings' struct constructors, which cost microseconds each.
 """
 
 from __future__ import annotations
@@ -24,23 +25,19 @@ import numpy as np
 
 from engine.binding.binder import PipelineId, ResourceBinder
 from engine.buffers.manager import BufferManager
+from engine.device.barriers import memory_barrier, new_memory_barrier
 from engine.device.vk import check_result, ffi, lib, vk
-from engine.errors import FrameStateError, InvalidDataError, UnknownPipelineError
-from engine.frames.command_ring import CommandRing
+from engine.errors import (
+    FrameStateError,
+    InvalidDataError,
+    ManagerClosedError,
+    UnknownPipelineError,
+)
+from engine.frames.tracker import FrameTracker
 
 STAGE_COMPUTE = vk.VK_SHADER_STAGE_COMPUTE_BIT
 _ALL_COMMANDS = vk.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
 _COMPUTE_STAGE = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
-
-
-def memory_barrier(cmd: Any, src_stage: int, src_access: int, dst_stage: int,
-                   dst_access: int, *, barrier: Any = None) -> None:
-    """Record a global ``VkMemoryBarrier`` (pass a prebuilt ``VkMemoryBarrier*`` on hot paths)."""
-    if barrier is None:
-        barrier = ffi.new("VkMemoryBarrier*", {"sType": vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
-    barrier.srcAccessMask = src_access
-    barrier.dstAccessMask = dst_access
-    lib.vkCmdPipelineBarrier(cmd, src_stage, dst_stage, 0, 1, barrier, 0, ffi.NULL, 0, ffi.NULL)
 
 
 def create_shader_module(binder: ResourceBinder, code: bytes, *, what: str) -> Any:
@@ -98,7 +95,7 @@ class ComputePipeline:
             lib.vkDestroyShaderModule(self._device, module, ffi.NULL)
         self.handle: Any = out[0]
         binder.context.set_object_name(vk.VK_OBJECT_TYPE_PIPELINE, self.handle, self.name)
-        self._barrier = ffi.new("VkMemoryBarrier*", {"sType": vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
+        self._barrier = new_memory_barrier()
         binder.adopt(pipeline_id, self)
 
     def groups_for(self, x: int, y: int = 1, z: int = 1) -> tuple[int, int, int]:
@@ -149,38 +146,48 @@ class ComputePipeline:
 class FrameCommands:
     """Primary command buffers for the current frame, submitted fence-tracked.
 
-    ``begin()`` returns a recording command buffer of the current slot; ``submit(cmd)`` ends
-    it and submits it with ``manager.frames.submit``. Buffers of slot ``f`` are reused from the
-    next frame of that slot on (after ``begin_frame`` waited for its fence). Closed with the
-    context, or by :meth:`close` (waits for the device).
+    ``begin()`` returns a recording command buffer kept by the manager's current frame slot;
+    ``submit(cmd)`` ends it and submits it through the manager's frames (the queue timeline
+    numbers it). The slot takes the buffer back when it is recycled, after the GPU finished
+    that frame; one begun and never submitted is reset then. :meth:`close` (or closing the
+    manager or the context) ends its use.
     """
 
     def __init__(self, manager: BufferManager) -> None:
+        manager.context.require_open("FrameCommands()")
+        if manager.closed:
+            raise ManagerClosedError("FrameCommands(): the BufferManager is closed; create a "
+                                     "new one.")
         self.manager = manager
         self.context = manager.context
-        self._ring: CommandRing | None = CommandRing(
-            self.context, manager.frames_in_flight, what="FrameCommands()")
+        self._frames: FrameTracker | None = manager.frames
         self.context.add_close_hook(self.close)
+
+    def _open_frames(self, what: str) -> FrameTracker:
+        frames = self._frames
+        if frames is None or self.manager.closed:
+            raise ManagerClosedError(f"{what}: FrameCommands (or its BufferManager) is closed; "
+                                     "create a new one.")
+        self.context.require_open(what)
+        return frames
 
     def begin(self) -> Any:
         """A command buffer of the current frame, in the recording state."""
-        frames = self.manager.frames
-        if self._ring is None or not frames.frame_open or frames.frame_number < 0:
-            raise FrameStateError("FrameCommands.begin: no frame is open (or closed); call "
-                                  "begin_frame() first.")
-        return self._ring.begin(frames.frame_number, what="FrameCommands.begin")
+        frames = self._open_frames("FrameCommands.begin")
+        if not frames.frame_open or frames.frame_number < 0:
+            raise FrameStateError("FrameCommands.begin: no frame is open; call begin_frame() "
+                                  "first.")
+        return frames.command_buffer(what="FrameCommands.begin")
 
     def submit(self, cmd: Any, *, what: str = "FrameCommands.submit") -> None:
-        """End ``cmd`` and submit it for the current frame (tracked by the frame's fence)."""
+        """End ``cmd`` and submit it for the current frame (tracked by the queue timeline)."""
+        frames = self._open_frames(what)
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
-        self.manager.frames.submit(cmd, what=what)
+        frames.submit(cmd, what=what)
 
     def close(self) -> None:
-        """Wait for the device, destroy the pool; safe to call twice."""
-        if self._ring is None:
+        """Stop using the manager's frames; safe to call twice."""
+        if self._frames is None:
             return
-        if self.context.device is not None:
-            self.context.wait_idle()
-        self._ring.destroy()
-        self._ring = None
+        self._frames = None
         self.context.remove_close_hook(self.close)

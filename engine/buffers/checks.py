@@ -221,5 +221,13 @@ def raise_hazard(buffer: ManagedBuffer, last: int, now: int, frames_in_flight: i
         "(BufferSet / GlobalUboSet) for per-frame data, or the DEVICE_LOCAL strategy.")
 
 
+def raise_submitted_hazard(buffer: ManagedBuffer, frame: int) -> NoReturn:
+    raise HostWriteHazardError(
+        f"update_buffer({buffer.name!r}): host-visible buffer written in frame {frame} is "
+        "written again after GPU work that may read it was submitted in the same frame and "
+        "has not completed, so that work could read the new bytes. Write it before the "
+        "submission, use one buffer per use (or a BufferSet), or the DEVICE_LOCAL strategy.")
+
+
 def raise_closed(what: str) -> NoReturn:
     raise ManagerClosedError(f"{what}: the BufferManager is closed; create a new one.")

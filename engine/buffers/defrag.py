@@ -30,7 +30,8 @@ from typing import Any
 
 from engine.buffers.staging import CopyOp
 from engine.buffers.types import BufferStrategy
-from engine.memory.blocks import Block, BlockPool, NoRoomError
+from engine.errors import NoRoomError
+from engine.memory.blocks import Block, BlockPool
 
 
 @dataclass

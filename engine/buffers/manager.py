@@ -23,13 +23,13 @@ Rules kept here (DESIGN.md section 2):
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 import engine.buffers.checks as checks
-from engine.buffers.readback import read_back
 from engine.buffers.staging import CopyOp, CopyRecorder, StagingRing
 from engine.buffers.statistics import BufferCounters, BufferStatistics, StrategyStats
 from engine.buffers.types import (
@@ -39,39 +39,38 @@ from engine.buffers.types import (
     BufferUsage,
     ManagedBuffer,
 )
+from engine.device.barriers import HOST
 from engine.device.context import GraphicsContext
 from engine.device.vk import check_result, ffi, lib, vk
-from engine.errors import EngineError, FrameStateError, OutOfDeviceMemoryError
-from engine.frames.command_ring import CommandRing
+from engine.errors import EngineError, FrameStateError
+from engine.frames.slot import FrameSlot
 from engine.frames.tracker import FrameTracker
-from engine.memory.type_choice import (
-    HOST_COHERENT,
-    Allocation,
-    MemoryAllocator,
-    align_up,
-    bind_buffer,
-    buffer_alignment,
-    buffer_requirements,
-    candidate_types,
-    choose_memory_type,
-    create_vk_buffer,
-    destroy_vk_buffer,
-)
+from engine.memory.allocator import MemoryAllocator
+from engine.memory.blocks import Allocation, align_up
+from engine.memory.stats import STAGING_USAGE, AllocationInfo
+from engine.memory.type_choice import HOST_COHERENT, buffer_alignment
+from engine.memory.vk_buffers import create_bound_buffer, destroy_bound_buffer
 
 memmove = ffi.memmove
+_get_ident = threading.get_ident
 
 DEFAULT_STAGING_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(eq=False)
-class _Retired:
-    """A VkBuffer and its memory waiting for ``frame`` to complete."""
+class RetiredBuffer:
+    """A VkBuffer and its memory retired into a frame slot; released when the slot recycles."""
 
-    frame: int
+    manager: BufferManager
     handle: Any
     allocation: Allocation
-    size: int
+    nbytes: int
     name: str
+
+    def release(self) -> None:
+        m = self.manager
+        destroy_bound_buffer(m.context, m.allocator, self.handle, self.allocation)
+        m._counters.freed += 1
 
 
 class BufferManager:
@@ -100,20 +99,19 @@ class BufferManager:
             hazard_checks = os.environ.get("ENGINE_HAZARD_CHECKS", "1") not in ("0", "false")
         self.hazard_checks = hazard_checks
         self.allocator = MemoryAllocator(context)
-        self.frames = FrameTracker(context, frames_in_flight)
+        self.frames = FrameTracker(context, frames_in_flight, what="BufferManager()")
+        """The frame slots: numbers, waits, command buffers, retire lists (one owner)."""
+        self._owner = context.owner_thread
+        self._timeline = self.frames.timeline
         self._alignment = buffer_alignment(context)
-        self._rings = [StagingRing(context, self.allocator, slot, staging_bytes)
-                       for slot in range(frames_in_flight)]
+        for slot in self.frames.all_slots():
+            slot.staging = StagingRing(context, self.allocator, slot.index, staging_bytes)
         self._recorder = CopyRecorder()
         self._ops: list[CopyOp] = []
         self._live: dict[int, ManagedBuffer] = {}
-        self._retired: list[_Retired] = []
         self._next_id = 1
         self._closed = False
         self._counters = BufferCounters()
-        self._commands = CommandRing(context, frames_in_flight, what="BufferManager()")
-        self._deferred: list[list[tuple[ManagedBuffer, Any, int]]] = [
-            [] for _ in range(frames_in_flight)]
         context.add_close_hook(self.close)
 
     # --- properties ----------------------------------------------------------------------
@@ -131,6 +129,24 @@ class BufferManager:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def frame_open(self) -> bool:
+        """True between ``begin_frame`` and ``end_frame``."""
+        return self.frames.frame_open
+
+    def staging_rings(self) -> list[StagingRing]:
+        """The staging ring of every frame slot, slot 0 first (the set-up slot last)."""
+        rings = []
+        for slot in self.frames.all_slots():
+            assert isinstance(slot.staging, StagingRing)
+            rings.append(slot.staging)
+        return rings
+
+    def _ring(self) -> StagingRing:
+        ring = self.frames.current.staging
+        assert isinstance(ring, StagingRing)
+        return ring
 
     def live_buffers(self) -> list[ManagedBuffer]:
         """Every buffer not yet destroyed, in creation order."""
@@ -154,18 +170,22 @@ class BufferManager:
         strategy = checks.coerce_strategy(config.strategy, what)
         usage = BufferUsage(int(config.usage) | AUTO_USAGE)
         handle, allocation = self._allocate(config.name, config.size, strategy, int(usage), what)
-        buffer = ManagedBuffer(
-            name=config.name, size=config.size, strategy=strategy, usage=usage,
-            dtype=None if config.dtype is None else np.dtype(config.dtype),
-            memory_type_index=allocation.type_index, memory_flags=allocation.flags,
-            created_frame=self.frames.frame_number, handle=handle,
-            capacity=allocation.size, buffer_id=self._next_id)
+        try:
+            buffer = ManagedBuffer(
+                name=config.name, size=config.size, strategy=strategy, usage=usage,
+                dtype=None if config.dtype is None else np.dtype(config.dtype),
+                memory_type_index=allocation.type_index, memory_flags=allocation.flags,
+                created_frame=self.frames.frame_number, handle=handle,
+                capacity=allocation.size, buffer_id=self._next_id)
+            self._attach(buffer, handle, allocation)
+        except BaseException:
+            destroy_bound_buffer(self.context, self.allocator, handle, allocation)
+            raise
         self._next_id += 1
-        self._attach(buffer, handle, allocation)
-        self._zero(buffer)
         self._live[buffer.buffer_id] = buffer
         self._counters.created += 1
         self._counters.note_live(len(self._live), buffer.size)
+        self._zero(buffer)
         return buffer
 
     def create_and_upload(self, name: str, data: Any, frame_index: int | None = None, *,
@@ -188,37 +208,11 @@ class BufferManager:
 
     def _allocate(self, name: str, size: int, strategy: BufferStrategy, usage: int, what: str
                   ) -> tuple[Any, Allocation]:
-        capacity = align_up(size, self._alignment)
-        heap = choose_memory_type(self.context.memory_types, strategy, -1)
-        if capacity > heap.heap_size:
-            raise OutOfDeviceMemoryError(
-                f"{what}: {capacity} bytes exceed the whole memory heap {heap.heap_index} "
-                f"({heap.heap_size} bytes) that {strategy.value} memory comes from; make the "
-                "buffer smaller or split it.")
-        handle = create_vk_buffer(self.context, capacity, usage, what=what)
-        try:
-            req_size, req_align, bits = buffer_requirements(self.context, handle)
-            candidates = candidate_types(self.context.memory_types, strategy, bits)
-            mtype = candidates[0]
-            if req_size > mtype.heap_size:
-                raise OutOfDeviceMemoryError(
-                    f"{what}: {req_size} bytes exceed the whole memory heap {mtype.heap_index} "
-                    f"({mtype.heap_size} bytes) of memory type {mtype.index}; make the buffer "
-                    "smaller or split it.")
-            allocation = self.allocator.allocate(
-                req_size, mtype, what=what, map_memory=strategy.is_host, alignment=req_align,
-                fallback_types=tuple(candidates[1:]))
-        except BaseException:
-            destroy_vk_buffer(self.context, handle)
-            raise
-        try:
-            bind_buffer(self.context, handle, allocation, what=what)
-        except BaseException:
-            self.allocator.free(allocation)
-            destroy_vk_buffer(self.context, handle)
-            raise
-        self.context.set_object_name(vk.VK_OBJECT_TYPE_BUFFER, handle, name)
-        return handle, allocation
+        """A bound VkBuffer of ``size`` bytes (rounded to the buffer granule) for ``strategy``."""
+        return create_bound_buffer(
+            self.context, self.allocator, align_up(size, self._alignment), usage,
+            strategy.memory_order, map_memory=strategy.is_host, what=what,
+            label=strategy.value, name=name)
 
     def _zero(self, buffer: ManagedBuffer) -> None:
         """New buffers start zeroed (as in WebGPU): host memset, or a GPU fill in the frame."""
@@ -256,6 +250,8 @@ class BufferManager:
         InvalidOffsetError, InvalidDataError, OutOfBoundsError, InvalidFrameIndexError,
         HostWriteHazardError, ManagerClosedError.
         """
+        if _get_ident() != self._owner:
+            self.context.raise_wrong_thread("update_buffer")
         if buffer.__class__ is not ManagedBuffer or buffer._manager is not self:
             checks.raise_foreign(buffer, self, "update_buffer")
         if not buffer.alive:
@@ -289,23 +285,42 @@ class BufferManager:
             write_frame = frames.frame_number if frames.frame_open or \
                 frames.frame_number < 0 else frames.frame_number + 1
             last = buffer._host_write_frame
-            if self.hazard_checks and last != write_frame and last > frames.completed_frame:
-                checks.raise_hazard(buffer, last, write_frame, self.frames_in_flight)
+            if self.hazard_checks:
+                timeline = self._timeline
+                if last != write_frame:
+                    if last > frames.completed_frame:
+                        checks.raise_hazard(buffer, last, write_frame, self.frames_in_flight)
+                elif buffer._host_write_serial < timeline.last_serial > timeline.completed:
+                    checks.raise_submitted_hazard(buffer, write_frame)
             if nbytes:
                 memmove(buffer._ptr + offset, data, nbytes)  # one copy into the mapping
                 if not buffer._coherent:
                     self.allocator.flush(buffer._allocation, offset, nbytes,
                                          what=f"update_buffer({buffer.name!r})")
             buffer._host_write_frame = write_frame
+            buffer._host_write_serial = self._timeline.last_serial
             counters.host_writes += 1
         elif nbytes:
-            ring = self._rings[frames.frame_number % self.frames_in_flight]
-            chunk, staged = ring.allocate(nbytes)
-            memmove(chunk.ptr + staged, data, nbytes)  # one copy into the staging ring
-            self._ops.append(CopyOp(chunk.handle, staged, buffer.handle, offset, nbytes))
-            counters.uploads += 1
-            counters.upload_bytes += nbytes
+            self._stage(buffer.handle, offset, data, nbytes)
         buffer.last_updated_frame = frames.frame_number
+
+    def _stage(self, handle: Any, offset: int, data: Any, nbytes: int) -> None:
+        """Copy ``data`` into this frame's staging ring and queue the GPU copy to ``handle``.
+
+        Inside a frame a full ring grows (never stalls). Outside frames (scripts that never
+        call ``begin_frame``) a full ring is drained first: the queued copies are submitted,
+        the queue waited for, and the ring reused, so staging stays bounded.
+        """
+        ring = self._ring()
+        if not self.frames.frame_open and self._ops and not ring.fits(nbytes):
+            self.submit_uploads()
+            self.frames.wait_idle_and_recycle(what="update_buffer (staging drained)")
+        chunk, staged = ring.allocate(nbytes)
+        memmove(chunk.ptr + staged, data, nbytes)  # one copy into the staging ring
+        self._ops.append(CopyOp(chunk.handle, staged, handle, offset, nbytes))
+        counters = self._counters
+        counters.uploads += 1
+        counters.upload_bytes += nbytes
 
     # --- resize and destroy --------------------------------------------------------------
 
@@ -322,19 +337,41 @@ class BufferManager:
         checks.check_size(new_size, what)
         if new_size == buffer.size:
             return
+        self._replace(buffer, new_size, what)
+        self._counters.resizes += 1
+
+    def relocate_buffer(self, buffer: ManagedBuffer) -> None:
+        """Move ``buffer`` to a new VkBuffer of the same size (contents kept by a GPU copy in
+        this frame; ``generation`` + 1, the binder rewrites its descriptors). Defragmentation
+        uses this; the allocator decides where the new memory comes from."""
+        what = f"relocate_buffer({getattr(buffer, 'name', buffer)!r})"
+        self._require_open(what)
+        self._check_live(buffer, what)
+        self._replace(buffer, buffer.size, what)
+
+    def _replace(self, buffer: ManagedBuffer, new_size: int, what: str) -> None:
+        """The one replace path (resize, relocation): a new VkBuffer of ``new_size`` bytes
+        gets the first ``min(old, new)`` bytes (host copy now, or a GPU copy in the frame, the
+        rest zeroed), the old one is retired into the frame, ``generation`` += 1 and the
+        binder hears "replaced"."""
         handle, allocation = self._allocate(buffer.name, new_size, buffer.strategy,
                                             int(buffer.usage), what)
         keep = min(buffer.size, new_size)
         old_handle, old_allocation = buffer.handle, buffer._allocation
-        if buffer.strategy.is_host:
-            assert allocation.view is not None and buffer._view is not None
-            if not buffer._coherent:
-                self.allocator.invalidate(old_allocation, 0, keep, what=what)
-            allocation.view[:keep] = buffer._view[:keep]
-            allocation.view[keep:] = 0
-        else:
-            self._ops.append(CopyOp(None, 0, handle, 0, allocation.size))
-            self._ops.append(CopyOp(old_handle, 0, handle, 0, keep))
+        try:
+            if buffer.strategy.is_host:
+                assert allocation.view is not None and buffer._view is not None
+                if not buffer._coherent:
+                    self.allocator.invalidate(old_allocation, 0, keep, what=what)
+                allocation.view[:keep] = buffer._view[:keep]
+                allocation.view[keep:] = 0
+            else:
+                self._ops.append(CopyOp(None, 0, handle, 0, allocation.size))
+                self._ops.append(CopyOp(old_handle, 0, handle, 0, keep))
+        except BaseException:
+            self._ops = [op for op in self._ops if op.dst is not handle]
+            destroy_bound_buffer(self.context, self.allocator, handle, allocation)
+            raise
         self._retire(old_handle, old_allocation, buffer.size, buffer.name)
         self._counters.note_live(len(self._live), new_size - buffer.size)
         buffer.size = new_size
@@ -342,7 +379,6 @@ class BufferManager:
         if buffer.strategy.is_host and not buffer._coherent:
             self.allocator.flush(allocation, 0, keep, what=what)
         buffer.generation += 1
-        self._counters.resizes += 1
         self.context.notify_buffer(buffer, "replaced")
 
     def destroy_buffer(self, buffer: ManagedBuffer) -> None:
@@ -364,23 +400,7 @@ class BufferManager:
         self._counters.note_live(len(self._live), -buffer.size)
 
     def _retire(self, handle: Any, allocation: Allocation, size: int, name: str) -> None:
-        self._retired.append(_Retired(self.frames.frame_number, handle, allocation, size, name))
-
-    def _free_completed(self) -> int:
-        """Free every retired buffer whose frame is complete; returns how many."""
-        done = self.frames.completed_frame
-        keep: list[_Retired] = []
-        freed = 0
-        for item in self._retired:
-            if item.frame <= done:
-                destroy_vk_buffer(self.context, item.handle)
-                self.allocator.free(item.allocation)
-                freed += 1
-            else:
-                keep.append(item)
-        self._retired = keep
-        self._counters.freed += freed
-        return freed
+        self.frames.retire(RetiredBuffer(self, handle, allocation, size, name))
 
     # --- frames --------------------------------------------------------------------------
 
@@ -405,17 +425,12 @@ class BufferManager:
             if frame_index != expected:
                 raise checks.misordered(frame_index, expected, "begin_frame")
         self.submit_uploads()
-        number = frames.begin()
-        frames.wait_through(-1 if number == 0 else number - self.frames_in_flight,
-                            what="begin_frame")
-        self._free_completed()
-        slot = number % self.frames_in_flight
-        previous = self._rings[(number - 1) % self.frames_in_flight]
+        previous = self._ring()
         self._counters.peak_staging = max(self._counters.peak_staging, previous.used_this_frame)
-        self._rings[slot].reset()
+        slot = frames.begin()
         self._counters.new_frame()
         self.context.counters.new_frame()
-        return number
+        return slot.frame_number
 
     def write_when_slot_begins(self, buffer: ManagedBuffer, data: Any, frame_index: int, *,
                                offset: int = 0) -> None:
@@ -427,36 +442,36 @@ class BufferManager:
         object you will not modify (``BufferSet.update_all`` passes a private copy).
         """
         what = "write_when_slot_begins"
+        self._require_open(what)
         checks.check_slot(frame_index, self.frames_in_flight, what)
         self._check_live(buffer, what)
         offset = checks.coerce_offset(offset, buffer, what)
-        if not isinstance(data, np.ndarray | bytes):
-            data = bytes(checks.as_bytes_view(data, buffer, what))
-        elif isinstance(data, np.ndarray):
-            if buffer.dtype is not None and data.dtype != buffer.dtype:
-                checks.raise_dtype(buffer, data, what)
-            data = np.ascontiguousarray(data)
-        nbytes = data.nbytes if isinstance(data, np.ndarray) else len(data)
+        data = checks.as_bytes_view(data, buffer, what)
+        nbytes = data.nbytes
         if offset + nbytes > buffer.size:
             checks.raise_out_of_bounds(buffer, offset, nbytes, what)
-        self._deferred[frame_index].append((buffer, data, offset))
+        if buffer.dtype is not None and offset % buffer.dtype.itemsize:
+            checks.raise_misaligned(buffer, offset, what)
+        self.frames.slots[int(frame_index)].deferred.append((buffer, data, offset))
 
-    def _apply_deferred(self, slot: int) -> None:
-        """Write the values queued for ``slot`` (validated when queued; the slot is free now)."""
-        deferred, self._deferred[slot] = self._deferred[slot], []
+    def _apply_deferred(self, slot: FrameSlot) -> None:
+        """Write the values queued for ``slot`` (checked when queued; the slot is free now)."""
+        deferred, slot.deferred = slot.deferred, []
         write_frame = self.frames.frame_number
         for buffer, data, offset in deferred:
             if not buffer.alive:
                 continue
-            nbytes = data.nbytes if data.__class__ is np.ndarray else len(data)
+            nbytes = data.nbytes
             if buffer._ptr is None or offset + nbytes > buffer.size:
-                self.update_buffer(buffer, data, offset=offset)  # staged, or resized meanwhile
-                continue
+                if offset + nbytes <= buffer.size:
+                    self.update_buffer(buffer, data, offset=offset)  # staged
+                continue  # shrunk meanwhile: the value no longer fits
             memmove(buffer._ptr + offset, data, nbytes)
             if not buffer._coherent:
                 self.allocator.flush(buffer._allocation, offset, nbytes,
                                      what=f"write_when_slot_begins({buffer.name!r})")
             buffer._host_write_frame = write_frame
+            buffer._host_write_serial = self._timeline.last_serial
             buffer.last_updated_frame = write_frame
             self._counters.host_writes += 1
 
@@ -468,19 +483,18 @@ class BufferManager:
         frame's next submission (the render, through ``frames.submit``), ahead of it, or on its
         own at ``end_frame``/``read_buffer``. Returns the number of copies recorded.
         """
-        if self.frames.frame_number >= 0:
-            slot = self.frames.frame_number % self.frames_in_flight
-            if self._deferred[slot]:
-                self._apply_deferred(slot)
+        frames = self.frames
+        if frames.frame_open and frames.current.deferred:
+            self._apply_deferred(frames.current)
         ops = self._ops
         if not ops:
             return 0
         self._require_open("submit_uploads")
-        cmd = self._next_command_buffer("submit_uploads")
+        cmd = frames.command_buffer(what="submit_uploads")
         self._recorder.record(cmd, ops)
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what="submit_uploads")
         # Sent first in the frame's next submission (its render), or at end_frame.
-        self.frames.queue(cmd)
+        frames.queue(cmd)
         count = len(ops)
         self._ops = []
         return count
@@ -492,13 +506,6 @@ class BufferManager:
             raise FrameStateError("end_frame: no frame is open; call begin_frame() first.")
         self.submit_uploads()
         self.frames.end()
-
-    def _next_command_buffer(self, what: str) -> Any:
-        return self._commands.begin(self.frames.frame_number, what=what)
-
-    def _end_and_submit(self, cmd: Any, what: str) -> None:
-        check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
-        self.frames.submit(cmd, what=what)
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -519,7 +526,49 @@ class BufferManager:
         if size == 0:
             return b""
         self.submit_uploads()
-        return read_back(self, buffer, offset, size, what)
+        return self._read_back(buffer, offset, size, what)
+
+    def _read_back(self, buffer: ManagedBuffer, offset: int, size: int, what: str) -> bytes:
+        """One command buffer: a barrier from all earlier GPU writes, then a copy into a
+        temporary host-cached buffer (device-local memory) or a barrier to the host (mapped
+        memory); submitted with the queued uploads ahead of it; then a wait for the queue and
+        an invalidate where memory is not coherent. The temporary and the command buffer are
+        released in ``finally``, so an interrupt leaks neither."""
+        frames = self.frames
+        rec = self._recorder
+        temp: tuple[Any, Allocation] | None = None
+        try:
+            cmd = frames.command_buffer(what=what)
+            if buffer._view is None:
+                temp = self._allocate(f"{buffer.name}:readback", size,
+                                      BufferStrategy.HOST_CACHED, AUTO_USAGE, what)
+                rec.barrier(cmd, rec.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT, rec.TRANSFER,
+                            vk.VK_ACCESS_TRANSFER_READ_BIT)
+                rec.copy(cmd, buffer.handle, offset, temp[0], 0, size)
+                rec.barrier(cmd, rec.TRANSFER, vk.VK_ACCESS_TRANSFER_WRITE_BIT, HOST,
+                            vk.VK_ACCESS_HOST_READ_BIT)
+            else:
+                rec.barrier(cmd, rec.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT, HOST,
+                            vk.VK_ACCESS_HOST_READ_BIT)
+            check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
+            frames.submit(cmd, what=what)
+            frames.wait_idle_and_recycle(what=what)
+            if temp is None:
+                assert buffer._view is not None
+                if not buffer._coherent:
+                    self.allocator.invalidate(buffer._allocation, offset, size, what=what)
+                return bytes(buffer._view[offset:offset + size])
+            allocation = temp[1]
+            assert allocation.view is not None
+            if not allocation.flags & HOST_COHERENT or self.discrete_like:
+                self.allocator.invalidate(allocation, 0, size, what=what)
+            return bytes(allocation.view[:size])
+        finally:
+            if temp is not None:
+                if self._timeline.completed < self._timeline.last_serial:
+                    self._retire(temp[0], temp[1], size, f"{buffer.name}:readback")
+                else:
+                    destroy_bound_buffer(self.context, self.allocator, temp[0], temp[1])
 
     def read_array(self, buffer: ManagedBuffer, dtype: Any = None, offset: int = 0,
                    count: int | None = None) -> np.ndarray[Any, Any]:
@@ -545,16 +594,17 @@ class BufferManager:
             m = stats.by_memory_type.setdefault(str(buffer.memory_type_index), StrategyStats())
             m.buffers += 1
             m.bytes += buffer.size
-        stats.pending_destroy_count = len(self._retired)
-        stats.pending_destroy_bytes = sum(r.size for r in self._retired)
+        stats.pending_destroy_count = self.frames.retired_count
+        stats.pending_destroy_bytes = self.frames.retired_bytes
         c = self._counters
-        slot_ring = self._rings[self.frames.frame_number % self.frames_in_flight]
+        slot_ring = self._ring()
+        rings = self.staging_rings()
         stats.uploads_this_frame = c.uploads - c.frame_start_uploads
         stats.upload_bytes_this_frame = c.upload_bytes - c.frame_start_upload_bytes
         stats.staging_bytes_this_frame = slot_ring.used_this_frame
         stats.host_writes_this_frame = c.host_writes - c.frame_start_host_writes
-        stats.staging_capacity = sum(r.capacity for r in self._rings)
-        stats.staging_growths = sum(r.growths for r in self._rings)
+        stats.staging_capacity = sum(r.capacity for r in rings)
+        stats.staging_growths = sum(r.growths for r in rings)
         counters = self.context.counters
         stats.descriptor_writes_this_frame = counters.descriptor_writes_frame
         stats.descriptor_writes_total = counters.descriptor_writes_total
@@ -580,8 +630,10 @@ class BufferManager:
     # --- checks --------------------------------------------------------------------------
 
     def _require_open(self, what: str) -> None:
+        """Raise if the manager or its context is closed, or off the owner thread."""
         if self._closed:
             checks.raise_closed(what)
+        self.context.require_open(what)
 
     def _check_live(self, buffer: Any, what: str) -> None:
         call_name = what.split("(")[0]
@@ -598,6 +650,26 @@ class BufferManager:
         if self.frames.frame_number >= 0 and frame_index != current:
             raise checks.misordered(frame_index, current, what)
 
+    def allocation_descriptions(self) -> dict[int, AllocationInfo]:
+        """``id(allocation) -> AllocationInfo`` for every allocation this manager made: live
+        buffers (name, usage, strategy), retired ones (``pending_destroy``) and staging-ring
+        chunks (``staging``). The memory statistics and the memory map use it."""
+        described: dict[int, AllocationInfo] = {}
+        for buffer in self._live.values():
+            if buffer._allocation is not None:
+                described[id(buffer._allocation)] = AllocationInfo(
+                    buffer.name, int(buffer.usage), buffer.strategy.value)
+        for slot in self.frames.all_slots():
+            for item in slot.retired:
+                if isinstance(item, RetiredBuffer):
+                    described[id(item.allocation)] = AllocationInfo(
+                        item.name, 0, "pending_destroy")
+        for ring in self.staging_rings():
+            for i, chunk in enumerate(ring.chunks):
+                described[id(chunk.allocation)] = AllocationInfo(
+                    f"staging[{ring.slot}]#{i}", STAGING_USAGE, "staging")
+        return described
+
     # --- shutdown ------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -607,6 +679,7 @@ class BufferManager:
         """
         if self._closed:
             return
+        self.context.check_thread("BufferManager.close")
         if self.context.device is None:
             self._closed = True
             return
@@ -615,23 +688,19 @@ class BufferManager:
         except EngineError:
             self._ops = []
         self._closed = True
+        live = list(self._live.values())
+        for buffer in live:  # binders drop them now, before the handles go
+            self.context.notify_buffer(buffer, "destroyed")
         self.frames.close()
-        for item in self._retired:
-            destroy_vk_buffer(self.context, item.handle)
-            self.allocator.free(item.allocation)
-        self._counters.freed += len(self._retired)
-        self._retired = []
-        for buffer in list(self._live.values()):
-            destroy_vk_buffer(self.context, buffer.handle)
-            self.allocator.free(buffer._allocation)
+        while self._live:
+            _id, buffer = self._live.popitem()
+            destroy_bound_buffer(self.context, self.allocator, buffer.handle, buffer._allocation)
             buffer.alive = False
             buffer._view = buffer._ptr = None
             buffer._allocation = None
-        self._live.clear()
-        for ring in self._rings:
+        for ring in self.staging_rings():
             ring.close()
         self.allocator.close()
-        self._commands.destroy()
         self.context.remove_close_hook(self.close)
 
     def __enter__(self) -> BufferManager:

@@ -103,13 +103,15 @@ class BufferSet:
                 if slot != current:
                     manager.update_buffer(buffer, data, offset=offset)
             return
-        # Validated by the write above; the same bytes go to the other slots later.
+        # Checked again per slot at the call; the same bytes go to the other slots later.
         copy = np.array(data, copy=True, order="C") if isinstance(data, np.ndarray) \
-            else bytes(data)
-        deferred = manager._deferred
-        for slot, buffer in enumerate(self.buffers):
-            if slot != current:
-                deferred[slot].append((buffer, copy, offset))
+            else bytes(memoryview(data).cast("B"))
+        try:
+            for slot, buffer in enumerate(self.buffers):
+                if slot != current:
+                    manager.write_when_slot_begins(buffer, copy, slot, offset=offset)
+        except EngineError as exc:
+            raise _renamed(exc, "BufferSet.update_all", self.name) from None
 
     def get_buffer(self, frame_index: int | None = None) -> ManagedBuffer:
         """The buffer of ``frame_index`` (default: the current slot)."""

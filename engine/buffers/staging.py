@@ -10,7 +10,8 @@ How uploads to device-local buffers work:
    where a copy touches bytes an earlier copy of the batch wrote), and a barrier (transfer ->
    everything later) so that the frame's compute and draws see the data. It is submitted on the
    frame's queue, tracked by the frame's fence. No ``vkQueueWaitIdle``, no per-update submit.
-3. A slot's ring is reset only after the slot's previous frame is known complete.
+3. A slot's ring is reset only when its frame slot is recycled
+   (:class:`~engine.frames.slot.FrameSlot`), i.e. after the slot's previous frame completed.
 
 A full ring grows: a new chunk (double the size, or the request) is added to the slot at once,
 so nothing stalls or is overwritten; at the slot's next reset the chunks are merged into one of
@@ -26,19 +27,13 @@ from typing import Any
 import numpy as np
 
 from engine.buffers.types import BufferStrategy
+from engine.device.barriers import ALL_COMMANDS, TRANSFER, memory_barrier, new_memory_barrier
 from engine.device.context import GraphicsContext
 from engine.device.vk import ffi, lib, vk
 from engine.errors import OutOfDeviceMemoryError
-from engine.memory.type_choice import (
-    Allocation,
-    MemoryAllocator,
-    align_up,
-    bind_buffer,
-    buffer_requirements,
-    choose_memory_type,
-    create_vk_buffer,
-    destroy_vk_buffer,
-)
+from engine.memory.allocator import MemoryAllocator
+from engine.memory.blocks import Allocation, align_up
+from engine.memory.vk_buffers import create_bound_buffer, destroy_bound_buffer
 
 STAGING_ALIGNMENT = 16
 """Byte alignment of each staged region (keeps memcpy on aligned addresses)."""
@@ -94,25 +89,18 @@ class StagingRing:
     def _new_chunk(self, capacity: int) -> StagingChunk:
         what = f"staging ring slot {self.slot} ({capacity} B)"
         usage = vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
-        handle = create_vk_buffer(self.ctx, capacity, usage, what=what)
-        try:
-            size, align, bits = buffer_requirements(self.ctx, handle)
-            mtype = choose_memory_type(self.ctx.memory_types, BufferStrategy.HOST_VISIBLE, bits)
-            allocation = self.allocator.allocate(size, mtype, what=what, site="staging",
-                                                 map_memory=True, alignment=align)
-        except BaseException:
-            destroy_vk_buffer(self.ctx, handle)
-            raise
-        try:
-            bind_buffer(self.ctx, handle, allocation, what=what)
-        except BaseException:
-            self.allocator.free(allocation)
-            destroy_vk_buffer(self.ctx, handle)
-            raise
-        self.ctx.set_object_name(vk.VK_OBJECT_TYPE_BUFFER, handle,
-                                 f"staging[{self.slot}]#{len(self.chunks)}")
+        handle, allocation = create_bound_buffer(
+            self.ctx, self.allocator, capacity, usage, BufferStrategy.HOST_VISIBLE.memory_order,
+            map_memory=True, what=what, site="staging", label="staging",
+            name=f"staging[{self.slot}]#{len(self.chunks)}")
         assert allocation.view is not None
         return StagingChunk(handle, allocation, capacity, allocation.view[:capacity])
+
+    def fits(self, nbytes: int) -> bool:
+        """Whether ``nbytes`` fit in the current chunk without growing the ring."""
+        if not self.chunks:
+            return nbytes <= self._initial
+        return align_up(self.cursor, STAGING_ALIGNMENT) + nbytes <= self.chunks[-1].capacity
 
     def allocate(self, nbytes: int) -> tuple[StagingChunk, int]:
         """Reserve ``nbytes`` in this frame's ring; grows (never waits) when full."""
@@ -135,9 +123,9 @@ class StagingRing:
         """Start the slot's next frame. Call only after the slot's previous frame completed."""
         if len(self.chunks) > 1:
             total = sum(c.capacity for c in self.chunks)
-            for chunk in self.chunks:
-                self._free_chunk(chunk)
-            self.chunks = []
+            while self.chunks:
+                self._free_chunk(self.chunks[-1])
+                self.chunks.pop()
             self._initial = total
             # On failure the next allocate() retries lazily (and raises if still short).
             with contextlib.suppress(OutOfDeviceMemoryError):
@@ -146,32 +134,35 @@ class StagingRing:
         self.used_this_frame = 0
 
     def _free_chunk(self, chunk: StagingChunk) -> None:
-        destroy_vk_buffer(self.ctx, chunk.handle)
-        self.allocator.free(chunk.allocation)
+        destroy_bound_buffer(self.ctx, self.allocator, chunk.handle, chunk.allocation)
 
     def close(self) -> None:
-        for chunk in self.chunks:
-            self._free_chunk(chunk)
-        self.chunks = []
+        while self.chunks:
+            self._free_chunk(self.chunks[-1])
+            self.chunks.pop()
 
 
 class CopyRecorder:
     """Records a frame's :class:`CopyOp` list with the barriers it needs; no per-call structs."""
 
-    ALL = vk.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
-    TRANSFER = vk.VK_PIPELINE_STAGE_TRANSFER_BIT
+    ALL = ALL_COMMANDS
+    TRANSFER = TRANSFER
 
     def __init__(self) -> None:
         self._region = ffi.new("VkBufferCopy*")
-        self._barrier = ffi.new("VkMemoryBarrier*", {"sType": vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
+        self._barrier = new_memory_barrier()
 
     def barrier(self, cmd: Any, src_stage: int, src_access: int, dst_stage: int,
                 dst_access: int) -> None:
-        """A global memory barrier."""
-        b = self._barrier
-        b.srcAccessMask = src_access
-        b.dstAccessMask = dst_access
-        lib.vkCmdPipelineBarrier(cmd, src_stage, dst_stage, 0, 1, b, 0, ffi.NULL, 0, ffi.NULL)
+        """A global memory barrier (with the recorder's prebuilt struct)."""
+        memory_barrier(cmd, src_stage, src_access, dst_stage, dst_access, barrier=self._barrier)
+
+    def copy(self, cmd: Any, src: Any, src_offset: int, dst: Any, dst_offset: int,
+             size: int) -> None:
+        """One ``vkCmdCopyBuffer`` region (with the recorder's prebuilt struct)."""
+        region = self._region
+        region.srcOffset, region.dstOffset, region.size = src_offset, dst_offset, size
+        lib.vkCmdCopyBuffer(cmd, src, dst, 1, region)
 
     def record(self, cmd: Any, ops: list[CopyOp]) -> None:
         """Record ``ops`` in order: pre-barrier, copies (+ hazard barriers), post-barrier."""

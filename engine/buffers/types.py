@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from engine.device.vk import vk
+from engine.memory.type_choice import MemoryOrder
 
 
 class BufferStrategy(enum.Enum):
@@ -33,6 +34,34 @@ class BufferStrategy(enum.Enum):
     @property
     def is_host(self) -> bool:
         return self is not BufferStrategy.DEVICE_LOCAL
+
+    @property
+    def memory_order(self) -> MemoryOrder:
+        """The memory-type order of this strategy (:data:`MEMORY_ORDER`)."""
+        return MEMORY_ORDER[self]
+
+
+_DL = vk.VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT
+_HV = vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
+_HC = vk.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
+_CACHED = vk.VK_MEMORY_PROPERTY_HOST_CACHED_BIT
+
+MEMORY_ORDER: dict[BufferStrategy, MemoryOrder] = {
+    BufferStrategy.DEVICE_LOCAL: ((_DL, _HV), (_DL, 0), (0, 0)),
+    BufferStrategy.HOST_VISIBLE: ((_HV | _HC, _DL), (_HV | _HC, 0)),
+    BufferStrategy.HOST_CACHED: ((_HV | _CACHED, _DL), (_HV | _CACHED, 0), (_HV | _HC, 0)),
+}
+"""Memory-type fallback order per strategy, as ``(required, unwanted)`` flag pairs:
+
+====================  =========================================================================
+strategy              fallback order ("not X" = preferred without X)
+====================  =========================================================================
+DEVICE_LOCAL          DEVICE_LOCAL not HOST_VISIBLE -> DEVICE_LOCAL -> any type
+HOST_VISIBLE          HOST_VISIBLE|HOST_COHERENT not DEVICE_LOCAL -> HOST_VISIBLE|HOST_COHERENT
+HOST_CACHED           HOST_VISIBLE|HOST_CACHED not DEVICE_LOCAL -> HOST_VISIBLE|HOST_CACHED
+                      -> HOST_VISIBLE|HOST_COHERENT (then it is simply coherent)
+====================  =========================================================================
+"""
 
 
 class BufferUsage(enum.IntFlag):
@@ -127,11 +156,17 @@ class ManagedBuffer:
     _view: Any = field(default=None, repr=False)  # np.uint8 view of the mapping (host only)
     _ptr: Any = field(default=None, repr=False)  # cffi char[] over the same bytes (hot path)
     _host_write_frame: int = field(default=-(1 << 62), repr=False)
+    _host_write_serial: int = field(default=0, repr=False)  # queue serial at the last write
     _coherent: bool = field(default=True, repr=False)
 
     def descriptor_info(self, offset: int = 0, range: int | None = None) -> DescriptorInfo:
         """The (handle, offset, range) a descriptor needs; ``range`` defaults to the rest."""
         return DescriptorInfo(self.handle, offset, self.size - offset if range is None else range)
+
+    @property
+    def manager(self) -> Any:
+        """The BufferManager that owns this buffer."""
+        return self._manager
 
     @property
     def nbytes(self) -> int:

@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import engine.device.vk as vkw
 from engine.device.debug import SINK
 from engine.device.instance import INSTANCES as _INSTANCES
 from engine.device.instance import VALIDATION_LAYER, SharedInstance, create_shared_instance
+from engine.device.queue import QueueTimeline
 from engine.device.vk import EntryPoints, call, ffi, vk
-from engine.errors import DeviceNotFoundError, EngineError, ManagerClosedError
+from engine.errors import ContextClosedError, DeviceNotFoundError, EngineError, WrongThreadError
 
 _DEVICE_TYPE_RANK = {
     vk.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: 0,
@@ -106,7 +108,11 @@ class GraphicsContext:
         self.device: Any = None
         self.queue: Any = None
         self.queue_family_index = 0
-        self.command_pool: Any = None
+        self.timeline: QueueTimeline | None = None
+        """Serials and fences of every submission to :attr:`queue` (all managers share it)."""
+        self.owner_thread = threading.get_ident()
+        """The thread that created the context: the only one that may use it and the objects
+        made on it (see :meth:`check_thread`)."""
         self.device_name = ""
         self.device_type = 0
         self.driver_version = 0
@@ -297,11 +303,7 @@ class GraphicsContext:
                            what="GraphicsContext.create")
         self.entry_points = EntryPoints(self.instance, self.device)
         self.queue = vk.vkGetDeviceQueue(self.device, self.queue_family_index, 0)
-        pool_info = vk.VkCommandPoolCreateInfo(
-            flags=vk.VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-            queueFamilyIndex=self.queue_family_index)
-        self.command_pool = call(vk.vkCreateCommandPool, self.device, pool_info, None,
-                                 what="GraphicsContext.create")
+        self.timeline = QueueTimeline(self.device, self.queue)
         names_wanted = self.validation or bool(_env_flag("ENGINE_OBJECT_NAMES"))
         self._set_name_fn = (self.entry_points.get("vkSetDebugUtilsObjectNameEXT")
                              if self.debug_utils and names_wanted else None)
@@ -318,8 +320,31 @@ class GraphicsContext:
         return bool(self.device_type == vk.VK_PHYSICAL_DEVICE_TYPE_CPU)
 
     def require_open(self, what: str) -> None:
+        """Raise unless the context is open and ``what`` runs on its owner thread."""
         if self._closed:
-            raise ManagerClosedError(f"{what}: the GraphicsContext is closed; create a new one.")
+            raise ContextClosedError(f"{what}: the GraphicsContext is closed; create a new one.")
+        if threading.get_ident() != self.owner_thread:
+            self.raise_wrong_thread(what)
+
+    def check_thread(self, what: str) -> None:
+        """Raise :class:`~engine.errors.WrongThreadError` off the owner thread.
+
+        The threading rule of the whole engine: a GraphicsContext and every object made on it
+        (managers, binders, pipelines, renderers, buffer sets) are used from the thread that
+        created the context. Vulkan requires external synchronisation of the queue, command
+        pools and descriptor pools, and a per-call lock would cost more than the 256-byte
+        ``update_buffer`` itself; a thread that produces data hands it to the owner thread
+        (a ``queue.Queue``) instead.
+        """
+        if threading.get_ident() != self.owner_thread:
+            self.raise_wrong_thread(what)
+
+    def raise_wrong_thread(self, what: str) -> NoReturn:
+        current = threading.current_thread().name
+        raise WrongThreadError(
+            f"{what}: called from thread {current!r}, but this GraphicsContext and the objects "
+            f"made on it belong to the thread that created it (id {self.owner_thread}); call "
+            "it from that thread (hand data over with a queue.Queue).")
 
     def set_object_name(self, object_type: int, handle: Any, name: str) -> None:
         """Give a Vulkan object a debug-utils name (shown in validation messages and tools).
@@ -376,20 +401,21 @@ class GraphicsContext:
         """Destroy everything; safe to call twice. Managers still open are closed first."""
         if self._closed and self.instance is None:
             return
-        self._closed = True
+        self.check_thread("GraphicsContext.close")
         if self.device is not None:
             with contextlib.suppress(EngineError):
                 self.wait_idle()
-        for hook in list(reversed(self._close_hooks)):
+        while self._close_hooks:  # newest first; each hook removes itself or is dropped here
+            hook = self._close_hooks.pop()
             hook()
-        self._close_hooks.clear()
+        self._closed = True
         self._destroy()
 
     def _destroy(self) -> None:
         if self.device is not None:
-            if self.command_pool is not None:
-                vk.vkDestroyCommandPool(self.device, self.command_pool, None)
-                self.command_pool = None
+            if self.timeline is not None:
+                self.timeline.destroy()
+                self.timeline = None
             vk.vkDestroyDevice(self.device, None)
             self.device = None
         if self.instance is not None:

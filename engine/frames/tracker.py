@@ -1,43 +1,64 @@
-"""Frame numbers, frame slots and the fences that prove a frame's GPU work finished.
+"""FrameTracker: frame numbers, the frame slots, and every submission a frame makes.
 
-How it works:
+How a frame goes (one owner: this object; the BufferManager, the Renderer and FrameCommands
+all use it):
 
-- Frames are numbered 0, 1, 2, ...; the set-up time before the first frame is frame ``-1``.
-  Slot ``f = frame_number % frames_in_flight``.
-- Every queue submission made for a frame goes through :meth:`FrameTracker.submit`, which
-  attaches a fence (from a recycled pool) and records it under the frame's number.
-- :meth:`FrameTracker.wait_through` waits, in order, for the fences of every frame up to ``n``
-  and advances :attr:`completed_frame`, the newest frame whose submissions (and all earlier
-  ones) are known complete. A frame still open (not ended) never counts as complete, since
-  more submissions may come.
-- Anything retired "into" frame ``n`` (a destroyed buffer, the old VkBuffer of a resize) may be
-  freed once ``completed_frame >= n``.
+1. :meth:`FrameTracker.begin` numbers the next frame ``n``, picks slot ``n % F``, waits once
+   for the slot's ``wait_serial`` on the context's :class:`~engine.device.queue.QueueTimeline`
+   (the slot's previous frame, and anything else the queue ran before a retire), then
+   recycles the slot: its command buffers go back to the pool, its retired objects are
+   released, its staging ring is reset. Frame 0 also recycles the set-up slot (frame ``-1``).
+2. During the frame, :meth:`command_buffer` hands out recording command buffers that the slot
+   keeps; :meth:`queue` holds recorded ones (the uploads) so that they ride in the frame's
+   next :meth:`submit` (the render) instead of costing a submit of their own; :meth:`retire`
+   puts a destroyed object on the slot's list.
+3. :meth:`end` submits anything still queued and closes the frame.
+
+Outside frames (scripts, notebooks, tests that never call ``begin_frame``) the current slot is
+the set-up slot or the last ended frame's; :meth:`wait_idle_and_recycle` (used after blocking
+read-backs and when a staging ring fills up outside a frame) waits for the queue and recycles
+the current slot in place, so memory stays bounded whether or not frames run.
+
+Frame completion is per queue: waits go through the shared timeline, so work another manager
+submitted on the same context is waited for before a buffer retired here is freed.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 from engine.device.context import GraphicsContext
-from engine.device.vk import UINT64_MAX, check_result, ffi, lib, vk
+from engine.device.vk import ffi, vk
+from engine.frames.command_pool import CommandPool
+from engine.frames.slot import FrameSlot, Retired
 
 
 class FrameTracker:
-    """Tracks submissions per frame number with fences; one per BufferManager."""
+    """The frames of one BufferManager (see the module docstring).
 
-    def __init__(self, ctx: GraphicsContext, frames_in_flight: int) -> None:
+    Args:
+        ctx: the device; its timeline numbers every submission.
+        frames_in_flight: 1-4 slots whose GPU work may overlap.
+        what: the owner's name for error messages.
+    """
+
+    def __init__(self, ctx: GraphicsContext, frames_in_flight: int, *, what: str) -> None:
+        assert ctx.timeline is not None
         self.ctx = ctx
+        self.timeline = ctx.timeline
         self.frames_in_flight = frames_in_flight
         self.frame_number = -1
         """The current frame (or the last ended one between frames); -1 = set-up."""
         self.frame_open = False
-        self.ended_through = -2
-        """The newest frame that has ended (set-up, -1, ends when frame 0 begins)."""
-        self._pending: OrderedDict[int, list[Any]] = OrderedDict()
-        self._free_fences: list[Any] = []
-        self._all_fences: list[Any] = []
+        self.completed_frame = -2
+        """Every submission of frames <= this is known complete (waited for)."""
+        self.slots = [FrameSlot(i) for i in range(frames_in_flight)]
+        self.setup = FrameSlot(-1)
+        self.current: FrameSlot = self.setup
+        """The slot of the current (or last ended) frame; the set-up slot before frame 0."""
+        self.commands = CommandPool(ctx, what=what)
         self.submissions = 0
+        self.released_total = 0
         self._infos = ffi.new("VkSubmitInfo[2]")
         for i in range(2):
             self._infos[i].sType = vk.VK_STRUCTURE_TYPE_SUBMIT_INFO
@@ -45,27 +66,77 @@ class FrameTracker:
         self._queued: list[Any] = []
         self._queued_array = ffi.new("VkCommandBuffer[]", 8)
 
-    @property
-    def completed_frame(self) -> int:
-        """Every submission of frames <= this is known complete (waited for)."""
-        if self._pending:
-            return min(next(iter(self._pending)) - 1, self.ended_through)
-        return self.ended_through
+    # --- frames --------------------------------------------------------------------------
 
-    def _fence(self) -> Any:
-        if self._free_fences:
-            return self._free_fences.pop()
-        info = ffi.new("VkFenceCreateInfo*", {"sType": vk.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO})
-        out = ffi.new("VkFence*")
-        check_result(lib.vkCreateFence(self.ctx.device, info, ffi.NULL, out), "vkCreateFence",
-                     what="FrameTracker.submit")
-        self._all_fences.append(out[0])
-        return out[0]
+    def begin(self) -> FrameSlot:
+        """Start the next frame: wait for its slot, recycle it; returns the slot."""
+        self.flush(what="begin_frame")
+        number = self.frame_number + 1
+        slot = self.slots[number % self.frames_in_flight]
+        if number == 0:
+            self._wait(self.setup, what="begin_frame")
+            self._recycle(self.setup)
+        self._wait(slot, what="begin_frame")
+        self._advance_completed(number - 1)
+        self.frame_number = number
+        self.frame_open = True
+        self.current = slot
+        self._recycle(slot)
+        slot.frame_number = number
+        return slot
+
+    def end(self) -> None:
+        """Submit what is queued and close the frame."""
+        self.flush(what="end_frame")
+        self.frame_open = False
+
+    def _advance_completed(self, last_ended: int) -> None:
+        """Move :attr:`completed_frame` over ended frames whose work the queue finished
+        (a frame that submitted nothing is complete once the frames before it are)."""
+        done = self.timeline.completed
+        frame = self.completed_frame + 1
+        while frame <= last_ended:
+            slot = self.setup if frame < 0 else self.slots[frame % self.frames_in_flight]
+            if slot.frame_number == frame and slot.wait_serial > done:
+                break
+            self.completed_frame = frame
+            frame += 1
+
+    def _wait(self, slot: FrameSlot, *, what: str) -> None:
+        self.timeline.wait(slot.wait_serial, what=what)
+
+    def _recycle(self, slot: FrameSlot) -> None:
+        """Reuse ``slot``'s resources; the caller waited for its ``wait_serial``."""
+        self.commands.release(slot.commands)
+        self.released_total += slot.release_retired()
+        if slot.staging is not None:
+            slot.staging.reset()
+
+    def wait_idle_and_recycle(self, *, what: str) -> None:
+        """Submit what is queued, wait for everything the queue ran, and (between frames)
+        recycle the current slot in place. Blocking: read-back and scripts, never per frame."""
+        self.flush(what=what)
+        self.timeline.wait_all(what=what)
+        ended = self.frame_number if not self.frame_open else self.frame_number - 1
+        self.completed_frame = max(self.completed_frame, ended)
+        if not self.frame_open:
+            self._recycle(self.current)
+
+    # --- work of the current frame -------------------------------------------------------
+
+    def command_buffer(self, *, what: str) -> Any:
+        """A recording command buffer, kept by the current slot until it is recycled."""
+        return self.commands.begin(self.current.commands, what=what)
+
+    def retire(self, item: Retired) -> None:
+        """Release ``item`` once the current frame, and all the queue ran so far, completed."""
+        slot = self.current
+        slot.retired.append(item)
+        slot.wait_serial = max(slot.wait_serial, self.timeline.last_serial)
 
     def queue(self, command_buffer: Any) -> None:
         """Hold a recorded command buffer until the frame's next :meth:`submit` (or
-        :meth:`flush`), which sends it first in the same ``vkQueueSubmit``: the frame's uploads
-        ride with its render submission instead of costing a submit of their own."""
+        :meth:`flush`), which sends it first in the same ``vkQueueSubmit``."""
         self._queued.append(command_buffer)
 
     def flush(self, *, what: str) -> None:
@@ -73,8 +144,8 @@ class FrameTracker:
         if self._queued:
             self.submit(None, what=what)
 
-    def submit(self, command_buffer: Any, *, what: str, submit_info: Any = None) -> None:
-        """Submit one command buffer for the current frame, tracked by a fence.
+    def submit(self, command_buffer: Any, *, what: str, submit_info: Any = None) -> int:
+        """Submit one command buffer for the current frame; returns the queue serial.
 
         Queued command buffers (:meth:`queue`) go first, in an earlier batch of the same
         ``vkQueueSubmit``. ``submit_info`` may be a caller-built ``VkSubmitInfo*`` (semaphores
@@ -107,56 +178,37 @@ class FrameTracker:
             infos[count].pNext = ffi.NULL
             count += 1
         if count == 0:
-            return
-        fence = self._fence()
-        result = lib.vkQueueSubmit(self.ctx.queue, count, infos, fence)
-        if result < 0:
-            self._free_fences.append(fence)
-        check_result(result, "vkQueueSubmit", what=what)
+            return self.timeline.last_serial
+        serial = self.timeline.submit(count, infos, what=what)
+        commands = self.commands
+        for cmd in queued:
+            commands.mark_submitted(cmd)
+        if command_buffer is not None:
+            commands.mark_submitted(command_buffer)
         self._queued = []
         self.submissions += 1
-        self._pending.setdefault(self.frame_number, []).append(fence)
+        self.current.wait_serial = serial
+        return serial
 
-    def wait_through(self, frame: int, *, what: str = "wait") -> None:
-        """Block until every submission of frames <= ``frame`` has completed."""
-        while self._pending:
-            first = next(iter(self._pending))
-            if first > frame:
-                break
-            fences = self._pending.pop(first)
-            arr = ffi.new("VkFence[]", fences)
-            check_result(lib.vkWaitForFences(self.ctx.device, len(fences), arr, vk.VK_TRUE,
-                                             UINT64_MAX), "vkWaitForFences", what=what)
-            check_result(lib.vkResetFences(self.ctx.device, len(fences), arr), "vkResetFences",
-                         what=what)
-            self._free_fences.extend(fences)
+    # --- statistics and shutdown ---------------------------------------------------------
 
-    def wait_all_submitted(self, *, what: str) -> None:
-        """Submit anything queued, then wait for everything submitted so far (read-back and
-        shutdown; never per frame)."""
-        self.flush(what=what)
-        self.wait_through(self.frame_number, what=what)
+    def all_slots(self) -> list[FrameSlot]:
+        return [*self.slots, self.setup]
 
-    def begin(self) -> int:
-        """Start the next frame; returns its number (the caller waits for its slot first)."""
-        self.flush(what="begin_frame")
-        self.ended_through = max(self.ended_through, self.frame_number)
-        self.frame_number += 1
-        self.frame_open = True
-        return self.frame_number
+    @property
+    def retired_count(self) -> int:
+        return sum(len(s.retired) for s in self.all_slots())
 
-    def end(self) -> None:
-        self.flush(what="end_frame")
-        self.frame_open = False
-        self.ended_through = self.frame_number
+    @property
+    def retired_bytes(self) -> int:
+        return sum(s.retired_bytes for s in self.all_slots())
 
     def close(self) -> None:
-        """Submit what is queued, wait for all work, then destroy every fence."""
+        """Submit what is queued, wait for the queue, release every slot, destroy the pool."""
         self.flush(what="close")
-        self.ended_through = self.frame_number
         self.frame_open = False
-        self.wait_through(self.frame_number, what="close")
-        for fence in self._all_fences:
-            lib.vkDestroyFence(self.ctx.device, fence, ffi.NULL)
-        self._all_fences.clear()
-        self._free_fences.clear()
+        self.timeline.wait_all(what="close")
+        self.completed_frame = self.frame_number
+        for slot in self.all_slots():
+            self._recycle(slot)
+        self.commands.destroy()

@@ -37,9 +37,9 @@ import numpy as np
 
 from engine.device.context import GraphicsContext, MemoryType
 from engine.device.vk import FAULTS, check_result, ffi, lib, vk
-from engine.errors import NoSuitableMemoryTypeError, OutOfDeviceMemoryError
+from engine.errors import BudgetExceededError, NoSuitableMemoryTypeError, OutOfDeviceMemoryError
 from engine.memory.blocks import Allocation, BlockPool, ByteView, align_down, align_up
-from engine.memory.budget import BudgetExceededError, BudgetTracker, vulkan_budget_query
+from engine.memory.budget import BudgetTracker, vulkan_budget_query
 
 HOST_VISIBLE = vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
 MIB = 1024 * 1024

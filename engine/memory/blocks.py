@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from engine.errors import OutOfDeviceMemoryError
+from engine.errors import NoRoomError, OutOfDeviceMemoryError
 
 ByteView = np.ndarray[Any, np.dtype[np.uint8]]
 
@@ -74,10 +74,6 @@ class Allocation:
     name: str = ""
     site: str = "buffer"
     freed: bool = False
-
-
-class NoRoomError(OutOfDeviceMemoryError):
-    """No free range fits and the pool may not make a block (defragmentation)."""
 
 
 class BlockBackend(Protocol):

@@ -29,14 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.device.vk import ffi, lib, vk
-from engine.errors import OutOfDeviceMemoryError
+from engine.errors import BudgetExceededError
 
 BudgetQuery = Callable[[], list[tuple[int, int]]]
 """Returns (budget, usage) bytes per heap, as ``VkPhysicalDeviceMemoryBudgetPropertiesEXT``."""
-
-
-class BudgetExceededError(OutOfDeviceMemoryError):
-    """A new ``VkDeviceMemory`` would take a heap's usage past its budget."""
 
 
 @dataclass(frozen=True, slots=True)

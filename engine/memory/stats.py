@@ -72,24 +72,15 @@ def resolve(source: Any) -> MemoryAllocator:
 def describe_allocations(source: Any) -> dict[int, AllocationInfo]:
     """``id(allocation) -> AllocationInfo`` for what a BufferManager knows (empty otherwise).
 
-    Live buffers give their name, usage and strategy; retired ones are ``pending_destroy``;
-    staging-ring chunks are ``staging``. Other allocations are described by
-    :func:`info_of` from their own ``name`` and ``site``.
+    A BufferManager describes its own (``allocation_descriptions()``: live buffers by name,
+    usage and strategy, retired ones as ``pending_destroy``, staging-ring chunks as
+    ``staging``). Other allocations are described by :func:`info_of` from their own ``name``
+    and ``site``.
     """
-    described: dict[int, AllocationInfo] = {}
     if source is resolve(source):
-        return described
-    for buffer in source.live_buffers():
-        if buffer._allocation is not None:
-            described[id(buffer._allocation)] = AllocationInfo(
-                buffer.name, int(buffer.usage), buffer.strategy.value)
-    for item in getattr(source, "_retired", ()):
-        described[id(item.allocation)] = AllocationInfo(item.name, 0, "pending_destroy")
-    for ring in getattr(source, "_rings", ()):
-        for i, chunk in enumerate(ring.chunks):
-            described[id(chunk.allocation)] = AllocationInfo(
-                f"staging[{ring.slot}]#{i}", STAGING_USAGE, "staging")
-    return described
+        return {}
+    descriptions: dict[int, AllocationInfo] = source.allocation_descriptions()
+    return descriptions
 
 
 def info_of(allocation: Allocation, described: dict[int, AllocationInfo]) -> AllocationInfo:

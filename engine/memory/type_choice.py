@@ -1,32 +1,23 @@
-"""Memory-type choice per strategy, alignment rules, and device-memory allocation.
+"""Memory-type choice by property flags, and the alignment granule of buffers.
 
-Memory-type choice is generic over ``vkGetPhysicalDeviceMemoryProperties``. For each strategy we
-try these property sets in order, among the types the buffer's ``memoryTypeBits`` allow; the
-first match wins and is recorded on the buffer (``memory_type_index``, ``memory_flags``):
+Memory-type choice is generic over ``vkGetPhysicalDeviceMemoryProperties``: a caller names an
+*order*, a tuple of ``(required, unwanted)`` property-flag pairs tried in turn among the types
+a resource's ``memoryTypeBits`` allow; the first match wins. The buffer layer maps each
+``BufferStrategy`` to its order (``engine.buffers.types.MEMORY_ORDER``): for example device-local
+memory is "DEVICE_LOCAL without HOST_VISIBLE, then DEVICE_LOCAL, then anything". Every type
+that matches some pair is a candidate, best first; the allocator falls back along that list
+when a heap is over budget.
 
-====================  =========================================================================
-strategy              fallback order (required flags; "not X" = preferred without X)
-====================  =========================================================================
-DEVICE_LOCAL          DEVICE_LOCAL not HOST_VISIBLE -> DEVICE_LOCAL -> any type
-HOST_VISIBLE          HOST_VISIBLE|HOST_COHERENT not DEVICE_LOCAL -> HOST_VISIBLE|HOST_COHERENT
-HOST_CACHED           HOST_VISIBLE|HOST_CACHED not DEVICE_LOCAL -> HOST_VISIBLE|HOST_CACHED
-                      -> HOST_VISIBLE|HOST_COHERENT (then it is simply coherent)
-====================  =========================================================================
-
-On lavapipe all three resolve to its single type 0xF; on NVIDIA to 0x1, 0x6 and 0xE.
-
-Allocation is :class:`~engine.memory.allocator.MemoryAllocator` (block suballocation, budget;
-its module documents block size, thresholds and the alignment rules), re-exported here.
+On lavapipe every order resolves to its single type 0xF; on NVIDIA device-local, host-visible
+and host-cached orders resolve to 0x1, 0x6 and 0xE.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from engine.buffers.types import BufferStrategy
 from engine.device.context import GraphicsContext, MemoryType
-from engine.device.vk import check_result, ffi, lib, vk
+from engine.device.vk import vk
 from engine.errors import NoSuitableMemoryTypeError
 from engine.memory.allocator import MemoryAllocator
 from engine.memory.blocks import Allocation, align_down, align_up
@@ -36,42 +27,35 @@ HOST_VISIBLE = vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
 HOST_COHERENT = vk.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
 HOST_CACHED = vk.VK_MEMORY_PROPERTY_HOST_CACHED_BIT
 
-# (required, unwanted) pairs, tried in order.
-FALLBACK_ORDER: dict[BufferStrategy, tuple[tuple[int, int], ...]] = {
-    BufferStrategy.DEVICE_LOCAL: (
-        (DEVICE_LOCAL, HOST_VISIBLE), (DEVICE_LOCAL, 0), (0, 0)),
-    BufferStrategy.HOST_VISIBLE: (
-        (HOST_VISIBLE | HOST_COHERENT, DEVICE_LOCAL), (HOST_VISIBLE | HOST_COHERENT, 0)),
-    BufferStrategy.HOST_CACHED: (
-        (HOST_VISIBLE | HOST_CACHED, DEVICE_LOCAL), (HOST_VISIBLE | HOST_CACHED, 0),
-        (HOST_VISIBLE | HOST_COHERENT, 0)),
-}
+MemoryOrder = tuple[tuple[int, int], ...]
+"""``(required, unwanted)`` property-flag pairs, tried in order."""
 
 
-def candidate_types(
-    types: tuple[MemoryType, ...], strategy: BufferStrategy, type_bits: int,
-) -> list[MemoryType]:
-    """Every memory type usable for ``strategy`` among ``type_bits``, best first
-    (:data:`FALLBACK_ORDER`); raises :class:`NoSuitableMemoryTypeError` if there is none."""
+def candidate_types(types: tuple[MemoryType, ...], order: MemoryOrder, type_bits: int, *,
+                    label: str = "") -> list[MemoryType]:
+    """Every memory type matching a pair of ``order`` among ``type_bits``, best first.
+
+    ``type_bits`` -1 means any type. ``label`` names the request (e.g. a strategy) in the
+    :class:`NoSuitableMemoryTypeError` raised when no type matches.
+    """
     out: list[MemoryType] = []
-    for required, unwanted in FALLBACK_ORDER[strategy]:
+    for required, unwanted in order:
         for t in types:
             if (type_bits & (1 << t.index) and t.flags & required == required
                     and not t.flags & unwanted and t not in out):
                 out.append(t)
     if not out:
         raise NoSuitableMemoryTypeError(
-            f"choose_memory_type({strategy.value}): none of the device's memory types "
+            f"choose_memory_type({label or order}): none of the device's memory types "
             f"{[hex(t.flags) for t in types]} allowed by bits {type_bits:#x} fits; "
             "pick another strategy.")
     return out
 
 
-def choose_memory_type(
-    types: tuple[MemoryType, ...], strategy: BufferStrategy, type_bits: int,
-) -> MemoryType:
-    """The memory type for ``strategy`` among ``type_bits``, by :data:`FALLBACK_ORDER`."""
-    return candidate_types(types, strategy, type_bits)[0]
+def choose_memory_type(types: tuple[MemoryType, ...], order: MemoryOrder, type_bits: int, *,
+                       label: str = "") -> MemoryType:
+    """The first of :func:`candidate_types`."""
+    return candidate_types(types, order, type_bits, label=label)[0]
 
 
 def buffer_alignment(ctx: GraphicsContext) -> int:
@@ -81,36 +65,8 @@ def buffer_alignment(ctx: GraphicsContext) -> int:
                     lim.min_storage_buffer_offset_alignment, lim.non_coherent_atom_size)
 
 
-def create_vk_buffer(ctx: GraphicsContext, size: int, usage: int, *, what: str) -> Any:
-    """``vkCreateBuffer`` (exclusive sharing) and its memory requirements."""
-    info = ffi.new("VkBufferCreateInfo*", {
-        "sType": vk.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, "size": size, "usage": usage,
-        "sharingMode": vk.VK_SHARING_MODE_EXCLUSIVE})
-    out = ffi.new("VkBuffer*")
-    check_result(lib.vkCreateBuffer(ctx.device, info, ffi.NULL, out), "vkCreateBuffer",
-                 what=what)
-    return out[0]
-
-
-def buffer_requirements(ctx: GraphicsContext, handle: Any) -> tuple[int, int, int]:
-    """(size, alignment, memoryTypeBits) of a buffer."""
-    req = ffi.new("VkMemoryRequirements*")
-    lib.vkGetBufferMemoryRequirements(ctx.device, handle, req)
-    return int(req.size), int(req.alignment), int(req.memoryTypeBits)
-
-
-def bind_buffer(ctx: GraphicsContext, handle: Any, allocation: Allocation, *, what: str) -> None:
-    check_result(lib.vkBindBufferMemory(ctx.device, handle, allocation.memory, allocation.offset),
-                 "vkBindBufferMemory", what=what)
-
-
-def destroy_vk_buffer(ctx: GraphicsContext, handle: Any) -> None:
-    lib.vkDestroyBuffer(ctx.device, handle, ffi.NULL)
-
-
 __all__ = [
-    "DEVICE_LOCAL", "FALLBACK_ORDER", "HOST_CACHED", "HOST_COHERENT", "HOST_VISIBLE",
-    "Allocation", "MemoryAllocator", "align_down", "align_up", "bind_buffer",
-    "buffer_alignment", "buffer_requirements", "choose_memory_type", "create_vk_buffer",
-    "destroy_vk_buffer",
+    "DEVICE_LOCAL", "HOST_CACHED", "HOST_COHERENT", "HOST_VISIBLE", "Allocation",
+    "MemoryAllocator", "MemoryOrder", "align_down", "align_up", "buffer_alignment",
+    "candidate_types", "choose_memory_type",
 ]

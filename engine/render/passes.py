@@ -14,10 +14,11 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from engine.binding.binder import ResourceBinder
-from engine.binding.pipelines import ComputePipeline, memory_barrier
+from engine.binding.pipelines import ComputePipeline
 from engine.buffers.manager import BufferManager
 from engine.buffers.sets import BufferSet
 from engine.buffers.types import BufferUsage, ManagedBuffer
+from engine.device.barriers import memory_barrier
 from engine.device.vk import ffi, lib, vk
 from engine.render.graphics_pipeline import (
     BLEND_ADDITIVE,

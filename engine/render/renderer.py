@@ -7,14 +7,15 @@ the BindingSystem wrote the slot's descriptors:
 2. Record the slot's command buffer: every pass's ``record_compute`` (before the render pass:
    particle simulation and its barriers), the deferred render pass (``record_scene`` in
    subpass 0, ``record_light`` in subpass 1), then a screenshot copy if one was requested.
-3. Submit through ``manager.frames.submit`` (a fence per frame, so ``begin_frame`` can wait for
-   the slot), waiting on the acquire semaphore at colour output and signalling the image's
-   render-finished semaphore.
+3. Submit through the manager's frames (numbered on the queue timeline, so ``begin_frame``
+   can wait for the slot), waiting on the acquire semaphore at colour output and signalling
+   the image's render-finished semaphore.
 4. ``target.present(index)``.
 
-Nothing here builds a package struct per frame (pitfall P13): begin infos, clear values,
-viewport, scissor and submit info are prebuilt ``ffi.new`` structs whose fields are mutated.
-The slot's command buffer is reused only after ``begin_frame`` waited for that slot's fence.
+Nothing here builds a binding struct per frame (the bindings' constructors cost microseconds
+each): clear values, viewport, scissor and submit info are prebuilt ``ffi.new`` structs whose
+fields are mutated. The command buffer comes from the current frame slot, which takes it back
+only after ``begin_frame`` waited for that slot.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from engine.buffers.manager import BufferManager
 from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
+from engine.device.barriers import image_barrier
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import EngineError
 from engine.render.render_pass import CLEAR_COLOR
@@ -78,28 +80,10 @@ class Renderer:
         self.frames_skipped = 0
         self._shot_request = False
         self._shot: tuple[ManagedBuffer, int, int] | None = None
-        device = self.ctx.device
-        info = ffi.new("VkCommandPoolCreateInfo*", {
-            "sType": vk.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-            "flags": vk.VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-            "queueFamilyIndex": self.ctx.queue_family_index})
-        pool = ffi.new("VkCommandPool*")
-        check_result(lib.vkCreateCommandPool(device, info, ffi.NULL, pool),
-                     "vkCreateCommandPool", what="Renderer()")
-        self._pool = pool[0]
-        n = manager.frames_in_flight
-        alloc = ffi.new("VkCommandBufferAllocateInfo*", {
-            "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-            "commandPool": self._pool, "level": vk.VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-            "commandBufferCount": n})
-        cmds = ffi.new("VkCommandBuffer[]", n)
-        check_result(lib.vkAllocateCommandBuffers(device, alloc, cmds),
-                     "vkAllocateCommandBuffers", what="Renderer()")
-        self._cmds = [cmds[i] for i in range(n)]
+        self.frames = manager.frames
+        """The manager's frame slots: the renderer records into a command buffer of the
+        current slot and submits through them."""
         self._cmd_array = ffi.new("VkCommandBuffer[1]")
-        self._begin = ffi.new("VkCommandBufferBeginInfo*", {
-            "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-            "flags": vk.VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT})
         self._clears = ffi.new("VkClearValue[3]")
         for c in range(4):
             self._clears[0].color.float32[c] = CLEAR_COLOR[c]
@@ -136,10 +120,8 @@ class Renderer:
         if index is None:
             self.frames_skipped += 1
             return False
-        cmd = self._cmds[slot]
         what = "Renderer.render"
-        check_result(lib.vkBeginCommandBuffer(cmd, self._begin), "vkBeginCommandBuffer",
-                     what=what)
+        cmd = self.frames.command_buffer(what=what)
         passes = self.passes
         for p in passes:
             p.record_compute(cmd, slot)
@@ -175,7 +157,7 @@ class Renderer:
             self._signal_sem[0] = target.signal_semaphore(index)
             submit.waitSemaphoreCount = 1
             submit.signalSemaphoreCount = 1
-        self.manager.frames.submit(cmd, what=what, submit_info=submit)
+        self.frames.submit(cmd, what=what, submit_info=submit)
         target.present(index)
         self.frames_rendered += 1
         return True
@@ -217,10 +199,8 @@ class Renderer:
 
     def _transition(self, cmd: Any, image: Any, old: int, new: int, src_access: int,
                     dst_access: int, src_stage: int, dst_stage: int) -> None:
-        b = self._image_barrier
-        b.image, b.oldLayout, b.newLayout = image, old, new
-        b.srcAccessMask, b.dstAccessMask = src_access, dst_access
-        lib.vkCmdPipelineBarrier(cmd, src_stage, dst_stage, 0, 0, ffi.NULL, 0, ffi.NULL, 1, b)
+        image_barrier(cmd, self._image_barrier, image, old, new, src_access, dst_access,
+                      src_stage, dst_stage)
 
     def read_screenshot(self) -> np.ndarray[Any, Any]:
         """The last captured frame as RGBA uint8 (h, w, 4); waits for its GPU work."""
@@ -240,13 +220,8 @@ class Renderer:
     # --- shutdown --------------------------------------------------------------------------
 
     def destroy(self) -> None:
-        """Free the command pool and screenshot buffer (after the GPU is idle); idempotent."""
-        if self._pool is None or self.ctx.device is None:
-            return
-        self.ctx.wait_idle()
-        if self._shot is not None and not self.manager.closed:
-            if self._shot[0].alive:
-                self.manager.destroy_buffer(self._shot[0])
-            self._shot = None
-        lib.vkDestroyCommandPool(self.ctx.device, self._pool, ffi.NULL)
-        self._pool = None
+        """Free the screenshot buffer (frame-safe); idempotent. Command buffers belong to the
+        manager's frame slots."""
+        if self._shot is not None and not self.manager.closed and self._shot[0].alive:
+            self.manager.destroy_buffer(self._shot[0])
+        self._shot = None
