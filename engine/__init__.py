@@ -1,6 +1,6 @@
 """GPU buffers as esper ECS components, on real Vulkan.
 
-The public names (DESIGN.md section 3) are re-exported here::
+The public names are re-exported here::
 
     from engine import GraphicsContext, BufferManager, BufferConfig, BufferStrategy, BufferUsage
 """

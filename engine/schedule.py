@@ -1,7 +1,7 @@
 """The frame schedule: named phases in order, and the esper priority of each.
 
 esper runs processors by descending ``priority``; this table is the only place that maps the
-phases of DESIGN.md section 4 to numbers. Systems register by phase name::
+phases of a frame (docs/ARCHITECTURE.md, "One frame") to numbers. Systems register by phase name::
 
     add_system(BufferSystem(manager), Phase.UPLOADS)
 

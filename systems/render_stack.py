@@ -1,4 +1,5 @@
-"""RenderStack: the standard frame of DESIGN.md section 4, assembled in the current esper world.
+"""RenderStack: the standard frame (docs/ARCHITECTURE.md, "One frame"), assembled in the current
+esper world.
 
 ``RenderStack(manager, binder, target, scene_vertices, ...)`` creates the ParticleSystem,
 LightingSystem, GlobalUboSet, Renderer and its three passes, and adds every engine system at

@@ -1,6 +1,6 @@
 """ResourceBinder: bind ManagedBuffers to shader bindings by name; write descriptors lazily.
 
-How it works (DESIGN.md section 2, "Binding"):
+How it works:
 
 - ``register_pipeline(name, spirv_modules)`` reflects every stage, merges them
   (:func:`~engine.binding.descriptors.merge_reflections`), and creates a set layout for every set

@@ -11,7 +11,7 @@ with one set per set index per frame slot.
 Lifetimes: every handle here is owned by the :class:`~engine.binding.binder.ResourceBinder`
 that created it and destroyed by it (destroying the pool frees its sets). Creation is
 init-time work, not per frame; it uses raw ``ffi.new`` structs held in locals until each call
-returns (P7).
+returns (cffi frees a nested struct as soon as nothing references it).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class ComputePipeline:
             info.stage.sType = vk.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
             info.stage.stage = STAGE_COMPUTE
             info.stage.module = module
-            info.stage.pName = entry  # ``entry`` stays alive until the call returns (P7)
+            info.stage.pName = entry  # ``entry`` must outlive the call (cffi frees it)
             out = ffi.new("VkPipeline*")
             check_result(lib.vkCreateComputePipelines(self._device, ffi.NULL, 1, info, ffi.NULL,
                                                       out), "vkCreateComputePipelines",

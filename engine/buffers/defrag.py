@@ -1,23 +1,16 @@
-"""Defragmentation: empty the least-used blocks by moving device-local buffers into free ranges
-of the other blocks of their memory type, so that the emptied blocks can be released.
+"""Defragmentation applied: move device-local buffers out of the least-used blocks.
 
-What a move does, for one live ``DEVICE_LOCAL`` buffer (``defragment(manager)``):
+The planning is the memory layer's (:mod:`engine.memory.defrag_plan`: which blocks can be
+emptied, and the allocations in them). Here each planned allocation is mapped to its live
+``DEVICE_LOCAL`` buffer and moved with :meth:`BufferManager.relocate_buffer`, the manager's one
+replace path (the same as resize):
 
-1. a new ``VkBuffer`` of the same capacity and usage is bound to a free range of *another*
-   block of the same memory type (never a new block: the source block and new blocks are off
-   limits while defragmenting, see :class:`~engine.memory.blocks.BlockPool`);
-2. a GPU copy old -> new is appended to the frame's uploads (the BufferSystem records it with
-   the frame's other copies, with barriers; copies queued earlier for the old handle run
-   first, later ``update_buffer`` calls target the new handle and run after);
-3. the old ``VkBuffer`` and its range are retired into the current frame (freed once the frame
-   completed), ``generation`` goes up by exactly 1 and ``context.notify_buffer(buffer,
-   "replaced")`` tells the ResourceBinder to rewrite the descriptors that use it.
-
-Only blocks whose every allocation is such a buffer are emptied: host-visible buffers (written
-by the host at any time, so a GPU copy could overwrite a newer host write), staging chunks and
-retired buffers pin their block. A block is emptied completely or not touched. When the frame
-that holds the copies completes, the source block is empty and is released (one empty block
-per memory type is kept, as always).
+1. a new ``VkBuffer`` of the same size is bound to a free range of *another* block of the same
+   memory type;
+2. a GPU copy old -> new joins the frame's uploads (copies queued earlier for the old handle
+   run first; later ``update_buffer`` calls target the new handle and run after);
+3. the old ``VkBuffer`` is retired into the current frame, ``generation`` goes up by exactly 1
+   and the ResourceBinder rewrites the descriptors that use it.
 
 Call it between frames or inside an open frame, not every frame: each move costs a
 ``vkCreateBuffer``, a copy of the buffer's bytes and a descriptor rewrite.
@@ -26,12 +19,15 @@ Call it between frames or inside an open frame, not every frame: each move costs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-from engine.buffers.staging import CopyOp
-from engine.buffers.types import BufferStrategy
+from engine.buffers.types import BufferStrategy, ManagedBuffer
 from engine.errors import NoRoomError
-from engine.memory.blocks import Block, BlockPool
+from engine.memory.blocks import Allocation
+from engine.memory.defrag_plan import evacuating, plan_evacuations
+
+if TYPE_CHECKING:
+    from engine.buffers.manager import BufferManager
 
 
 @dataclass
@@ -41,29 +37,10 @@ class DefragReport:
     moves: int = 0
     bytes_moved: int = 0
     blocks_emptied: list[tuple[int, int]] = field(default_factory=list)  # (type, block id)
-    moved: list[Any] = field(default_factory=list)  # the ManagedBuffers that moved
+    moved: list[ManagedBuffer] = field(default_factory=list)
 
 
-def _movable(manager: Any, block: Block) -> list[Any] | None:
-    """The live device-local buffers filling ``block``, or None if anything else is in it."""
-    owners = {id(b._allocation): b for b in manager.live_buffers()
-              if b._allocation is not None and b._allocation.block is block}
-    buffers = []
-    for allocation in block.allocations.values():
-        buffer = owners.get(id(allocation))
-        if buffer is None or buffer.strategy is not BufferStrategy.DEVICE_LOCAL:
-            return None
-        buffers.append(buffer)
-    return buffers
-
-
-def _candidates(pool: BlockPool) -> list[Block]:
-    """Non-empty blocks, least used first; the fullest block is never a source."""
-    blocks = sorted((b for b in pool.blocks.values() if not b.empty), key=lambda b: b.used)
-    return blocks[:-1]
-
-
-def defragment(manager: Any, *, max_moves: int = 256, max_bytes: int = 64 << 20
+def defragment(manager: BufferManager, *, max_moves: int = 256, max_bytes: int = 64 << 20
                ) -> DefragReport:
     """Move device-local buffers out of the least-used blocks of every memory type.
 
@@ -74,52 +51,27 @@ def defragment(manager: Any, *, max_moves: int = 256, max_bytes: int = 64 << 20
     Returns:
         A :class:`DefragReport`; ``blocks_emptied`` are released after the frame completes.
     """
-    manager._require_open("defragment")
+    manager.require_open("defragment")
+    owners = {id(b.allocation): b for b in manager.live_buffers()
+              if b.strategy is BufferStrategy.DEVICE_LOCAL and b.allocation is not None}
+
+    def movable(allocation: Allocation) -> bool:
+        return id(allocation) in owners
+
     report = DefragReport()
-    allocator = manager.allocator
-    for type_index, pool in sorted(allocator.pools.items()):
-        for block in _candidates(pool):
-            buffers = _movable(manager, block)
-            free_elsewhere = sum(b.size - b.used for b in pool.blocks.values() if b is not block)
-            if not buffers or block.used > free_elsewhere:
+    for plan in plan_evacuations(manager.allocator, movable, max_moves=max_moves,
+                                 max_bytes=max_bytes):
+        buffers = [owners[id(a)] for a in plan.allocations]
+        with evacuating(plan):
+            try:
+                for buffer in buffers:
+                    manager.relocate_buffer(buffer)
+                    report.moves += 1
+                    report.bytes_moved += buffer.capacity
+                    report.moved.append(buffer)
+            except NoRoomError:
                 continue
-            if any(b._allocation.reserved > pool.dedicated_threshold for b in buffers):
-                continue
-            if (report.moves + len(buffers) > max_moves
-                    or report.bytes_moved + block.used > max_bytes):
-                return report
-            if _empty_block(manager, pool, block, buffers, report):
-                report.blocks_emptied.append((type_index, block.block_id))
+        report.blocks_emptied.append((plan.type_index, plan.block.block_id))
+        owners = {id(b.allocation): b for b in manager.live_buffers()
+                  if b.strategy is BufferStrategy.DEVICE_LOCAL and b.allocation is not None}
     return report
-
-
-def _empty_block(manager: Any, pool: BlockPool, block: Block, buffers: list[Any],
-                 report: DefragReport) -> bool:
-    pool.excluded.add(block.block_id)
-    pool.allow_new_blocks = False
-    try:
-        for buffer in sorted(buffers, key=lambda b: -b._allocation.reserved):
-            if not _move(manager, buffer):
-                return False
-            report.moves += 1
-            report.bytes_moved += buffer.capacity
-            report.moved.append(buffer)
-        return True
-    finally:
-        pool.excluded.discard(block.block_id)
-        pool.allow_new_blocks = True
-
-
-def _move(manager: Any, buffer: Any) -> bool:
-    what = f"defragment({buffer.name!r})"
-    try:
-        handle, allocation = manager._allocate(buffer.name, buffer.size, buffer.strategy,
-                                               int(buffer.usage), what)
-    except NoRoomError:
-        return False
-    manager._ops.append(CopyOp(buffer.handle, 0, handle, 0, buffer.capacity))
-    manager._retire(buffer.handle, buffer._allocation, buffer.size, buffer.name)
-    manager._attach(buffer, handle, allocation)
-    buffer.generation += 1
-    manager.context.notify_buffer(buffer, "replaced")
-    return True

@@ -9,7 +9,7 @@ Life cycle of a frame (see :mod:`engine.schedule` for the esper phases)::
     ... render: compute, draws, submitted through manager.frames ...
     manager.end_frame()        # submits late uploads, closes the frame
 
-Rules kept here (DESIGN.md section 2):
+Rules kept here:
 
 - ``generation`` is 1 at creation and +1 exactly when the VkBuffer is replaced (resize).
 - Every public call validates everything first; a call that raises changes nothing.
@@ -629,8 +629,12 @@ class BufferManager:
 
     # --- checks --------------------------------------------------------------------------
 
+    def require_open(self, what: str) -> None:
+        """Raise ManagerClosedError/ContextClosedError if the manager or its context is closed,
+        WrongThreadError off the context's owner thread; ``what`` names the call."""
+        self._require_open(what)
+
     def _require_open(self, what: str) -> None:
-        """Raise if the manager or its context is closed, or off the owner thread."""
         if self._closed:
             checks.raise_closed(what)
         self.context.require_open(what)

@@ -164,6 +164,11 @@ class ManagedBuffer:
         return DescriptorInfo(self.handle, offset, self.size - offset if range is None else range)
 
     @property
+    def allocation(self) -> Any:
+        """The memory range (an ``engine.memory.blocks.Allocation``), None once destroyed."""
+        return self._allocation
+
+    @property
     def manager(self) -> Any:
         """The BufferManager that owns this buffer."""
         return self._manager

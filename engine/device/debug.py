@@ -1,10 +1,10 @@
-"""The process-wide validation/debug message sink (pitfalls P1-P5).
+"""The process-wide validation/debug message sink.
 
 The ``vulkan`` bindings keep one Python debug callback per process, so every context shares one
 :class:`DebugSink`. Messages go to :mod:`logging` (logger ``engine.vulkan``) and are kept in
 :attr:`DebugSink.messages` so that tests can fail on any validation message. The callback only
-appends (an exception inside a cffi callback is swallowed, P2) and decodes with
-``errors="replace"`` (P3).
+appends (an exception inside a cffi callback is swallowed by cffi) and decodes with
+``errors="replace"`` (drivers may send invalid UTF-8).
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ class DebugSink:
         self._lock = threading.Lock()
 
     def callback(self, severity: int, types: int, data: Any, _user: Any) -> int:
-        """The cffi callback. Must only append and return ``VK_FALSE`` (P2)."""
+        """The cffi callback. Must only append and return ``VK_FALSE`` (cffi swallows exceptions
+        raised in a callback)."""
         try:
             text = ffi.string(data.pMessage).decode("utf-8", errors="replace")
             mid = (
@@ -107,7 +108,7 @@ class DebugSink:
 
 
 SINK = DebugSink()
-"""The single process-wide sink (P1)."""
+"""The single process-wide sink (messengers of every instance report here)."""
 
 
 def _raw_callback(severity: int, types: int, data: Any, user: Any) -> int:

@@ -78,7 +78,8 @@ def create_shared_instance(validation: bool, sync: bool, extensions: list[str], 
     entry_points = EntryPoints(instance)
     messenger = None
     if debug_utils:
-        # P4: a second create-info without pNext for the standalone messenger.
+        # A second create-info without pNext for the standalone messenger (the one chained
+        # into the instance create-info must not be reused with its pNext).
         messenger_info = vk.VkDebugUtilsMessengerCreateInfoEXT(
             messageSeverity=SEVERITY_REPORTED, messageType=TYPES_ALL,
             pfnUserCallback=_raw_callback)

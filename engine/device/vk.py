@@ -1,15 +1,16 @@
 """The one wrapper over the ``vulkan`` cffi bindings. Nothing outside ``engine/`` imports them.
 
-What this layer fixes (pitfall numbers refer to ``shared/reference/python-vulkan-stack.md``):
+What this layer fixes in the raw bindings:
 
-- **Errors (P11, style rule 8)**: :func:`call` runs a binding function and turns every binding
+- **Errors**: :func:`call` runs a binding function and turns every binding
   exception into an :class:`~engine.errors.EngineError` that names the call and the resource;
   ``VK_ERROR_OUT_OF_*_MEMORY`` becomes :class:`~engine.errors.OutOfDeviceMemoryError`.
-- **WHOLE_SIZE (P8)**: :data:`WHOLE_SIZE` is ``2**64 - 1``, not the bindings' ``-1``.
-- **Struct lifetimes (P7)**: :class:`KeepAlive` holds nested structs until the call returns.
-- **Hot paths (P13)**: per-frame code builds raw cffi structs with ``ffi.new`` (5-20x faster
+- **WHOLE_SIZE**: :data:`WHOLE_SIZE` is ``2**64 - 1``, not the bindings' ``-1``.
+- **Struct lifetimes**: :class:`KeepAlive` holds nested structs until the call returns
+  (cffi frees a struct as soon as nothing references it, even one a pointer still names).
+- **Hot paths**: per-frame code builds raw cffi structs with ``ffi.new`` (5-20x faster
   than the package constructors) or mutates prebuilt ones.
-- **Extension entry points (P12)**: :class:`EntryPoints` looks each one up once and caches it.
+- **Extension entry points**: :class:`EntryPoints` looks each one up once and caches it.
 - **Fault injection**: :data:`FAULTS` lets tests make the next allocation at a named site fail
   with a real ``VK_ERROR_OUT_OF_DEVICE_MEMORY`` path.
 """
@@ -29,7 +30,7 @@ ffi: Any = _vk.ffi
 lib: Any = _vk.lib
 
 WHOLE_SIZE = (1 << 64) - 1
-"""``VK_WHOLE_SIZE`` as an unsigned 64-bit value (the bindings' ``-1`` overflows, P8)."""
+"""``VK_WHOLE_SIZE`` as an unsigned 64-bit value (the bindings' ``-1`` overflows a uint64)."""
 
 UINT64_MAX = (1 << 64) - 1
 
@@ -132,7 +133,7 @@ def check_result(result: int, fn_name: str, *, what: str) -> None:
 
 
 class KeepAlive:
-    """Holds nested structs/arrays until the Vulkan call that reads them has returned (P7)."""
+    """Holds nested structs/arrays until the Vulkan call that reads them has returned."""
 
     __slots__ = ("_items",)
 
@@ -145,7 +146,8 @@ class KeepAlive:
 
 
 class EntryPoints:
-    """Extension functions looked up once per instance/device and cached (P12)."""
+    """Extension functions looked up once per instance/device and cached
+    (``vkGetInstanceProcAddr`` costs microseconds per call)."""
 
     def __init__(self, instance: Any, device: Any | None = None) -> None:
         self._instance = instance

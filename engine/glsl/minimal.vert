@@ -12,7 +12,7 @@ layout(location = 0) out vec3 v_color;
 void main() {
     // Three corners 120 degrees apart, generated from the vertex index (no vertex buffer).
     float a = spin.angle + float(gl_VertexIndex) * 2.0943951;
-    vec2 corner = vec2(cos(a), -sin(a)) * 0.7;   // clip space; its y points down (P17)
+    vec2 corner = vec2(cos(a), -sin(a)) * 0.7;   // clip space; Vulkan's y points down
     gl_Position = vec4(corner, 0.0, 1.0);
     v_color = spin.tint.rgb * (0.4 + 0.3 * float(gl_VertexIndex));
 }

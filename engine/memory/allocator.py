@@ -1,6 +1,6 @@
 """MemoryAllocator: block suballocation of device memory, dedicated allocations and budget.
 
-Design (as VMA does it, ``shared/reference/anchors.md``; constants below):
+Design (as the Vulkan Memory Allocator, VMA, does it; constants below):
 
 - **Blocks** per memory type (:mod:`engine.memory.blocks`, best fit with coalescing). Preferred
   block size :func:`preferred_block_size`: 64 MiB, or heap/8 for heaps of 1 GiB or less. VMA
@@ -19,7 +19,8 @@ Design (as VMA does it, ``shared/reference/anchors.md``; constants below):
   unflushed writes. ``bufferImageGranularity`` only separates linear from optimal-tiling
   resources; these pools hold buffers only (linear), so it never applies.
 - **Mapping**: each host-visible block is mapped once, when made, and unmapped when released;
-  an allocation's ``view`` is a slice of that mapping (dropped when freed, P9).
+  an allocation's ``view`` is a slice of that mapping (dropped when freed, so no numpy view
+  outlives the mapping).
 - **Empty blocks** are released with hysteresis: one empty block per type is kept (all of them
   when the heap is over budget).
 - **Budget** (:mod:`engine.memory.budget`): a new block or dedicated allocation that would

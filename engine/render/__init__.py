@@ -1,6 +1,6 @@
 """Rendering: targets (offscreen, window swapchain), the deferred pass, pipelines, the frame
 loop, screenshots. See :mod:`engine.render.renderer` for one frame and
-:mod:`engine.render.frame_loop` for the loop of DESIGN.md section 4."""
+:mod:`engine.render.frame_loop` for the frame loop."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The frame loop of DESIGN.md section 4, as code.
+"""The frame loop (docs/ARCHITECTURE.md, "One frame"), as code.
 
 One iteration is one ``esper.process(dt)`` of a world whose systems were added at their
 phases (:mod:`engine.schedule`)::
@@ -12,7 +12,7 @@ phases (:mod:`engine.schedule`)::
     END       BufferSystem: end_frame
 
 :class:`FrameLoop` runs it with a fixed time step (headless: deterministic) or the measured
-one (clamped), paces it with a :class:`FrameLimiter` (FIFO is not throttled under Xvfb, P16),
+one (clamped), paces it with a :class:`FrameLimiter` (FIFO present is not throttled under Xvfb),
 and keeps :class:`FrameTimes` (wall time per frame, in milliseconds).
 """
 

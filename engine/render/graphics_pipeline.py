@@ -3,9 +3,10 @@
 :class:`GraphicsPipelineDesc` says what differs between the engine's pipelines (topology,
 vertex input, culling, depth, blending, colour-attachment count); viewport and scissor are
 dynamic so a window resize never rebuilds a pipeline. Shader modules live only for the
-``vkCreateGraphicsPipelines`` call. Every nested struct is bound to a local (pitfall P7).
+``vkCreateGraphicsPipelines`` call. Every nested struct is bound to a local (cffi frees a struct
+nothing references).
 
-Lavapipe compiles a pipeline lazily at its first submit (P15): draw once during warm-up.
+Lavapipe compiles a pipeline lazily at its first submit: draw once during warm-up.
 """
 
 from __future__ import annotations

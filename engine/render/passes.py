@@ -4,7 +4,8 @@ Each pass registers its pipeline(s) with the ResourceBinder (layouts come from r
 binds its buffers by name with their dtypes checked against reflection, builds its VkPipeline
 against the target's render pass (the binder adopts and later destroys it), and records into
 the frame through the :class:`~engine.render.renderer.FramePass` hooks. Per-frame recording
-uses prebuilt cffi arrays only (P13). Buffers are read through their ``ManagedBuffer`` every
+uses prebuilt cffi arrays only (no binding struct constructors per frame). Buffers are read
+through their ``ManagedBuffer`` every
 frame, so a resize (new handle, generation + 1) is picked up without rebuilding anything; the
 BindingSystem rewrites the descriptors once per slot.
 """

@@ -5,16 +5,17 @@ Behaviour:
 - **Format**: B8G8R8A8_UNORM (or R8G8B8A8_UNORM) when offered, so the picture matches the
   offscreen target; otherwise the first format.
 - **Present mode**: ``vsync=True`` -> FIFO; else MAILBOX, then IMMEDIATE, then FIFO. FIFO is not
-  throttled under Xvfb (pitfall P16), so the frame loop has its own limiter either way.
+  throttled under Xvfb, so the frame loop has its own limiter either way.
 - **Recreation**: on a framebuffer-size change, after OUT_OF_DATE from acquire or present, and
-  after SUBOPTIMAL (the acquired image is still drawn and presented first; P11). A minimised
+  after SUBOPTIMAL (the acquired image is still drawn and presented first, as the spec allows). A
+  minimised
   window (size 0) has no swapchain: ``acquire`` returns ``None`` until it is restored.
   Recreation waits for the device (it is rare; never on the steady frame path).
 - **Synchronisation**: one acquire semaphore per frame slot (reused only after
   ``begin_frame`` waited for that slot's fence, so the wait that consumed it has completed);
   one render-finished semaphore per swapchain image, waited by present.
 - Acquire and present call the loader's exported functions directly with prebuilt out-pointers
-  and structs: no package struct is built per frame (P13).
+  and structs: no binding struct is built per frame (their constructors cost microseconds).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A GLFW window for Vulkan (no client API): events, size, title, surface.
 
 GLFW is initialised by the first window and terminated when the last one closes. Without a
-display ``glfw.init()`` fails (pitfall P18): :class:`Window` then raises
+display ``glfw.init()`` fails: :class:`Window` then raises
 :class:`~engine.errors.WindowError`, and :func:`display_available` lets callers fall back to
 headless. Input is delivered to listeners registered with :meth:`Window.on_key` (and
 ``on_mouse_button`` / ``on_cursor``); the callbacks are kept as bound methods on the window so

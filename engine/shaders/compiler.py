@@ -1,6 +1,6 @@
 """GLSL -> SPIR-V with ``glslangValidator -V``, cached on disk.
 
-Names are never stripped (no ``-g0``): reflection binds by block and variable name (pitfall P22).
+Names are never stripped (no ``-g0``): reflection binds by block and variable name.
 One compiler call costs about 140 ms, so every result is cached in a directory keyed by the
 sha256 of (source text, texts of ``#include``\\d files, stage, target environment, the compiler's
 ``--version`` output). The cache lives in ``$ENGINE_SHADER_CACHE`` if set, else

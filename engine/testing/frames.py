@@ -2,7 +2,7 @@
 
 ``step(n)`` calls every processor of the world in priority order, like ``esper.process``, one
 frame at a time. With the engine systems installed (:meth:`FrameDriver.install`) a frame is the
-real schedule of DESIGN.md section 4: BEGIN (``begin_frame``), your systems, UPLOADS (the staged
+real schedule of a frame: BEGIN (``begin_frame``), your systems, UPLOADS (the staged
 copies), BINDINGS (descriptor writes of the slot), RENDER, END (``end_frame``).
 
 Every system call runs inside ``validation.during("frame N, PHASE phase, System.process")``,

@@ -1,7 +1,7 @@
 """ValidationLog: the validation messages of one test, each with where and why it arrived.
 
 Every message of the Khronos layer (or the driver) reaches the process-wide
-:data:`engine.device.debug.SINK` (pitfall P1) synchronously, inside the Vulkan call that caused
+:data:`engine.device.debug.SINK` (one per process) synchronously, inside the Vulkan call that caused
 it. While
 a :class:`ValidationLog` is active it records, for each message:
 
