@@ -223,6 +223,7 @@ class ResourceBinder:
         LayoutMismatchError.
         """
         what = f"{_call}({str(pipeline_id)!r}, {name!r})"
+        self._require_open(what)
         pipe = self._get(pipeline_id, what)
         key, binding = bc.locate(what, pipe.merged, name, array_element)
         real_kind = bc.check_kind(what, binding, kind)
@@ -323,6 +324,7 @@ class ResourceBinder:
 
     def _commit(self, pipes: list[PipelineState], frame_index: int) -> int:
         """Collect the changed descriptors of ``pipes`` in the slot, check them, write once."""
+        self.context.check_thread("update_frame")
         todo: list[Change] = []
         for pipe in pipes:
             collect_changes(pipe, frame_index, todo)
@@ -387,6 +389,7 @@ class ResourceBinder:
     def _require_open(self, what: str) -> None:
         if self._closed:
             raise ManagerClosedError(f"{what}: the ResourceBinder is closed; create a new one.")
+        self.context.require_open(what)
 
     def __contains__(self, pipeline_id: object) -> bool:
         return pipeline_id in self._pipelines

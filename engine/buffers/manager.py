@@ -583,6 +583,7 @@ class BufferManager:
 
     def statistics(self) -> BufferStatistics:
         """A snapshot; serialise with ``to_json()``."""
+        self.context.check_thread("statistics")
         stats = BufferStatistics(frame_number=self.frames.frame_number,
                                  frames_in_flight=self.frames_in_flight)
         for buffer in self._live.values():
