@@ -121,8 +121,14 @@ class ReflectionError(EngineError):
     """SPIR-V is malformed, truncated or uses a construct the reflector cannot read."""
 
 
+class SpirvValidationError(ReflectionError):
+    """SPIR-V was refused before reaching the driver: the structural check or ``spirv-val``
+    rejected it (the message names the word/byte offset or quotes the validator)."""
+
+
 class LayoutDeclarationError(EngineError, ValueError):
-    """A std140/std430 layout declared in Python is malformed (unknown type, bad array size)."""
+    """A std140/std430 layout declared in Python is malformed (unknown type, bad array size,
+    duplicate field name), or a std_layout function got an argument of the wrong kind."""
 
 
 class LayoutMismatchError(EngineError):

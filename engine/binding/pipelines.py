@@ -34,22 +34,11 @@ from engine.errors import (
     UnknownPipelineError,
 )
 from engine.frames.tracker import FrameTracker
+from engine.shaders.module import create_shader_module
 
 STAGE_COMPUTE = vk.VK_SHADER_STAGE_COMPUTE_BIT
 _ALL_COMMANDS = vk.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
 _COMPUTE_STAGE = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
-
-
-def create_shader_module(binder: ResourceBinder, code: bytes, *, what: str) -> Any:
-    """A ``VkShaderModule`` for ``code`` (the caller destroys it once the pipeline exists)."""
-    words = ffi.new("char[]", bytes(code))
-    info = ffi.new("VkShaderModuleCreateInfo*", {
-        "sType": vk.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, "codeSize": len(code),
-        "pCode": ffi.cast("uint32_t*", words)})
-    out = ffi.new("VkShaderModule*")
-    check_result(lib.vkCreateShaderModule(binder.context.device, info, ffi.NULL, out),
-                 "vkCreateShaderModule", what=what)
-    return out[0]
 
 
 class ComputePipeline:
@@ -77,7 +66,7 @@ class ComputePipeline:
         self.push_offset = min((r.offset for r in ranges), default=0)
         self.push_size = max((r.offset + r.size for r in ranges), default=0) - self.push_offset
         self._device = binder.context.device
-        module = create_shader_module(binder, stage.code, what=what)
+        module = create_shader_module(binder.context, stage.code, what=what)
         try:
             entry = ffi.new("char[]", stage.entry_point.encode())
             info = ffi.new("VkComputePipelineCreateInfo*", {

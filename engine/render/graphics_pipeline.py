@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.device.context import GraphicsContext
 from engine.device.vk import check_result, ffi, lib, vk
+from engine.shaders.module import create_shader_module
 
 BLEND_OPAQUE = "opaque"
 BLEND_ADDITIVE = "additive"
@@ -57,18 +58,6 @@ class GraphicsPipelineDesc:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-def create_shader_module(ctx: GraphicsContext, spirv: bytes, what: str) -> Any:
-    """``vkCreateShaderModule`` of ``spirv``; the caller destroys it."""
-    code = ffi.new("char[]", bytes(spirv))
-    info = ffi.new("VkShaderModuleCreateInfo*", {
-        "sType": vk.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, "codeSize": len(spirv),
-        "pCode": ffi.cast("uint32_t*", code)})
-    out = ffi.new("VkShaderModule*")
-    check_result(lib.vkCreateShaderModule(ctx.device, info, ffi.NULL, out),
-                 "vkCreateShaderModule", what=what)
-    return out[0]
-
-
 def create_graphics_pipeline(ctx: GraphicsContext, desc: GraphicsPipelineDesc,
                              stages: dict[str, bytes], layout: Any, render_pass: Any) -> Any:
     """Create a pipeline of ``desc`` with SPIR-V ``stages`` (``{"vert": ..., "frag": ...}``).
@@ -83,7 +72,7 @@ def create_graphics_pipeline(ctx: GraphicsContext, desc: GraphicsPipelineDesc,
         stage_infos = ffi.new("VkPipelineShaderStageCreateInfo[]", len(stages))
         entry = ffi.new("char[]", b"main")
         for i, (stage, spirv) in enumerate(stages.items()):
-            module = create_shader_module(ctx, spirv, f"{what} {stage}")
+            module = create_shader_module(ctx, spirv, what=f"{what} {stage}")
             modules.append(module)
             s = stage_infos[i]
             s.sType = L.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO

@@ -7,6 +7,16 @@ sha256 of (source text, texts of ``#include``\\d files, stage, target environmen
 ``~/.cache/vkbuffers/spirv``; a second run compiles nothing. :func:`compile_count` counts the
 real compiler invocations of this process (tests assert on it).
 
+A cache entry is the file ``<key>-<sha256 of its content>.spv`` (plain SPIR-V), written to a
+temporary file and renamed, so no reader sees half an entry. An entry whose content does not
+hash to its name (a flipped bit, truncation, trailing bytes, zero length), that cannot be read,
+or that is not a file is damaged: it is removed, the shader is recompiled and stored again, and
+a ``logging`` warning on the ``engine.shaders.compiler`` logger names the file;
+:func:`cache_repairs` counts those entries. An unwritable cache only costs recompiles. The
+module bytes returned (from the compiler or a verified entry) are registered with
+:func:`engine.shaders.validate.trust`, so creating a shader module from them does not run
+``spirv-val``.
+
 ``#include "file"`` works when the shader enables ``GL_GOOGLE_include_directive``: paths are
 resolved next to the including file, then in the package folder ``engine/glsl/``.
 
@@ -20,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -29,8 +40,15 @@ import threading
 from pathlib import Path
 
 from engine.errors import ShaderCompileError
+from engine.shaders.validate import trust
 
-__all__ = ["GLSL_DIR", "compile_count", "compile_glsl", "compile_glsl_source", "shader_path"]
+__all__ = ["GLSL_DIR", "TARGET_ENVS", "cache_dir", "cache_repairs", "compile_count",
+           "compile_glsl", "compile_glsl_source", "shader_path"]
+
+#: Values ``target_env`` accepts (``--target-env`` of glslangValidator); None means vulkan1.0.
+TARGET_ENVS = ("vulkan1.0", "vulkan1.1", "vulkan1.2", "vulkan1.3", "spirv1.0", "spirv1.1",
+               "spirv1.2", "spirv1.3", "spirv1.4", "spirv1.5", "spirv1.6")
+_log = logging.getLogger(__name__)
 
 #: Package folder of the engine's GLSL shaders (package data).
 GLSL_DIR = Path(__file__).resolve().parents[1] / "glsl"
@@ -49,11 +67,61 @@ _SPIRV_MAGIC = b"\x03\x02\x23\x07"
 
 _lock = threading.Lock()
 _compile_count = 0
+_cache_repairs = 0
 
 
 def compile_count() -> int:
     """How many times this process has run the compiler on a shader (cache hits excluded)."""
     return _compile_count
+
+
+def cache_repairs() -> int:
+    """How many damaged cache entries this process has found and replaced (or tried to)."""
+    return _cache_repairs
+
+
+def _text(value: object, call: str, arg: str, fix: str) -> str:
+    """``value`` if it is a str that UTF-8 can encode and that has no NUL; else raise."""
+    if not isinstance(value, str):
+        raise ShaderCompileError(
+            f"{call}: {arg} must be a str, got {type(value).__name__} {_short(value)}; {fix}")
+    nul = value.find("\0")
+    if nul >= 0:
+        raise ShaderCompileError(
+            f"{call}: {arg} contains a NUL character at index {nul}; remove it")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ShaderCompileError(
+            f"{call}: {arg} has a character UTF-8 cannot encode ({exc.object[exc.start]!r} at "
+            f"index {exc.start}, a lone surrogate?); pass text decoded from UTF-8") from None
+    return value
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _path(path: object, call: str) -> Path:
+    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
+        raise ShaderCompileError(
+            f"{call}: the path must be a str or os.PathLike, got {type(path).__name__} "
+            f"{_short(path)}; pass e.g. shader_path('particles.comp')")
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise ShaderCompileError(f"{call}: the path must name a str path, got {_short(text)}")
+    return Path(_text(text, call, "the path", "pass a str path"))
+
+
+def _target(target_env: object, call: str) -> str | None:
+    if target_env is None:
+        return None
+    if not isinstance(target_env, str) or target_env not in TARGET_ENVS:
+        raise ShaderCompileError(
+            f"{call}: unknown target_env {_short(target_env)}; use None (vulkan1.0) or one of "
+            f"{', '.join(TARGET_ENVS)}")
+    return target_env
 
 
 def shader_path(name: str) -> Path:
@@ -62,6 +130,7 @@ def shader_path(name: str) -> Path:
     Raises :class:`ShaderCompileError` if the file does not exist (listing those that do) or if
     ``name`` points outside the folder.
     """
+    _text(name, f"shader_path({_short(name)})", "name", "pass a file name such as 'minimal.vert'")
     path = (GLSL_DIR / name).resolve()
     if GLSL_DIR not in path.parents:
         raise ShaderCompileError(
@@ -86,7 +155,9 @@ def compile_glsl(
     ``.tese``, also before a final ``.glsl``) unless given. ``target_env`` is passed to
     ``--target-env`` (e.g. ``"vulkan1.2"``); None keeps glslang's default (Vulkan 1.0).
     """
-    file = Path(path)
+    call = f"compile_glsl({_short(path)})"
+    file = _path(path, call)
+    target_env = _target(target_env, call)
     if stage is None:
         suffixes = [s.lstrip(".") for s in file.suffixes]
         if suffixes[-1:] == ["glsl"]:
@@ -97,12 +168,17 @@ def compile_glsl(
                 f"use a .vert/.frag/.comp extension or pass stage='vert'|'frag'|'comp'"
             )
         stage = suffixes[-1]
+    if not file.is_file():
+        raise ShaderCompileError(
+            f"compile_glsl({str(file)!r}): cannot read the shader: "
+            f"{'it is not a file' if file.exists() else 'no such file'}; pass a GLSL file's path")
     try:
         source = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ShaderCompileError(
             f"compile_glsl({str(file)!r}): cannot read the shader: {exc}"
         ) from None
+    _text(source, f"compile_glsl({str(file)!r})", "the file's text", "save it as UTF-8")
     return _compile(source, _stage(stage, str(file)), str(file), file, target_env)
 
 
@@ -112,8 +188,13 @@ def compile_glsl_source(
     """Compile GLSL ``source`` for ``stage`` (``'vert'``, ``'frag'``, ``'comp'``...).
 
     ``name`` stands for the source in error messages; ``#include`` is resolved in ``engine/glsl/``.
+    Raises :class:`ShaderCompileError` for a ``source`` or ``name`` that is not a str, has a NUL
+    or a character UTF-8 cannot encode, an unknown stage or ``target_env``, or a rejected shader.
     """
-    return _compile(source, _stage(stage, name), name, None, target_env)
+    call = f"compile_glsl_source(stage={_short(stage)})"
+    _text(name, call, "name", "pass a str such as 'my_shader.comp'")
+    _text(source, call, "source", "pass the GLSL text (decode bytes with .decode('utf-8'))")
+    return _compile(source, _stage(stage, name), name, None, _target(target_env, call))
 
 
 def _stage(stage: str, name: str) -> str:
@@ -182,17 +263,15 @@ def _compile(
     folder = file.resolve().parent if file is not None else None
     key = hashlib.sha256()
     for part in (
-        "vkbuffers-spirv-v1", stage, target_env or "", _compiler_version(exe), source,
+        "vkbuffers-spirv-v2", stage, target_env or "", _compiler_version(exe), source,
         *_include_texts(source, folder),
     ):
         key.update(part.encode("utf-8", "surrogatepass") + b"\0\xff")
-    cached = cache_dir() / f"{key.hexdigest()}.spv"
-    try:
-        code = cached.read_bytes()
-        if len(code) >= 20 and len(code) % 4 == 0 and code[:4] == _SPIRV_MAGIC:
-            return code
-    except OSError:
-        pass
+    folder_cache, key_hex = cache_dir(), key.hexdigest()
+    cached_code = _load(folder_cache, key_hex)
+    if cached_code is not None:
+        trust(cached_code)
+        return cached_code
     with tempfile.TemporaryDirectory(prefix="vkbuffers-glslang-") as tmp:
         out = Path(tmp) / "out.spv"
         # Never -g0: reflection needs OpName/OpMemberName. --stdin must precede -S.
@@ -216,8 +295,49 @@ def _compile(
         if done.returncode != 0 or not out.is_file():
             raise ShaderCompileError(_error_message(name, stage, done.stdout + done.stderr))
         code = out.read_bytes()
-    _store(cached, code)
+    _store(folder_cache / f"{key_hex}-{hashlib.sha256(code).hexdigest()}.spv", code)
+    trust(code)
     return code
+
+
+def _load(folder: Path, key: str) -> bytes | None:
+    """The verified entry for ``key``, or None; damaged entries are reported and removed."""
+    try:
+        entries = sorted(folder.glob(f"{key}-*.spv"))
+    except OSError:
+        return None
+    found: bytes | None = None
+    for path in entries:
+        expected = path.name[len(key) + 1 : -len(".spv")]
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            _damaged(path, f"cannot be read ({exc.strerror or exc})")
+            continue
+        if found is None and hashlib.sha256(data).hexdigest() == expected and \
+                data[:4] == _SPIRV_MAGIC:
+            found = data
+        elif found is None:
+            _damaged(path, f"its {len(data)} bytes do not hash to the sha256 in its name")
+    return found
+
+
+def _damaged(path: Path, reason: str) -> None:
+    """Count, report and remove a damaged entry (an empty directory is removed too)."""
+    global _cache_repairs
+    with _lock:
+        _cache_repairs += 1
+    removed = True
+    try:
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        else:
+            path.unlink()
+    except OSError:
+        removed = False
+    _log.warning("SPIR-V cache entry %s is damaged: %s; %s", path, reason,
+                 "removed it, recompiling the shader and storing it again" if removed else
+                 "could not remove it (delete it by hand); recompiling the shader")
 
 
 def _store(path: Path, code: bytes) -> None:
