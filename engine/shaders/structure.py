@@ -8,7 +8,8 @@ whether or not ``spirv-val`` is installed. It refuses, with
   number (Vulkan takes little-endian modules); a version other than 1.0-1.6; an id bound of 0 or
   above SPIR-V's limit of 0x3FFFFF; a non-zero schema word;
 * a word count of 0 or one that runs past the end; an opcode the SPIR-V grammar does not define
-  (tables in :mod:`engine.shaders._opcodes`); a result id outside ``1 .. bound - 1`` or defined
+  (tables in :mod:`engine.shaders._opcodes`); a typed instruction shorter than its operands
+  need; a result id outside ``1 .. bound - 1`` or defined
   twice; a result type that is not a type declared earlier;
 * preamble instructions (capabilities, extensions, imports, the memory model, entry points,
   execution modes, debug names, decorations) out of the order the spec's logical layout
@@ -140,9 +141,10 @@ class _Walk:
                                    f"{_RANK_NAMES[rank]} instructions, against the module layout")
             rank = max(rank, here)
             if op in ops.TYPED:
-                if count < 3:
-                    raise self.fail(i, f"(opcode {op}) has {count} words; it needs a result type "
-                                       f"and a result id")
+                need = ops.MIN_WORDS.get(op, 3)
+                if count < need:
+                    raise self.fail(i, f"(opcode {op}) has {count} words; the grammar needs at "
+                                       f"least {need} (result type, result id and operands)")
                 if words[i + 1] not in self.types:
                     raise self.fail(i, f"(opcode {op}) has result type %{words[i + 1]}, which is "
                                        f"not a type declared before it")
