@@ -68,6 +68,23 @@ _KIND = {("float", 16): "f2", ("float", 32): "f4", ("double", 64): "f8", ("int",
          ("uint", 16): "u2", ("uint", 32): "u4", ("uint", 64): "u8", ("bool", 32): "u4",
          ("pointer", 64): "u8"}
 _RULES = ("std140", "std430", "scalar")
+#: Largest layout accepted, in bytes: descriptor ranges are 32-bit (``maxStorageBufferRange``).
+MAX_LAYOUT_BYTES = 2**32 - 1
+
+
+def _require_block(block: object, call: str) -> Block:
+    if not isinstance(block, Block):
+        raise _DeclError(f"{call}: block must be a reflected Block (e.g. "
+                         f"reflect_spirv(code).binding('Name').block), got {type(block).__name__}")
+    return block
+
+
+def _as_dtype(dtype: object, call: str) -> np.dtype[Any]:
+    try:
+        return np.dtype(dtype)  # type: ignore[call-overload]
+    except (TypeError, ValueError) as exc:
+        raise _DeclError(f"{call}: {dtype!r:.60} is not a numpy dtype ({exc}); pass "
+                         f"std430([...]) or block_dtype(block)") from None
 
 
 def _round_up(value: int, align: int) -> int:
@@ -137,8 +154,14 @@ def _leaf(glsl: str, rule: str, where: str, row_major: bool) -> tuple[np.dtype[A
 def _array(elem: np.dtype[Any], align: int, size: int, dims: tuple[int, ...], rule: str,
            where: str) -> tuple[np.dtype[Any], int, int]:
     """Lay out an array of ``elem`` (GLSL rules 4, 6, 8, 10)."""
-    if not dims or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
+    if not dims or any(not isinstance(d, int | np.integer) or isinstance(d, bool | np.bool_)
+                       or d < 1 for d in dims):
         raise _DeclError(f"{where}: array sizes must be positive ints, got {dims!r}")
+    dims = tuple(int(d) for d in dims)
+    if math.prod(dims) * size > MAX_LAYOUT_BYTES:
+        raise _DeclError(f"{where}: array {list(dims)} of {size}-byte elements exceeds "
+                         f"{MAX_LAYOUT_BYTES} bytes (descriptor ranges are 32-bit); use fewer "
+                         f"elements or a runtime-sized array (count 0)")
     if rule == "std140":
         align = max(align, 16)
     stride = _round_up(size, align)
@@ -168,7 +191,11 @@ def _field(spec: Field, rule: str, where: str) -> tuple[str, np.dtype[Any], int,
             raise _DeclError(f"{inner}: cannot parse GLSL type {kind!r}")
         if match.group(2) and dims:
             raise _DeclError(f"{inner}: give the array size in the type or as a count, not both")
-        dims = tuple(int(d or 0) for d in re.findall(r"\[(\d*)\]", match.group(2))) or dims
+        sizes = re.findall(r"\[(\d*)\]", match.group(2))
+        if any(len(d) > 18 for d in sizes):
+            raise _DeclError(f"{inner}: array size in {kind!r:.60} is absurdly large; descriptor "
+                             f"ranges are 32-bit")
+        dims = tuple(int(d or 0) for d in sizes) or dims
         dtype, align, size = _leaf(match.group(1), rule, inner, row_major)
     else:
         raise _DeclError(f"{inner}: the type must be a GLSL type name or a list of fields")
@@ -187,16 +214,21 @@ def _struct(fields: Sequence[Field], rule: str, where: str, top: bool = False
     In a top-level block, a last field with count 0 (or ``'type[]'``) is a runtime array: it is
     left out and the itemsize becomes its offset, like :func:`block_dtype`.
     """
-    if isinstance(fields, str) or not fields:
-        raise _DeclError(f"{where}: a struct needs a non-empty list of fields")
+    if not isinstance(fields, list | tuple) or not fields:
+        raise _DeclError(f"{where}: a struct needs a non-empty list of fields, got "
+                         f"{type(fields).__name__}; pass e.g. [('position', 'vec3')]")
     names: list[str] = []
     formats: list[np.dtype[Any]] = []
     offsets: list[int] = []
     offset, struct_align = 0, 16 if rule == "std140" else 1
     for index, spec in enumerate(fields):
         name, dtype, align, size, runtime = _field(spec, rule, where)
-        if not name.isidentifier() or name in names:
-            raise _DeclError(f"{where}: field name {name!r} is not a new identifier")
+        if not name.isidentifier():
+            raise _DeclError(f"{where}: field name {name!r} is not a Python/GLSL identifier; "
+                             f"use letters, digits and '_' (not starting with a digit)")
+        if name in names:
+            raise _DeclError(f"{where}: field name {name!r} appears twice; the fields of a struct "
+                             f"need distinct names (rename one, e.g. {name + '_2'!r})")
         offset = _round_up(offset, align)
         if runtime:
             if not top or index != len(fields) - 1:
@@ -211,7 +243,14 @@ def _struct(fields: Sequence[Field], rule: str, where: str, top: bool = False
         offset += size
         struct_align = max(struct_align, align)
     size = _round_up(offset, struct_align)
-    dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": size})
+    if size > MAX_LAYOUT_BYTES:
+        raise _DeclError(f"{where}: the struct is {size} bytes, over {MAX_LAYOUT_BYTES} "
+                         f"(descriptor ranges are 32-bit); declare fewer or smaller fields")
+    try:
+        dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets,
+                          "itemsize": size})
+    except (TypeError, ValueError) as exc:
+        raise _DeclError(f"{where}: numpy cannot represent the layout ({exc})") from None
     return dtype, struct_align, size
 
 
@@ -277,6 +316,7 @@ def block_dtype(block: Block) -> np.dtype[Any]:
 
     A trailing runtime array is left out (see :func:`runtime_element_dtype`).
     """
+    block = _require_block(block, "block_dtype()")
     return _struct_dtype(block.members, block.size, block.type_name)
 
 
@@ -291,6 +331,7 @@ def _runtime_element(block: Block) -> BlockMember:
 
 def runtime_element_dtype(block: Block) -> np.dtype[Any]:
     """Dtype of one element of ``block``'s runtime array (itemsize == the array stride)."""
+    block = _require_block(block, "runtime_element_dtype()")
     elem = _runtime_element(block)
     if elem.base_type == "struct" and not elem.array_dims:
         return _struct_dtype(elem.members, elem.size, block.type_name)
@@ -302,7 +343,7 @@ def runtime_element_dtype(block: Block) -> np.dtype[Any]:
 
 class _Checker:
     def __init__(self, block: Block, rule: str) -> None:
-        if rule not in _RULES:
+        if not isinstance(rule, str) or rule not in _RULES:
             raise _DeclError(f"check_dtype: rule must be one of {_RULES}, got {rule!r}")
         self.block, self.rule = block, rule
 
@@ -373,8 +414,8 @@ def check_dtype(dtype: np.dtype[Any], block: Block, *, rule: str = "std430") -> 
     agree; the runtime array is not part of the dtype. ``rule`` ('std140', 'std430', 'scalar')
     only names the layout in messages; the reflected offsets are the truth.
     """
-    checker = _Checker(block, rule)
-    dt = np.dtype(dtype)
+    checker = _Checker(_require_block(block, "check_dtype()"), rule)
+    dt = _as_dtype(dtype, "check_dtype()")
     if dt.names is None:
         raise checker.fail(block.type_name, f"cannot be checked: the dtype {dt} has no fields")
     checker.struct(dt, [m for m in block.members if not _is_runtime(m)], "", 0, 0)
@@ -394,9 +435,9 @@ def check_element_dtype(dtype: np.dtype[Any], block: Block, *, rule: str = "std4
 
     ``dtype.itemsize`` must equal the runtime array stride.
     """
-    checker = _Checker(block, rule)
+    checker = _Checker(_require_block(block, "check_element_dtype()"), rule)
     elem = _runtime_element(block)
-    dt = np.dtype(dtype)
+    dt = _as_dtype(dtype, "check_element_dtype()")
     if dt.itemsize != elem.size:
         raise checker.fail(elem.name, f"has an array stride of {elem.size} bytes in the shader but "
                                       f"the dtype's itemsize is {dt.itemsize} bytes")
