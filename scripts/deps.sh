@@ -28,6 +28,7 @@ icd_json || missing+=(mesa-vulkan-drivers)
 layer_json || missing+=(vulkan-validationlayers)
 command -v glslangValidator >/dev/null || missing+=(glslang-tools)
 command -v spirv-cross >/dev/null || missing+=(spirv-cross)
+command -v spirv-val >/dev/null || missing+=(spirv-tools)
 command -v Xvfb >/dev/null || missing+=(xvfb)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
