@@ -12,6 +12,10 @@ crash it (a segfault, not an error). In order:
    :func:`trust`) skip this step: they came from ``glslangValidator`` and their cache entry's
    content hash was checked.
 
+Measured here (lavapipe machine, SPIRV-Tools 2023.1): one ``spirv-val`` process costs 10-30 ms
+per module (28 engine and test shaders of 0.6-13 KiB: median 17 ms, max 29 ms); the structural
+check costs 0.4 ms (median; 5 ms worst).
+
 Verdicts are cached by the module's sha256: in memory for the process (a second call costs one
 hash, about 10 us per 10 KiB), and for ``spirv-val`` passes also on disk, as an empty file
 ``<cache_dir>/verdicts/<sha256>-<tool>.ok`` (``<tool>`` hashes the validator's version and
