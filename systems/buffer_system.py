@@ -203,7 +203,7 @@ class ComponentTracker:
         others = [t for t in _trackers_of(manager) if t is not self]
         retired = 0
         for buffer in dropped:
-            if not buffer.alive or buffer._manager is not manager:
+            if not buffer.alive or buffer.manager is not manager:
                 continue  # destroyed by its owner already, or another manager's buffer
             if any(t.holds(buffer) for t in others):
                 continue  # still held by an entity of another world
