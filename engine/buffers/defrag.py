@@ -119,6 +119,6 @@ def _move(manager: Any, buffer: Any) -> bool:
     manager._ops.append(CopyOp(buffer.handle, 0, handle, 0, buffer.capacity))
     manager._retire(buffer.handle, buffer._allocation, buffer.size, buffer.name)
     manager._attach(buffer, handle, allocation)
-    buffer.generation += 1
+    buffer._generation += 1
     manager.context.notify_buffer(buffer, "replaced")
     return True
