@@ -46,10 +46,8 @@ _COMMAND_BUFFER = ffi.typeof("VkCommandBuffer")
 
 
 def _is_command_buffer(cmd: Any) -> bool:
-    try:
-        return bool(ffi.typeof(cmd) is _COMMAND_BUFFER and cmd != ffi.NULL)
-    except TypeError:
-        return False
+    return isinstance(cmd, ffi.CData) and ffi.typeof(cmd) is _COMMAND_BUFFER \
+        and cmd != ffi.NULL
 
 
 def _group_counts(groups: Any, limits: tuple[int, int, int], what: str) -> tuple[int, int, int]:

@@ -74,6 +74,9 @@ class BufferSet(Unshareable):
                 raise InvalidDataError(
                     f"{what}: {dtype_or_size!r} is neither a size in bytes nor a numpy dtype."
                 ) from None
+            if dtype.hasobject or dtype.itemsize == 0:
+                raise InvalidDataError(f"{what}: dtype {dtype} cannot live in GPU memory; use "
+                                       "numeric fields only.")
             size = dtype.itemsize
         self.manager = buffer_manager
         self.name = name
