@@ -164,3 +164,28 @@ class UnknownPipelineError(EngineError):
 
 class WindowError(EngineError):
     """A window, display or swapchain could not be created or used."""
+
+
+# --- arguments and identity ----------------------------------------------------------------
+
+
+class InvalidOptionError(EngineError):
+    """An option has the wrong type: a yes/no flag that is not ``True``/``False`` (or ``None``
+    where allowed), a name list given as one string, a context that is not a GraphicsContext."""
+
+
+class InvalidGroupCountError(EngineError):
+    """Workgroup counts of a dispatch are not integers from 0 to the device's
+    ``maxComputeWorkGroupCount``."""
+
+
+class InvalidPriorityError(EngineError, ValueError):
+    """A system order inside a phase is not an integer from 0 to 99, or the phase is unknown."""
+
+
+class ReadOnlyFieldError(EngineError, AttributeError):
+    """A field that the owning manager keeps (size, handle, generation...) was assigned."""
+
+
+class NotCopyableError(EngineError, TypeError):
+    """An object that owns Vulkan handles was copied or pickled; a copy would share them."""

@@ -25,6 +25,9 @@ from typing import Any
 
 import esper
 
+from engine.errors import InvalidPriorityError
+from engine.numbers import as_int
+
 
 class Phase(enum.IntEnum):
     """Frame phases in execution order (the value is the position, not the priority)."""
@@ -43,10 +46,22 @@ PHASE_SPACING = 100
 
 
 def priority(phase: Phase, order: int = 0) -> int:
-    """The esper priority of ``phase``; ``order`` (0-99) orders systems inside a phase."""
-    if not 0 <= order < PHASE_SPACING:
-        raise ValueError(f"priority(order={order}): must be 0..{PHASE_SPACING - 1}")
-    return (len(Phase) - int(phase)) * PHASE_SPACING - order
+    """The esper priority of ``phase``; ``order`` (0-99) orders systems inside a phase.
+
+    Raises :class:`~engine.errors.InvalidPriorityError` (also a ValueError) for an order that
+    is not an integer from 0 to 99 or a phase that is not a :class:`Phase`.
+    """
+    value = as_int(order)
+    if value is None or not 0 <= value < PHASE_SPACING:
+        raise InvalidPriorityError(
+            f"priority(order={order!r}): must be an integer from 0 to {PHASE_SPACING - 1}.")
+    if not isinstance(phase, Phase):
+        number = as_int(phase)
+        if number is None or not 0 <= number < len(Phase):
+            raise InvalidPriorityError(
+                f"priority(phase={phase!r}): not a Phase; use e.g. Phase.SIMULATE.")
+        phase = Phase(number)
+    return (len(Phase) - int(phase)) * PHASE_SPACING - value
 
 
 def add_system(processor: Any, phase: Phase, order: int = 0) -> None:

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
+import engine.errors as E  # noqa: N812
 from engine import BufferConfig, BufferManager, BufferStrategy, BufferUsage, FrameCommands
-from engine import errors as E
 from engine.device.vk import ffi, lib
 
 S = BufferStrategy
@@ -97,7 +97,7 @@ def test_calls_from_another_thread_raise_wrong_thread(buffer_manager, call):
     def run() -> None:
         try:
             actions[call]()
-        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion below
+        except BaseException as exc:
             caught.append(exc)
 
     thread = threading.Thread(target=run, name="worker")

@@ -59,14 +59,22 @@ from engine.buffers.checks import check_frames_in_flight, check_slot
 from engine.buffers.types import ManagedBuffer
 from engine.device.context import GraphicsContext
 from engine.device.vk import ffi, lib, vk
-from engine.errors import ManagerClosedError, ReflectionError, UnknownPipelineError
+from engine.errors import (
+    InvalidOptionError,
+    ManagerClosedError,
+    ReflectionError,
+    UnknownPipelineError,
+)
+from engine.identity import Unshareable
 from engine.shaders.reflect import DescriptorKind
 
 __all__ = ["PipelineId", "ResourceBinder", "ShaderStage"]
 
 
-class ResourceBinder:
+class ResourceBinder(Unshareable):
     """Descriptor layouts, sets and buffer bindings of pipelines, by reflected name.
+
+    Not copyable or picklable (:class:`~engine.errors.NotCopyableError`): it owns the layouts.
 
     Args:
         context: the device (the binder subscribes to its buffer events and close hooks).
@@ -75,7 +83,11 @@ class ResourceBinder:
     """
 
     def __init__(self, context: GraphicsContext, *, frames_in_flight: int = 3) -> None:
-        check_frames_in_flight(frames_in_flight)
+        if not isinstance(context, GraphicsContext):
+            raise InvalidOptionError(
+                f"ResourceBinder(context={type(context).__name__}): expected a GraphicsContext; "
+                "create one with GraphicsContext.create().")
+        frames_in_flight = check_frames_in_flight(frames_in_flight, "ResourceBinder")
         context.require_open("ResourceBinder()")
         self.context = context
         self.frames_in_flight = int(frames_in_flight)
@@ -109,6 +121,10 @@ class ResourceBinder:
         self._require_open(what)
         if isinstance(spirv_modules, bytes | bytearray | memoryview):
             spirv_modules = [bytes(spirv_modules)]
+        elif not isinstance(spirv_modules, Iterable) or isinstance(spirv_modules, str):
+            raise ReflectionError(f"{what}: expected SPIR-V bytes or a list of them, got "
+                                  f"{type(spirv_modules).__name__}; pass compile_glsl(...) "
+                                  "results.")
         stages = []
         for code in spirv_modules:
             if not isinstance(code, bytes | bytearray | memoryview):
@@ -165,14 +181,14 @@ class ResourceBinder:
     def descriptor_sets(self, pipeline_id: PipelineId, frame_index: int) -> tuple[Any, ...]:
         """The ``VkDescriptorSet`` of every set index for slot ``frame_index``, in set order."""
         pipe = self._get(pipeline_id, "descriptor_sets")
-        check_slot(frame_index, self.frames_in_flight, "descriptor_sets")
+        frame_index = check_slot(frame_index, self.frames_in_flight, "descriptor_sets")
         return pipe.pool.sets[frame_index]
 
     def descriptor_set_array(self, pipeline_id: PipelineId, frame_index: int) -> Any:
         """The same sets as a prebuilt ``VkDescriptorSet[]`` for ``vkCmdBindDescriptorSets``
         (owned by the binder; valid until the pipeline is released)."""
         pipe = self._get(pipeline_id, "descriptor_set_array")
-        check_slot(frame_index, self.frames_in_flight, "descriptor_set_array")
+        frame_index = check_slot(frame_index, self.frames_in_flight, "descriptor_set_array")
         return pipe.pool.set_arrays[frame_index]
 
     def adopt(self, pipeline_id: PipelineId, obj: Destroyable) -> None:
@@ -297,8 +313,7 @@ class ResourceBinder:
         """
         pipe = self._pipelines.get(pipeline_id) or self._get(pipeline_id, "update_frame")
         if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
-            check_slot(frame_index, self.frames_in_flight, "update_frame")
-            frame_index = int(frame_index)
+            frame_index = check_slot(frame_index, self.frames_in_flight, "update_frame")
         if pipe.dead:
             raise pipe.dead_error()
         if not pipe.dirty[frame_index]:
@@ -313,8 +328,7 @@ class ResourceBinder:
         BindingSystem calls this). Raises as ``update_frame`` does (writing nothing).
         """
         if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
-            check_slot(frame_index, self.frames_in_flight, "update_all")
-            frame_index = int(frame_index)
+            frame_index = check_slot(frame_index, self.frames_in_flight, "update_all")
         if self._dead:
             raise self._pipelines[next(iter(self._dead))].dead_error()
         pending = self._pending[frame_index]

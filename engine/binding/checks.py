@@ -28,6 +28,7 @@ from engine.errors import (
     LayoutMismatchError,
     UnknownBindingError,
 )
+from engine.numbers import as_int
 from engine.shaders.reflect import DescriptorKind
 
 KIND_WORDS = {DescriptorKind.UNIFORM_BUFFER: "uniform buffer",
@@ -51,11 +52,12 @@ def locate(what: str, merged: MergedLayout, name: Any, array_element: Any
     if loc is None:
         unknown_name(what, name, list(merged.names))
     binding = merged.bindings[loc]
-    if not is_int(array_element) or not 0 <= array_element < binding.count:
+    element = as_int(array_element)
+    if element is None or not 0 <= element < binding.count:
         raise BindingCountError(
             f"{what}: array element {array_element!r} is outside the binding's "
             f"{binding.count} descriptors.")
-    return (loc[0], loc[1], int(array_element)), binding
+    return (loc[0], loc[1], element), binding
 
 
 def check_kind(what: str, binding: LayoutBinding, wanted: DescriptorKind | None
@@ -113,7 +115,8 @@ def normalize_buffers(what: str, buffers: Any, frames: int, context: GraphicsCon
 
 
 def is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+    """An integer (int or numpy integer), not a bool, float or numpy bool."""
+    return as_int(value) is not None
 
 
 def max_range(kind: DescriptorKind, context: GraphicsContext) -> int:
@@ -134,16 +137,17 @@ def check_range(what: str, binding: LayoutBinding, kind: DescriptorKind,
     uniform = kind is DescriptorKind.UNIFORM_BUFFER
     align = (limits.min_uniform_buffer_offset_alignment if uniform
              else limits.min_storage_buffer_offset_alignment)
-    if not is_int(offset) or offset < 0 or offset % align:
+    off = as_int(offset)
+    if off is None or off < 0 or off % align:
         raise InvalidOffsetError(
             f"{what}: offset {offset!r} must be a non-negative multiple of {align} bytes (the "
             f"device's min {KIND_WORDS[kind]} offset alignment).")
-    if range_ is not None and (not is_int(range_) or range_ <= 0):
+    rng = None if range_ is None else as_int(range_)
+    if range_ is not None and (rng is None or rng <= 0):
         raise BindingSizeError(
             f"{what}: range {range_!r} must be a positive number of bytes, or None for the rest "
             "of the buffer.")
-    offset = int(offset)
-    range_ = None if range_ is None else int(range_)
+    offset, range_ = off, rng
     for buf in buffers:
         if not int(buf.usage) & int(_USAGE[kind]):
             raise InvalidUsageError(
@@ -190,7 +194,7 @@ def check_layout(what: str, binding: LayoutBinding, kind: DescriptorKind, dtype:
     try:
         dt = None if dtype is None else np.dtype(dtype)
         et = None if element_dtype is None else np.dtype(element_dtype)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise InvalidDataError(f"{what}: not a numpy dtype: {exc}") from None
     try:
         if dt is not None:

@@ -30,10 +30,14 @@ from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import (
     FrameStateError,
     InvalidDataError,
+    InvalidGroupCountError,
+    InvalidOptionError,
     ManagerClosedError,
     UnknownPipelineError,
 )
 from engine.frames.tracker import FrameTracker
+from engine.identity import Unshareable
+from engine.numbers import as_int
 from engine.shaders.module import create_shader_module
 
 STAGE_COMPUTE = vk.VK_SHADER_STAGE_COMPUTE_BIT
@@ -41,8 +45,73 @@ _ALL_COMMANDS = vk.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
 _COMPUTE_STAGE = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
 
 
-class ComputePipeline:
-    """The compute ``VkPipeline`` of a registered pipeline id (owned by the binder).
+_COMMAND_BUFFER = ffi.typeof("VkCommandBuffer")
+
+
+def _is_command_buffer(cmd: Any) -> bool:
+    return isinstance(cmd, ffi.CData) and ffi.typeof(cmd) is _COMMAND_BUFFER \
+        and cmd != ffi.NULL
+
+
+def _group_counts(groups: Any, limits: tuple[int, int, int], what: str) -> tuple[int, int, int]:
+    """``groups`` (an int or 3 ints) as Python ints from 0 to the device's limits per axis."""
+    single = as_int(groups)
+    if single is not None:
+        items: tuple[Any, ...] = (single, 1, 1)
+    elif isinstance(groups, tuple | list) and len(groups) == 3:
+        items = tuple(groups)
+    else:
+        raise InvalidGroupCountError(
+            f"{what}: groups {groups!r} must be an integer or a tuple of 3 integers (x, y, z); "
+            "groups_for(n) computes them from an invocation count.")
+    counts = []
+    for axis, value, limit in zip("xyz", items, limits, strict=True):
+        n = as_int(value)
+        if n is None or not 0 <= n <= limit:
+            raise InvalidGroupCountError(
+                f"{what}: {axis} group count {value!r} must be an integer from 0 to the "
+                f"device's maxComputeWorkGroupCount {limit}; split the dispatch or use "
+                "larger workgroups.")
+        counts.append(n)
+    return counts[0], counts[1], counts[2]
+
+
+def _push_bytes(push_constants: Any, push_size: int, what: str) -> Any:
+    """Push-constant data as a flat uint8 array (any C-contiguous buffer-protocol object)."""
+    data = push_constants
+    if isinstance(data, np.generic):
+        data = np.asarray(data)
+    if isinstance(data, np.ndarray):
+        if data.dtype.hasobject:
+            raise InvalidDataError(f"{what}: push constants of Python objects; use a numeric "
+                                   "dtype.")
+        flat = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    elif isinstance(data, str):
+        raise InvalidDataError(f"{what}: push constants given as a str; pass bytes or a numpy "
+                               "array (e.g. np.array([0.5], np.float32)).")
+    else:
+        try:
+            view = memoryview(data)
+        except TypeError:
+            raise InvalidDataError(
+                f"{what}: push constants of type {type(data).__name__} are not bytes-like or a "
+                "numpy array.") from None
+        except (ValueError, BufferError) as exc:
+            raise InvalidDataError(f"{what}: push constants cannot be read ({exc}).") from None
+        if not view.c_contiguous:
+            raise InvalidDataError(f"{what}: push constants are not C-contiguous; pass "
+                                   "bytes(...) or a contiguous array.")
+        flat = np.frombuffer(view.tobytes(), dtype=np.uint8)
+    if not 0 < flat.nbytes <= push_size or flat.nbytes % 4:
+        raise InvalidDataError(
+            f"{what}: {flat.nbytes} bytes of push constants; the shader's range holds "
+            f"{push_size} bytes (a multiple of 4 is required).")
+    return flat
+
+
+class ComputePipeline(Unshareable):
+    """The compute ``VkPipeline`` of a registered pipeline id (owned by the binder; not
+    copyable or picklable).
 
     Attributes:
         local_size: the shader's workgroup size ``(x, y, z)`` in invocations.
@@ -66,6 +135,10 @@ class ComputePipeline:
         self.push_offset = min((r.offset for r in ranges), default=0)
         self.push_size = max((r.offset + r.size for r in ranges), default=0) - self.push_offset
         self._device = binder.context.device
+        counts = vk.vkGetPhysicalDeviceProperties(
+            binder.context.physical_device).limits.maxComputeWorkGroupCount
+        self.max_group_count: tuple[int, int, int] = (int(counts[0]), int(counts[1]),
+                                                      int(counts[2]))
         module = create_shader_module(binder.context, stage.code, what=what)
         try:
             entry = ffi.new("char[]", stage.entry_point.encode())
@@ -90,7 +163,15 @@ class ComputePipeline:
     def groups_for(self, x: int, y: int = 1, z: int = 1) -> tuple[int, int, int]:
         """Workgroups covering ``x * y * z`` invocations (rounded up per axis)."""
         lx, ly, lz = self.local_size
-        return (-(-x // lx), -(-y // ly), -(-z // lz))
+        sizes = []
+        for axis, value in zip("xyz", (x, y, z), strict=True):
+            n = as_int(value)
+            if n is None or n < 0:
+                raise InvalidGroupCountError(
+                    f"ComputePipeline({self.name!r}).groups_for: {axis} = {value!r} must be a "
+                    "non-negative integer number of invocations.")
+            sizes.append(n)
+        return (-(-sizes[0] // lx), -(-sizes[1] // ly), -(-sizes[2] // lz))
 
     def record(self, cmd: Any, frame_index: int, groups: tuple[int, int, int] | int, *,
                push_constants: Any = None, barrier: bool = True) -> None:
@@ -100,27 +181,37 @@ class ComputePipeline:
         ``barrier``: first order this dispatch after every earlier GPU write and read (all
         commands, memory writes -> compute shader reads and writes).
         """
+        what = f"ComputePipeline({self.name!r}).record"
         if self.handle is None:
-            raise UnknownPipelineError(f"ComputePipeline({self.name!r}).record: destroyed.")
-        gx, gy, gz = (groups, 1, 1) if isinstance(groups, int) else groups
+            raise UnknownPipelineError(f"{what}: destroyed (its pipeline id was released or "
+                                       "the binder closed); create a new ComputePipeline.")
+        if not _is_command_buffer(cmd):
+            raise InvalidDataError(f"{what}: cmd {cmd!r} is not a VkCommandBuffer; pass the "
+                                   "one FrameCommands.begin() returned.")
+        if groups.__class__ is tuple and len(groups) == 3 and groups[0].__class__ is int \
+                and groups[1].__class__ is int and groups[2].__class__ is int \
+                and 0 <= groups[0] <= self.max_group_count[0] \
+                and 0 <= groups[1] <= self.max_group_count[1] \
+                and 0 <= groups[2] <= self.max_group_count[2]:
+            gx, gy, gz = groups
+        else:
+            gx, gy, gz = _group_counts(groups, self.max_group_count, what)
+        if barrier.__class__ is not bool:
+            raise InvalidOptionError(f"{what}: barrier={barrier!r} is not a flag; pass True "
+                                     "or False.")
+        sets = self.binder.descriptor_sets(self.pipeline_id, frame_index)
+        data = None if push_constants is None else _push_bytes(push_constants, self.push_size,
+                                                               what)
         if barrier:
             memory_barrier(cmd, _ALL_COMMANDS, vk.VK_ACCESS_MEMORY_WRITE_BIT, _COMPUTE_STAGE,
                            vk.VK_ACCESS_SHADER_READ_BIT | vk.VK_ACCESS_SHADER_WRITE_BIT,
                            barrier=self._barrier)
         lib.vkCmdBindPipeline(cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, self.handle)
-        sets = self.binder.descriptor_sets(self.pipeline_id, frame_index)
         if sets:
             lib.vkCmdBindDescriptorSets(
                 cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, self.layout, 0, len(sets),
                 self.binder.descriptor_set_array(self.pipeline_id, frame_index), 0, ffi.NULL)
-        if push_constants is not None:
-            data = (np.ascontiguousarray(push_constants).view(np.uint8).reshape(-1)
-                    if isinstance(push_constants, np.ndarray) else memoryview(push_constants))
-            if not 0 < data.nbytes <= self.push_size or data.nbytes % 4:
-                raise InvalidDataError(
-                    f"ComputePipeline({self.name!r}).record: {data.nbytes} bytes of push "
-                    f"constants; the shader's range holds {self.push_size} bytes (a multiple of "
-                    "4 is required).")
+        if data is not None:
             lib.vkCmdPushConstants(cmd, self.layout, STAGE_COMPUTE, self.push_offset,
                                    data.nbytes, ffi.from_buffer(data))
         lib.vkCmdDispatch(cmd, gx, gy, gz)
@@ -132,8 +223,8 @@ class ComputePipeline:
             self.handle = None
 
 
-class FrameCommands:
-    """Primary command buffers for the current frame, submitted fence-tracked.
+class FrameCommands(Unshareable):
+    """Primary command buffers for the current frame, submitted fence-tracked (not copyable).
 
     ``begin()`` returns a recording command buffer kept by the manager's current frame slot;
     ``submit(cmd)`` ends it and submits it through the manager's frames (the queue timeline
@@ -143,11 +234,14 @@ class FrameCommands:
     """
 
     def __init__(self, manager: BufferManager) -> None:
-        manager.context.require_open("FrameCommands()")
-        if manager.closed:
-            raise ManagerClosedError("FrameCommands(): the BufferManager is closed; create a "
-                                     "new one.")
+        if not isinstance(manager, BufferManager):
+            raise InvalidOptionError(
+                f"FrameCommands(manager={type(manager).__name__}): expected a BufferManager.")
+        manager.require_open("FrameCommands()")
         self.manager = manager
+        self._recording: list[Any] = []
+        """Command buffers begun and not yet submitted (reset each frame)."""
+        self._recording_frame = -1
         self.context = manager.context
         self._frames: FrameTracker | None = manager.frames
         self.context.add_close_hook(self.close)
@@ -166,11 +260,29 @@ class FrameCommands:
         if not frames.frame_open or frames.frame_number < 0:
             raise FrameStateError("FrameCommands.begin: no frame is open; call begin_frame() "
                                   "first.")
-        return frames.command_buffer(what="FrameCommands.begin")
+        cmd = frames.command_buffer(what="FrameCommands.begin")
+        if self._recording_frame != frames.frame_number:
+            self._recording, self._recording_frame = [], frames.frame_number
+        self._recording.append(cmd)
+        return cmd
 
     def submit(self, cmd: Any, *, what: str = "FrameCommands.submit") -> None:
-        """End ``cmd`` and submit it for the current frame (tracked by the queue timeline)."""
+        """End ``cmd`` and submit it for the current frame (tracked by the queue timeline).
+
+        Only a command buffer this object began in the current frame, once."""
         frames = self._open_frames(what)
+        if not frames.frame_open or frames.frame_number < 0 \
+                or self._recording_frame != frames.frame_number:
+            raise FrameStateError(f"{what}: no command buffer of this frame is recording; "
+                                  "call begin() in the open frame first.")
+        index = next((i for i, c in enumerate(self._recording) if c is cmd or (
+            _is_command_buffer(cmd) and c == cmd)), None)
+        if index is None:
+            raise FrameStateError(
+                f"{what}: {cmd!r} is not a command buffer this FrameCommands began in the "
+                "current frame (or it was submitted already); submit what begin() returned, "
+                "once.")
+        del self._recording[index]
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
         frames.submit(cmd, what=what)
 

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from engine.buffers.types import ALL_USAGE, BufferConfig, BufferStrategy, ManagedBuffer
+from engine.device.context import GraphicsContext
 from engine.errors import (
     BufferDestroyedError,
     ForeignBufferError,
@@ -19,37 +20,69 @@ from engine.errors import (
     InvalidFrameIndexError,
     InvalidNameError,
     InvalidOffsetError,
+    InvalidOptionError,
     InvalidSizeError,
     InvalidStrategyError,
     InvalidUsageError,
     ManagerClosedError,
     OutOfBoundsError,
 )
+from engine.numbers import as_flag, as_int
 
 MAX_DEVICE_SIZE = (1 << 63) - 1
 """Largest size or offset we accept (VkDeviceSize is 64-bit; beyond this nothing can fit)."""
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    return as_int(value) is not None
 
 
-def check_frames_in_flight(n: Any) -> None:
-    if not _is_int(n) or not 1 <= int(n) <= 4:
+def check_frames_in_flight(n: Any, what: str = "BufferManager") -> int:
+    """``n`` as an int from 1 to 4, or InvalidFrameIndexError."""
+    value = as_int(n)
+    if value is None or not 1 <= value <= 4:
         raise InvalidFrameIndexError(
-            f"BufferManager(frames_in_flight={n!r}): must be an integer from 1 to 4; "
+            f"{what}(frames_in_flight={n!r}): must be an integer from 1 to 4; "
             "3 is the usual choice.")
+    return value
 
 
-def check_size(size: Any, what: str) -> None:
-    if not _is_int(size):
+MAX_STAGING_BYTES = 1 << 40
+"""Largest initial staging ring per frame slot we accept (the ring grows on demand anyway)."""
+
+
+def check_manager_args(context: Any, frames_in_flight: Any, staging_bytes: Any,
+                       discrete_like: Any, hazard_checks: Any
+                       ) -> tuple[int, int, bool, bool | None]:
+    """The BufferManager() arguments, normalised: ``(frames, staging, discrete, hazards)``."""
+    if not isinstance(context, GraphicsContext):
+        raise InvalidOptionError(
+            f"BufferManager(context={type(context).__name__}): expected a GraphicsContext; "
+            "create one with GraphicsContext.create().")
+    frames = check_frames_in_flight(frames_in_flight)
+    staging = as_int(staging_bytes)
+    if staging is None or not 1 <= staging <= MAX_STAGING_BYTES:
+        raise InvalidSizeError(
+            f"BufferManager(staging_bytes={staging_bytes!r}): must be an integer number of "
+            f"bytes from 1 to {MAX_STAGING_BYTES}; the default is 4 MiB (the ring grows).")
+    discrete = as_flag(discrete_like, "BufferManager()", "discrete_like")
+    hazards = as_flag(hazard_checks, "BufferManager()", "hazard_checks", allow_none=True)
+    assert discrete is not None
+    return frames, staging, discrete, hazards
+
+
+def check_size(size: Any, what: str) -> int:
+    """``size`` as an int from 1 to 2**63 - 1, or InvalidSizeError."""
+    if as_int(size) is None:
         raise InvalidSizeError(f"{what}: size {size!r} is not an integer number of bytes.")
+    size = int(size)
     if size <= 0:
         raise InvalidSizeError(
             f"{what}: size {size} bytes must be positive; a buffer holds at least 1 byte.")
     if size > MAX_DEVICE_SIZE:
         raise InvalidSizeError(
             f"{what}: size {size} bytes overflows a 64-bit device size; split the data.")
+    return size
 
 
 def coerce_strategy(strategy: Any, what: str) -> BufferStrategy:
@@ -76,13 +109,16 @@ def check_usage(usage: Any, what: str) -> None:
             "BufferUsage members.")
 
 
-def check_config(config: Any, what: str) -> None:
+def check_config(config: Any, what: str) -> BufferConfig:
+    """``config`` checked, with a Python-int size (a config built around __post_init__)."""
     if not isinstance(config, BufferConfig):
         raise InvalidDataError(f"{what}: expected a BufferConfig, got {type(config).__name__}.")
     if not isinstance(config.name, str) or not config.name:
         raise InvalidNameError(f"{what}: the name must be a non-empty string, got "
                                f"{config.name!r}.")
-    check_size(config.size, what)
+    size = check_size(config.size, what)
+    if size.__class__ is not config.size.__class__:
+        object.__setattr__(config, "size", size)
     coerce_strategy(config.strategy, what)
     check_usage(config.usage, what)
     if config.dtype is not None:
@@ -94,13 +130,17 @@ def check_config(config: Any, what: str) -> None:
         if dt.hasobject or dt.itemsize == 0:
             raise InvalidDataError(f"{what}: dtype {dt} cannot live in GPU memory; use "
                                    "numeric fields only.")
+    return config
 
 
-def check_slot(frame_index: Any, frames_in_flight: int, what: str) -> None:
-    if not _is_int(frame_index) or not 0 <= int(frame_index) < frames_in_flight:
+def check_slot(frame_index: Any, frames_in_flight: int, what: str) -> int:
+    """``frame_index`` as an int slot ``0 .. frames_in_flight - 1``, or InvalidFrameIndexError."""
+    slot = as_int(frame_index)
+    if slot is None or not 0 <= slot < frames_in_flight:
         raise InvalidFrameIndexError(
             f"{what}: frame index {frame_index!r} is not a frame slot; use 0 to "
             f"{frames_in_flight - 1} (frames_in_flight={frames_in_flight}).")
+    return slot
 
 
 def misordered(frame_index: int, expected: int, what: str) -> InvalidFrameIndexError:
@@ -110,10 +150,11 @@ def misordered(frame_index: int, expected: int, what: str) -> InvalidFrameIndexE
 
 
 def coerce_offset(offset: Any, buffer: ManagedBuffer, call: str) -> int:
-    if not _is_int(offset):
+    value = as_int(offset)
+    if value is None:
         raise InvalidOffsetError(
             f"{call}({buffer.name!r}): offset {offset!r} is not an integer number of bytes.")
-    offset = int(offset)
+    offset = value
     if offset < 0:
         raise InvalidOffsetError(
             f"{call}({buffer.name!r}): offset {offset} is negative; offsets count bytes from "
@@ -131,10 +172,35 @@ def data_nbytes(data: Any, what: str) -> int:
         return int(data.nbytes)
     if isinstance(data, bytes | bytearray):
         return len(data)
-    if isinstance(data, memoryview):
-        return data.nbytes
-    raise InvalidDataError(
-        f"{what}: data of type {type(data).__name__} is not bytes-like or a numpy array.")
+    if isinstance(data, np.generic):
+        return data_nbytes(np.asarray(data), what)
+    return int(_contiguous_view(data, what).nbytes)
+
+
+def _contiguous_view(data: Any, what: str) -> memoryview:
+    """A flat byte memoryview of any C-contiguous buffer-protocol object (array.array, ctypes
+    arrays, mmap, memoryview...), or InvalidDataError."""
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise InvalidDataError(
+            f"{what}: data of type {type(data).__name__} is not bytes-like or a numpy array; "
+            "pass bytes, bytearray, memoryview, np.ndarray or another object with the buffer "
+            "protocol.") from None
+    except (ValueError, BufferError) as exc:  # a closed mmap, a released view
+        raise InvalidDataError(f"{what}: the {type(data).__name__} cannot be read ({exc}); "
+                               "pass open, readable data.") from None
+    if not view.c_contiguous:
+        raise InvalidDataError(
+            f"{what}: this {type(data).__name__} is not C-contiguous; pass bytes(...) or a "
+            "contiguous array.")
+    try:
+        return view.cast("B")
+    except (TypeError, ValueError):  # ctypes formats memoryview cannot cast: copy via numpy
+        try:
+            return np.frombuffer(view, dtype=np.uint8).data
+        except (TypeError, ValueError, BufferError):
+            return memoryview(view.tobytes())
 
 
 def as_bytes_view(data: Any, buffer: ManagedBuffer, call: str) -> Any:
@@ -147,28 +213,66 @@ def as_bytes_view(data: Any, buffer: ManagedBuffer, call: str) -> Any:
         if buffer.dtype is not None and data.dtype != buffer.dtype:
             raise_dtype(buffer, data, call)
         return np.ascontiguousarray(data).reshape(-1).view(np.uint8)
-    if isinstance(data, bytes | bytearray | memoryview):
-        if buffer.dtype is not None:
-            raise InvalidDataError(
-                f"{call}({buffer.name!r}): the buffer holds dtype {buffer.dtype}; pass a numpy "
-                "array of that dtype, not raw bytes.")
-        try:
-            return np.frombuffer(data, dtype=np.uint8)
-        except (ValueError, TypeError, BufferError):
-            raise InvalidDataError(
-                f"{call}({buffer.name!r}): this memoryview is not C-contiguous; pass "
-                "bytes(...) or a contiguous array.") from None
-    raise InvalidDataError(
-        f"{call}({buffer.name!r}): data of type {type(data).__name__} is not bytes-like or a "
-        "numpy array; pass bytes, bytearray, memoryview or np.ndarray.")
+    if isinstance(data, str) or data is None:
+        raise InvalidDataError(
+            f"{call}({buffer.name!r}): data of type {type(data).__name__} is not bytes-like or "
+            "a numpy array; pass bytes, bytearray, memoryview, np.ndarray or another object "
+            "with the buffer protocol (encode text first).")
+    view = _contiguous_view(data, f"{call}({buffer.name!r})")
+    if buffer.dtype is not None:
+        raise InvalidDataError(
+            f"{call}({buffer.name!r}): the buffer holds dtype {buffer.dtype}; pass a numpy "
+            "array of that dtype, not raw bytes.")
+    return np.frombuffer(view, dtype=np.uint8)
 
 
-def check_read_range(buffer: ManagedBuffer, offset: int, size: Any, call: str) -> None:
-    if not _is_int(size) or size < 0:
+def check_read_range(buffer: ManagedBuffer, offset: int, size: Any, call: str) -> int:
+    """The byte count to read at ``offset`` (None = the rest), or an error naming the range."""
+    if size is None:
+        if offset > buffer.size:
+            raise OutOfBoundsError(
+                f"{call}({buffer.name!r}): offset {offset} is past the end of the buffer's "
+                f"{buffer.size} bytes; read at an offset from 0 to {buffer.size}.")
+        return int(buffer.size - offset)
+    value = as_int(size)
+    if value is None or value < 0:
         raise InvalidSizeError(
-            f"{call}({buffer.name!r}): size {size!r} must be a non-negative integer of bytes.")
-    if offset + int(size) > buffer.size:
-        raise_out_of_bounds(buffer, offset, int(size), call)
+            f"{call}({buffer.name!r}): size {size!r} must be a non-negative integer of bytes "
+            "(or None for the rest of the buffer).")
+    if offset + value > buffer.size:
+        raise OutOfBoundsError(
+            f"{call}({buffer.name!r}): {value} bytes at offset {offset} exceed the buffer's "
+            f"{buffer.size} bytes; read less, or at a smaller offset.")
+    return value
+
+
+def check_read_array(manager: Any, buffer: Any, dtype: Any, offset: Any, count: Any
+                     ) -> tuple[np.dtype[Any], int | None]:
+    """``read_array``'s dtype and element count, checked before anything is read."""
+    what = f"read_array({getattr(buffer, 'name', buffer)!r})"
+    manager._require_open(what)
+    manager._check_live(buffer, what)
+    try:
+        dt = np.dtype(dtype if dtype is not None else (buffer.dtype or np.uint8))
+    except (TypeError, ValueError):
+        raise InvalidDataError(f"{what}: dtype {dtype!r} is not a numpy dtype; pass e.g. "
+                               "np.float32 or a structured dtype.") from None
+    if dt.hasobject or dt.itemsize == 0:
+        raise InvalidDataError(f"{what}: dtype {dt} has no fixed-size numeric elements; use "
+                               "numeric fields only.")
+    if count is None:
+        return dt, None
+    value = as_int(count)
+    if value is None or value < 0:
+        raise InvalidSizeError(
+            f"{what}: count {count!r} must be a non-negative integer number of elements (or "
+            "None for the whole buffer).")
+    start = coerce_offset(offset, buffer, "read_array")
+    if start + value * dt.itemsize > buffer.size:
+        raise OutOfBoundsError(
+            f"{what}: {value} elements of {dt.itemsize} bytes at offset {start} exceed the "
+            f"buffer's {buffer.size} bytes; read fewer elements.")
+    return dt, value
 
 
 def raise_out_of_bounds(buffer: ManagedBuffer, offset: int, nbytes: int, call: str) -> NoReturn:

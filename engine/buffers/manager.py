@@ -45,6 +45,7 @@ from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import EngineError, FrameStateError
 from engine.frames.slot import FrameSlot
 from engine.frames.tracker import FrameTracker
+from engine.identity import Unshareable
 from engine.memory.allocator import MemoryAllocator
 from engine.memory.blocks import Allocation, align_up
 from engine.memory.stats import STAGING_USAGE, AllocationInfo
@@ -73,8 +74,8 @@ class RetiredBuffer:
         m._counters.freed += 1
 
 
-class BufferManager:
-    """Owns every buffer it creates; one per GraphicsContext is typical.
+class BufferManager(Unshareable):
+    """Owns every buffer it creates; one per GraphicsContext is typical (not copyable).
 
     Args:
         context: the device.
@@ -90,7 +91,8 @@ class BufferManager:
     def __init__(self, context: GraphicsContext, *, frames_in_flight: int = 3,
                  discrete_like: bool = False, hazard_checks: bool | None = None,
                  staging_bytes: int = DEFAULT_STAGING_BYTES) -> None:
-        checks.check_frames_in_flight(frames_in_flight)
+        frames_in_flight, staging_bytes, discrete_like, hazard_checks = checks.check_manager_args(
+            context, frames_in_flight, staging_bytes, discrete_like, hazard_checks)
         context.require_open("BufferManager()")
         self.context = context
         self.frames_in_flight = frames_in_flight
@@ -165,7 +167,7 @@ class BufferManager:
         """
         what = f"create_buffer({getattr(config, 'name', config)!r})"
         self._require_open(what)
-        checks.check_config(config, what)
+        config = checks.check_config(config, what)
         self._check_frame_index(frame_index, what)
         strategy = checks.coerce_strategy(config.strategy, what)
         usage = BufferUsage(int(config.usage) | AUTO_USAGE)
@@ -224,16 +226,16 @@ class BufferManager:
             self._ops.append(CopyOp(None, 0, buffer.handle, 0, buffer.capacity))
 
     def _attach(self, buffer: ManagedBuffer, handle: Any, allocation: Allocation) -> None:
-        buffer.handle = handle
+        buffer._handle = handle
         buffer._allocation = allocation
         buffer._manager = self
         buffer._view = allocation.view
         buffer._ptr = None if allocation.view is None else ffi.from_buffer(allocation.view)
-        buffer.capacity = allocation.size
-        buffer.memory_type_index = allocation.type_index
-        buffer.memory_flags = allocation.flags
+        buffer._capacity = allocation.size
+        buffer._memory_type_index = allocation.type_index
+        buffer._memory_flags = allocation.flags
         buffer._coherent = bool(allocation.flags & HOST_COHERENT) and not (
-            self.discrete_like and buffer.strategy is BufferStrategy.HOST_CACHED)
+            self.discrete_like and buffer._strategy is BufferStrategy.HOST_CACHED)
 
     # --- writes --------------------------------------------------------------------------
 
@@ -254,7 +256,7 @@ class BufferManager:
             self.context.raise_wrong_thread("update_buffer")
         if buffer.__class__ is not ManagedBuffer or buffer._manager is not self:
             checks.raise_foreign(buffer, self, "update_buffer")
-        if not buffer.alive:
+        if not buffer._alive:
             checks.raise_destroyed(buffer, "update_buffer")
         if offset.__class__ is not int or not 0 <= offset <= checks.MAX_DEVICE_SIZE:
             offset = checks.coerce_offset(offset, buffer, "update_buffer")
@@ -262,22 +264,22 @@ class BufferManager:
             self._check_frame_index(frame_index, f"update_buffer({buffer.name!r})")
         cls = data.__class__
         if cls is np.ndarray:
-            if buffer.dtype is not None and data.dtype != buffer.dtype:
+            if buffer._dtype is not None and data.dtype != buffer._dtype:
                 checks.raise_dtype(buffer, data, "update_buffer")
             if data.dtype.hasobject:
                 checks.raise_object_dtype(buffer, "update_buffer")
             if not data.flags.c_contiguous:
                 data = np.ascontiguousarray(data)
             nbytes = data.nbytes
-        elif (cls is bytes or cls is bytearray) and buffer.dtype is None:
+        elif (cls is bytes or cls is bytearray) and buffer._dtype is None:
             nbytes = len(data)
         else:
             data = checks.as_bytes_view(data, buffer, "update_buffer")
             nbytes = data.nbytes
         end = offset + nbytes
-        if end > buffer.size:
+        if end > buffer._size:
             checks.raise_out_of_bounds(buffer, offset, nbytes, "update_buffer")
-        if buffer.dtype is not None and offset % buffer.dtype.itemsize:
+        if buffer._dtype is not None and offset % buffer._dtype.itemsize:
             checks.raise_misaligned(buffer, offset, "update_buffer")
         frames = self.frames
         counters = self._counters
@@ -301,8 +303,8 @@ class BufferManager:
             buffer._host_write_serial = self._timeline.last_serial
             counters.host_writes += 1
         elif nbytes:
-            self._stage(buffer.handle, offset, data, nbytes)
-        buffer.last_updated_frame = frames.frame_number
+            self._stage(buffer._handle, offset, data, nbytes)
+        buffer._last_updated_frame = frames.frame_number
 
     def _stage(self, handle: Any, offset: int, data: Any, nbytes: int) -> None:
         """Copy ``data`` into this frame's staging ring and queue the GPU copy to ``handle``.
@@ -334,7 +336,7 @@ class BufferManager:
         what = f"resize_buffer({getattr(buffer, 'name', buffer)!r})"
         self._require_open(what)
         self._check_live(buffer, what)
-        checks.check_size(new_size, what)
+        new_size = checks.check_size(new_size, what)
         if new_size == buffer.size:
             return
         self._replace(buffer, new_size, what)
@@ -374,11 +376,11 @@ class BufferManager:
             raise
         self._retire(old_handle, old_allocation, buffer.size, buffer.name)
         self._counters.note_live(len(self._live), new_size - buffer.size)
-        buffer.size = new_size
+        buffer._size = new_size
         self._attach(buffer, handle, allocation)
         if buffer.strategy.is_host and not buffer._coherent:
             self.allocator.flush(allocation, 0, keep, what=what)
-        buffer.generation += 1
+        buffer._generation += 1
         self.context.notify_buffer(buffer, "replaced")
 
     def destroy_buffer(self, buffer: ManagedBuffer) -> None:
@@ -390,7 +392,7 @@ class BufferManager:
         what = f"destroy_buffer({getattr(buffer, 'name', buffer)!r})"
         self._require_open(what)
         self._check_live(buffer, what)
-        buffer.alive = False
+        buffer._alive = False
         buffer._view = buffer._ptr = None
         del self._live[buffer.buffer_id]
         self._retire(buffer.handle, buffer._allocation, buffer.size, buffer.name)
@@ -421,7 +423,7 @@ class BufferManager:
                 "first.")
         expected = (frames.frame_number + 1) % self.frames_in_flight
         if frame_index is not None:
-            checks.check_slot(frame_index, self.frames_in_flight, "begin_frame")
+            frame_index = checks.check_slot(frame_index, self.frames_in_flight, "begin_frame")
             if frame_index != expected:
                 raise checks.misordered(frame_index, expected, "begin_frame")
         self.submit_uploads()
@@ -443,7 +445,7 @@ class BufferManager:
         """
         what = "write_when_slot_begins"
         self._require_open(what)
-        checks.check_slot(frame_index, self.frames_in_flight, what)
+        frame_index = checks.check_slot(frame_index, self.frames_in_flight, what)
         self._check_live(buffer, what)
         offset = checks.coerce_offset(offset, buffer, what)
         data = checks.as_bytes_view(data, buffer, what)
@@ -472,7 +474,7 @@ class BufferManager:
                                      what=f"write_when_slot_begins({buffer.name!r})")
             buffer._host_write_frame = write_frame
             buffer._host_write_serial = self._timeline.last_serial
-            buffer.last_updated_frame = write_frame
+            buffer._last_updated_frame = write_frame
             self._counters.host_writes += 1
 
     def submit_uploads(self) -> int:
@@ -520,9 +522,7 @@ class BufferManager:
         self._require_open(what)
         self._check_live(buffer, what)
         offset = checks.coerce_offset(offset, buffer, "read_buffer")
-        if size is None:
-            size = buffer.size - offset
-        checks.check_read_range(buffer, offset, size, "read_buffer")
+        size = checks.check_read_range(buffer, offset, size, "read_buffer")
         if size == 0:
             return b""
         self.submit_uploads()
@@ -573,7 +573,7 @@ class BufferManager:
     def read_array(self, buffer: ManagedBuffer, dtype: Any = None, offset: int = 0,
                    count: int | None = None) -> np.ndarray[Any, Any]:
         """``read_buffer`` as a numpy array of ``dtype`` (default: the buffer's dtype)."""
-        dt = np.dtype(dtype if dtype is not None else (buffer.dtype or np.uint8))
+        dt, count = checks.check_read_array(self, buffer, dtype, offset, count)
         size = None if count is None else count * dt.itemsize
         raw = self.read_buffer(buffer, offset, size)
         usable = len(raw) // dt.itemsize * dt.itemsize
@@ -650,7 +650,7 @@ class BufferManager:
     def _check_frame_index(self, frame_index: int | None, what: str) -> None:
         if frame_index is None:
             return
-        checks.check_slot(frame_index, self.frames_in_flight, what)
+        frame_index = checks.check_slot(frame_index, self.frames_in_flight, what)
         current = self.frames.frame_number % self.frames_in_flight
         if self.frames.frame_number >= 0 and frame_index != current:
             raise checks.misordered(frame_index, current, what)
@@ -699,8 +699,8 @@ class BufferManager:
         self.frames.close()
         while self._live:
             _id, buffer = self._live.popitem()
-            destroy_bound_buffer(self.context, self.allocator, buffer.handle, buffer._allocation)
-            buffer.alive = False
+            destroy_bound_buffer(self.context, self.allocator, buffer._handle, buffer._allocation)
+            buffer._alive = False
             buffer._view = buffer._ptr = None
             buffer._allocation = None
         for ring in self.staging_rings():

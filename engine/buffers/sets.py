@@ -21,7 +21,16 @@ import numpy as np
 
 from engine.buffers.manager import BufferManager
 from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
-from engine.errors import EngineError, InvalidFrameIndexError
+from engine.errors import (
+    EngineError,
+    InvalidDataError,
+    InvalidFrameIndexError,
+    InvalidNameError,
+    InvalidOptionError,
+    InvalidSizeError,
+)
+from engine.identity import Unshareable
+from engine.numbers import as_int
 
 
 def _renamed(exc: EngineError, call: str, name: str) -> EngineError:
@@ -29,8 +38,8 @@ def _renamed(exc: EngineError, call: str, name: str) -> EngineError:
     return type(exc)(f"{call}({name!r}) -> {exc}")
 
 
-class BufferSet:
-    """``frames_in_flight`` buffers of one size: one per frame slot.
+class BufferSet(Unshareable):
+    """``frames_in_flight`` buffers of one size: one per frame slot (not copyable).
 
     Args:
         buffer_manager: the owner.
@@ -44,10 +53,30 @@ class BufferSet:
     def __init__(self, buffer_manager: BufferManager, dtype_or_size: Any, *, name: str,
                  usage: BufferUsage = BufferUsage.UNIFORM,
                  strategy: BufferStrategy = BufferStrategy.HOST_VISIBLE) -> None:
-        if isinstance(dtype_or_size, int | np.integer) and not isinstance(dtype_or_size, bool):
-            size, dtype = int(dtype_or_size), None
+        what = f"BufferSet({name!r})"
+        if not isinstance(buffer_manager, BufferManager):
+            raise InvalidOptionError(f"{what}: buffer_manager {type(buffer_manager).__name__} "
+                                     "is not a BufferManager.")
+        if not isinstance(name, str) or not name:
+            raise InvalidNameError(f"{what}: the name must be a non-empty string.")
+        size = as_int(dtype_or_size)
+        if size is not None:
+            dtype = None
+        elif isinstance(dtype_or_size, bool | float | np.bool_ | np.floating) \
+                or dtype_or_size is None:
+            raise InvalidSizeError(
+                f"{what}: {dtype_or_size!r} is neither a size (an integer number of bytes) nor "
+                "a numpy dtype.")
         else:
-            dtype = np.dtype(dtype_or_size)
+            try:
+                dtype = np.dtype(dtype_or_size)
+            except (TypeError, ValueError):
+                raise InvalidDataError(
+                    f"{what}: {dtype_or_size!r} is neither a size in bytes nor a numpy dtype."
+                ) from None
+            if dtype.hasobject or dtype.itemsize == 0:
+                raise InvalidDataError(f"{what}: dtype {dtype} cannot live in GPU memory; use "
+                                       "numeric fields only.")
             size = dtype.itemsize
         self.manager = buffer_manager
         self.name = name
@@ -69,11 +98,11 @@ class BufferSet:
         if frame_index is None:
             return self.manager.frame_index
         n = len(self.buffers)
-        if isinstance(frame_index, bool) or not isinstance(frame_index, int | np.integer) \
-                or not 0 <= int(frame_index) < n:
+        slot = as_int(frame_index)
+        if slot is None or not 0 <= slot < n:
             raise InvalidFrameIndexError(
                 f"{what}({self.name!r}): frame index {frame_index!r} is not a slot 0..{n - 1}.")
-        return int(frame_index)
+        return slot
 
     def update(self, data: Any, frame_index: int | None = None, *, offset: int = 0) -> None:
         """Write ``data`` into the buffer of ``frame_index`` (default: the current slot)."""

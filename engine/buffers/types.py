@@ -8,13 +8,16 @@ object stays the same, so components, bindings and systems can keep a reference 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from engine.device.vk import vk
+from engine.errors import InvalidOffsetError, InvalidSizeError, ReadOnlyFieldError
+from engine.identity import SharedIdentity
 from engine.memory.type_choice import MemoryOrder
+from engine.numbers import as_int
 
 
 class BufferStrategy(enum.Enum):
@@ -109,6 +112,14 @@ class BufferConfig:
     usage: BufferUsage = BufferUsage.STORAGE
     dtype: np.dtype[Any] | None = None
 
+    def __post_init__(self) -> None:
+        # A numpy integer size becomes a Python int here, so no arithmetic downstream wraps
+        # (np.uint8(200) rounded up to an alignment) or overflows; anything that is not an
+        # integer stays as given and create_buffer() refuses it with InvalidSizeError.
+        size = as_int(self.size)
+        if size is not None and self.size.__class__ is not int:
+            object.__setattr__(self, "size", size)
+
 
 class DescriptorInfo(NamedTuple):
     """``VkDescriptorBufferInfo`` fields for a buffer: handle, offset and range in bytes."""
@@ -118,11 +129,39 @@ class DescriptorInfo(NamedTuple):
     range: int
 
 
-@dataclass(eq=False, slots=True)
-class ManagedBuffer:
+_PUBLIC_FIELDS = ("name", "size", "strategy", "usage", "dtype", "generation",
+                  "memory_type_index", "memory_flags", "alive", "created_frame",
+                  "last_updated_frame", "handle", "capacity", "buffer_id")
+
+
+def _read_only(field_name: str, doc: str) -> property:
+    slot = "_" + field_name
+
+    def get(self: ManagedBuffer) -> Any:
+        return getattr(self, slot)
+
+    def refuse(self: ManagedBuffer, value: Any) -> None:
+        fix = ("call resize_buffer() to change the size" if field_name == "size" else
+               "call destroy_buffer() to retire it" if field_name == "alive" else
+               "create a new buffer with the BufferConfig you want")
+        raise ReadOnlyFieldError(
+            f"ManagedBuffer({self._name!r}).{field_name} = {value!r}: {field_name} is kept by "
+            f"the BufferManager and read-only (changing it would make writes land in other "
+            f"buffers' memory); {fix}.")
+
+    def refuse_delete(self: ManagedBuffer) -> None:
+        refuse(self, "<deleted>")
+
+    return property(get, refuse, refuse_delete, doc)
+
+
+class ManagedBuffer(SharedIdentity):
     """A GPU buffer owned by a :class:`~engine.buffers.manager.BufferManager`; an esper component.
 
-    Public fields are read-only for users; the manager updates them.
+    Public fields are read-only (assigning one raises
+    :class:`~engine.errors.ReadOnlyFieldError`); the manager updates them. One buffer is one
+    object: ``copy.copy`` and ``copy.deepcopy`` return the buffer itself and pickling raises
+    :class:`~engine.errors.NotCopyableError`.
 
     Attributes:
         name, size, strategy, usage, dtype: as configured (``size`` in bytes, as requested).
@@ -136,32 +175,88 @@ class ManagedBuffer:
         capacity: bytes actually allocated for the VkBuffer (>= size).
     """
 
-    name: str
-    size: int
-    strategy: BufferStrategy
-    usage: BufferUsage
-    dtype: np.dtype[Any] | None = None
-    generation: int = 1
-    memory_type_index: int = -1
-    memory_flags: int = 0
-    alive: bool = True
-    created_frame: int = -1
-    last_updated_frame: int = -2
-    handle: Any = None
-    capacity: int = 0
-    buffer_id: int = 0
-    # --- owned by the manager -----------------------------------------------------------
-    _manager: Any = field(default=None, repr=False)
-    _allocation: Any = field(default=None, repr=False)
-    _view: Any = field(default=None, repr=False)  # np.uint8 view of the mapping (host only)
-    _ptr: Any = field(default=None, repr=False)  # cffi char[] over the same bytes (hot path)
-    _host_write_frame: int = field(default=-(1 << 62), repr=False)
-    _host_write_serial: int = field(default=0, repr=False)  # queue serial at the last write
-    _coherent: bool = field(default=True, repr=False)
+    __slots__ = (
+        "__weakref__",
+        "_alive",
+        "_allocation",
+        "_buffer_id",
+        "_capacity",
+        "_coherent",
+        "_created_frame",
+        "_dtype",
+        "_generation",
+        "_handle",
+        "_host_write_frame",
+        "_host_write_serial",
+        "_last_updated_frame",
+        "_manager",
+        "_memory_flags",
+        "_memory_type_index",
+        "_name",
+        "_ptr",
+        "_size",
+        "_strategy",
+        "_usage",
+        "_view",
+    )
+
+    name = _read_only("name", "The label of the BufferConfig.")
+    size = _read_only("size", "Bytes the user may write (as requested; see capacity).")
+    strategy = _read_only("strategy", "The BufferStrategy.")
+    usage = _read_only("usage", "BufferUsage flags, TRANSFER_SRC/DST included.")
+    dtype = _read_only("dtype", "The numpy dtype of the elements, or None.")
+    generation = _read_only("generation", "1 at creation; +1 each time the VkBuffer is replaced.")
+    memory_type_index = _read_only("memory_type_index", "The VkMemoryType index.")
+    memory_flags = _read_only("memory_flags", "The VkMemoryPropertyFlags of the memory type.")
+    alive = _read_only("alive", "False once destroy_buffer retired it.")
+    created_frame = _read_only("created_frame", "The frame number at creation.")
+    last_updated_frame = _read_only("last_updated_frame", "The frame of the last write.")
+    handle = _read_only("handle", "The current VkBuffer (changes on resize).")
+    capacity = _read_only("capacity", "Bytes allocated for the VkBuffer (>= size).")
+    buffer_id = _read_only("buffer_id", "A number unique within the manager.")
+
+    def __init__(self, name: str, size: int, strategy: BufferStrategy, usage: BufferUsage,
+                 dtype: np.dtype[Any] | None = None, generation: int = 1,
+                 memory_type_index: int = -1, memory_flags: int = 0, alive: bool = True,
+                 created_frame: int = -1, last_updated_frame: int = -2, handle: Any = None,
+                 capacity: int = 0, buffer_id: int = 0) -> None:
+        self._name = name
+        self._size = size
+        self._strategy = strategy
+        self._usage = usage
+        self._dtype = dtype
+        self._generation = generation
+        self._memory_type_index = memory_type_index
+        self._memory_flags = memory_flags
+        self._alive = alive
+        self._created_frame = created_frame
+        self._last_updated_frame = last_updated_frame
+        self._handle = handle
+        self._capacity = capacity
+        self._buffer_id = buffer_id
+        # --- owned by the manager -------------------------------------------------------
+        self._manager: Any = None
+        self._allocation: Any = None
+        self._view: Any = None  # np.uint8 view of the mapping (host only)
+        self._ptr: Any = None  # cffi char[] over the same bytes (hot path)
+        self._host_write_frame = -(1 << 62)
+        self._host_write_serial = 0  # queue serial at the last host write
+        self._coherent = True
 
     def descriptor_info(self, offset: int = 0, range: int | None = None) -> DescriptorInfo:
         """The (handle, offset, range) a descriptor needs; ``range`` defaults to the rest."""
-        return DescriptorInfo(self.handle, offset, self.size - offset if range is None else range)
+        what = f"ManagedBuffer({self._name!r}).descriptor_info"
+        start = as_int(offset)
+        if start is None or not 0 <= start <= self._size:
+            raise InvalidOffsetError(
+                f"{what}: offset {offset!r} must be an integer from 0 to the buffer's "
+                f"{self._size} bytes.")
+        length = self._size - start if range is None else as_int(range)
+        if length is None or length < 0 or start + length > self._size:
+            raise InvalidSizeError(
+                f"{what}: range {range!r} at offset {start} must be a non-negative integer "
+                f"that fits in the buffer's {self._size} bytes; pass None for the rest.")
+        return DescriptorInfo(self._handle, start, length)
 
     @property
     def allocation(self) -> Any:
@@ -176,9 +271,9 @@ class ManagedBuffer:
     @property
     def nbytes(self) -> int:
         """Alias of :attr:`size`, in bytes."""
-        return self.size
+        return self._size
 
     def __repr__(self) -> str:
-        state = "alive" if self.alive else "destroyed"
-        return (f"<ManagedBuffer {self.name!r} #{self.buffer_id} {self.size} B "
-                f"{self.strategy.value} gen {self.generation} {state}>")
+        state = "alive" if self._alive else "destroyed"
+        return (f"<ManagedBuffer {self._name!r} #{self._buffer_id} {self._size} B "
+                f"{self._strategy.value} gen {self._generation} {state}>")

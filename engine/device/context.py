@@ -34,7 +34,15 @@ from engine.device.instance import INSTANCES as _INSTANCES
 from engine.device.instance import VALIDATION_LAYER, SharedInstance, create_shared_instance
 from engine.device.queue import QueueTimeline
 from engine.device.vk import EntryPoints, call, ffi, vk
-from engine.errors import ContextClosedError, DeviceNotFoundError, EngineError, WrongThreadError
+from engine.errors import (
+    ContextClosedError,
+    DeviceNotFoundError,
+    EngineError,
+    InvalidOptionError,
+    WrongThreadError,
+)
+from engine.identity import Unshareable
+from engine.numbers import as_flag, as_int
 
 _DEVICE_TYPE_RANK = {
     vk.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: 0,
@@ -99,8 +107,42 @@ def _enumerate_names(fn: Any, *args: Any, attr: str) -> set[str]:
         return set()
 
 
-class GraphicsContext:
-    """The Vulkan device every manager, binder and renderer of one program shares."""
+def _check_create_args(validation: Any, device: Any, sync_validation: Any,
+                       instance_extensions: Any, app_name: Any
+                       ) -> tuple[bool | None, int | str | None, bool | None, list[str], str]:
+    """``GraphicsContext.create``'s arguments, checked and normalised before anything starts."""
+    what = "GraphicsContext.create"
+    validation = as_flag(validation, what, "validation", allow_none=True)
+    sync_validation = as_flag(sync_validation, what, "sync_validation", allow_none=True)
+    if device is not None and not isinstance(device, str):
+        index = as_int(device)
+        if index is None:
+            raise InvalidOptionError(
+                f"{what}(device={device!r}): pass a device index (an integer), a name fragment "
+                "(a str such as 'llvmpipe') or None.")
+        device = index
+    if isinstance(instance_extensions, str | bytes) or not isinstance(
+            instance_extensions, list | tuple | set | frozenset):
+        raise InvalidOptionError(
+            f"{what}(instance_extensions={instance_extensions!r}): pass a list or tuple of "
+            "extension names, e.g. ('VK_KHR_surface',), not one string.")
+    names = list(instance_extensions)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise InvalidOptionError(
+                f"{what}(instance_extensions=...): {name!r} is not an extension name; every "
+                "item must be a non-empty str such as 'VK_KHR_surface'.")
+    if not isinstance(app_name, str):
+        raise InvalidOptionError(f"{what}(app_name={app_name!r}): the application name must "
+                                 "be a str.")
+    return validation, device, sync_validation, names, app_name
+
+
+class GraphicsContext(Unshareable):
+    """The Vulkan device every manager, binder and renderer of one program shares.
+
+    Not copyable or picklable (:class:`~engine.errors.NotCopyableError`): it owns the device.
+    """
 
     def __init__(self) -> None:  # use GraphicsContext.create()
         self.instance: Any = None
@@ -158,9 +200,11 @@ class GraphicsContext:
                 ``ENGINE_SYNC_VALIDATION=0``).
             instance_extensions: extra instance extensions (e.g. GLFW's surface ones).
         """
+        validation, device, sync_validation, extensions, app_name = _check_create_args(
+            validation, device, sync_validation, instance_extensions, app_name)
         ctx = cls()
         try:
-            ctx._create_instance(validation, sync_validation, list(instance_extensions), app_name)
+            ctx._create_instance(validation, sync_validation, extensions, app_name)
             ctx._choose_physical_device(device if device is not None else os.environ.get(
                 "ENGINE_DEVICE") or None)
             ctx._create_device()
