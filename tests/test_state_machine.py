@@ -147,6 +147,7 @@ class BufferMachine(RuleBasedStateMachine):
         self.manager.resize_buffer(buf, new_size)
         if new_size != len(model.data):
             model.generation += 1
+            model.host_write_frame = None  # a new VkBuffer: no frame has read its memory yet
             model.data = model.data[:new_size] + bytearray(max(0, new_size - len(model.data)))
         assert buf.generation == model.generation and buf.size == new_size
 

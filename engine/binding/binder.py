@@ -178,6 +178,15 @@ class ResourceBinder(Unshareable):
         """Every name accepted by ``bind_*_named`` (block type and variable names), sorted."""
         return sorted(self._get(pipeline_id, "binding_names").merged.names)
 
+    def check_recordable(self, pipeline_id: PipelineId, what: str) -> None:
+        """Raise unless ``pipeline_id``'s descriptor sets may go into a command buffer now:
+        the binder and context are open, the pipeline exists, and no bound buffer was
+        destroyed (its handle may be freed already)."""
+        self._require_open(what)
+        pipe = self._get(pipeline_id, what)
+        if pipe.dead:
+            raise pipe.dead_error()
+
     def descriptor_sets(self, pipeline_id: PipelineId, frame_index: int) -> tuple[Any, ...]:
         """The ``VkDescriptorSet`` of every set index for slot ``frame_index``, in set order."""
         pipe = self._get(pipeline_id, "descriptor_sets")
@@ -327,6 +336,8 @@ class ResourceBinder(Unshareable):
         O(1) when nothing changed, however many pipelines and bindings exist (the
         BindingSystem calls this). Raises as ``update_frame`` does (writing nothing).
         """
+        if self._closed:
+            self._require_open("update_all")
         if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
             frame_index = check_slot(frame_index, self.frames_in_flight, "update_all")
         if self._dead:

@@ -35,6 +35,7 @@ from engine.errors import (
     ManagerClosedError,
     UnknownPipelineError,
 )
+from engine.frames.command_pool import is_recording
 from engine.frames.tracker import FrameTracker
 from engine.identity import Unshareable
 from engine.numbers import as_int
@@ -188,6 +189,12 @@ class ComputePipeline(Unshareable):
         if not _is_command_buffer(cmd):
             raise InvalidDataError(f"{what}: cmd {cmd!r} is not a VkCommandBuffer; pass the "
                                    "one FrameCommands.begin() returned.")
+        if not is_recording(cmd):
+            raise FrameStateError(
+                f"{what}: cmd is not a command buffer in the recording state (already "
+                "submitted, or its manager or FrameCommands was closed); record into the one "
+                "FrameCommands.begin() returned in this frame.")
+        self.binder.check_recordable(self.pipeline_id, what)
         if groups.__class__ is tuple and len(groups) == 3 and groups[0].__class__ is int \
                 and groups[1].__class__ is int and groups[2].__class__ is int \
                 and 0 <= groups[0] <= self.max_group_count[0] \

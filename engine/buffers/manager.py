@@ -56,6 +56,9 @@ memmove = ffi.memmove
 _get_ident = threading.get_ident
 
 DEFAULT_STAGING_BYTES = 4 * 1024 * 1024
+RETIRE_DRAIN_COUNT = 256
+"""Outside frames, this many retired buffers in the current slot trigger a drain (submit,
+wait, free): memory stays bounded for programs that never call ``begin_frame``."""
 
 
 @dataclass(eq=False)
@@ -378,6 +381,8 @@ class BufferManager(Unshareable):
         self._counters.note_live(len(self._live), new_size - buffer.size)
         buffer._size = new_size
         self._attach(buffer, handle, allocation)
+        buffer._host_write_frame = -(1 << 62)  # new memory: no GPU work has read it yet
+        buffer._host_write_serial = self._timeline.last_serial
         if buffer.strategy.is_host and not buffer._coherent:
             self.allocator.flush(allocation, 0, keep, what=what)
         buffer._generation += 1
@@ -402,7 +407,12 @@ class BufferManager(Unshareable):
         self._counters.note_live(len(self._live), -buffer.size)
 
     def _retire(self, handle: Any, allocation: Allocation, size: int, name: str) -> None:
-        self.frames.retire(RetiredBuffer(self, handle, allocation, size, name))
+        frames = self.frames
+        frames.retire(RetiredBuffer(self, handle, allocation, size, name))
+        if not frames.frame_open and len(frames.current.retired) >= RETIRE_DRAIN_COUNT:
+            # Scripts without frames: drain now, or retired memory would grow without bound.
+            self.submit_uploads()
+            frames.wait_idle_and_recycle(what=f"destroy ({name!r}, outside frames)")
 
     # --- frames --------------------------------------------------------------------------
 
@@ -432,11 +442,13 @@ class BufferManager(Unshareable):
         slot = frames.begin()
         self._counters.new_frame()
         self.context.counters.new_frame()
+        if slot.deferred:
+            self._apply_deferred(slot)
         return slot.frame_number
 
     def write_when_slot_begins(self, buffer: ManagedBuffer, data: Any, frame_index: int, *,
                                offset: int = 0) -> None:
-        """Write ``data`` into ``buffer`` in the upload phase of slot ``frame_index``'s next frame.
+        """Write ``data`` into ``buffer`` when slot ``frame_index``'s next frame begins.
 
         For per-slot buffers (:class:`~engine.buffers.sets.BufferSet`) whose slot the GPU may
         still be reading now: the write happens once that slot's frame has begun (its previous
@@ -448,6 +460,8 @@ class BufferManager(Unshareable):
         frame_index = checks.check_slot(frame_index, self.frames_in_flight, what)
         self._check_live(buffer, what)
         offset = checks.coerce_offset(offset, buffer, what)
+        if isinstance(data, np.generic):
+            data = np.asarray(data)
         data = checks.as_bytes_view(data, buffer, what)
         nbytes = data.nbytes
         if offset + nbytes > buffer.size:
@@ -464,10 +478,13 @@ class BufferManager(Unshareable):
             if not buffer.alive:
                 continue
             nbytes = data.nbytes
-            if buffer._ptr is None or offset + nbytes > buffer.size:
-                if offset + nbytes <= buffer.size:
-                    self.update_buffer(buffer, data, offset=offset)  # staged
+            if offset + nbytes > buffer.size:
                 continue  # shrunk meanwhile: the value no longer fits
+            if buffer._ptr is None:
+                if nbytes:
+                    self._stage(buffer._handle, offset, data, nbytes)  # checked when queued
+                buffer._last_updated_frame = write_frame
+                continue
             memmove(buffer._ptr + offset, data, nbytes)
             if not buffer._coherent:
                 self.allocator.flush(buffer._allocation, offset, nbytes,
@@ -486,8 +503,6 @@ class BufferManager(Unshareable):
         own at ``end_frame``/``read_buffer``. Returns the number of copies recorded.
         """
         frames = self.frames
-        if frames.frame_open and frames.current.deferred:
-            self._apply_deferred(frames.current)
         ops = self._ops
         if not ops:
             return 0

@@ -14,7 +14,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from engine.device.vk import vk
-from engine.errors import InvalidOffsetError, InvalidSizeError, ReadOnlyFieldError
+from engine.errors import (
+    BufferDestroyedError,
+    InvalidOffsetError,
+    InvalidSizeError,
+    ReadOnlyFieldError,
+)
 from engine.identity import SharedIdentity
 from engine.memory.type_choice import MemoryOrder
 from engine.numbers import as_int
@@ -246,6 +251,10 @@ class ManagedBuffer(SharedIdentity):
     def descriptor_info(self, offset: int = 0, range: int | None = None) -> DescriptorInfo:
         """The (handle, offset, range) a descriptor needs; ``range`` defaults to the rest."""
         what = f"ManagedBuffer({self._name!r}).descriptor_info"
+        if not self._alive:
+            raise BufferDestroyedError(
+                f"{what}: buffer #{self._buffer_id} was destroyed (its VkBuffer is freed or "
+                "about to be); create a new buffer.")
         start = as_int(offset)
         if start is None or not 0 <= start <= self._size:
             raise InvalidOffsetError(

@@ -396,7 +396,7 @@ class GraphicsContext(Unshareable):
         Done when validation is on or ``ENGINE_OBJECT_NAMES=1`` (for RenderDoc and friends);
         skipped otherwise, since it is about a fifth of ``create_buffer``'s cost.
         """
-        if self._set_name_fn is None:
+        if self._set_name_fn is None or self.device is None:
             return
         info = ffi.new("VkDebugUtilsObjectNameInfoEXT*", {
             "sType": vk.VK_STRUCTURE_TYPE_DEBUG_UTILS_OBJECT_NAME_INFO_EXT,

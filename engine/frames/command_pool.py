@@ -19,6 +19,15 @@ from engine.device.context import GraphicsContext
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import FrameStateError
 
+_RECORDING: set[int] = set()
+"""Addresses of every command buffer of any pool that was begun and not yet submitted."""
+
+
+def is_recording(cmd: Any) -> bool:
+    """Whether ``cmd`` is a live command buffer of an engine pool, begun and not submitted
+    (record helpers check this, so a buffer of a closed manager is never written)."""
+    return int(ffi.cast("uintptr_t", cmd)) in _RECORDING
+
 
 class CommandPool:
     """A command pool and the free list of its primary command buffers."""
@@ -60,14 +69,18 @@ class CommandPool:
             cmd = self._out[0]
             self.allocated += 1
         keep.append(cmd)  # from here on the slot releases it, whatever happens next
-        self._unsubmitted.add(int(ffi.cast("uintptr_t", cmd)))
+        key = int(ffi.cast("uintptr_t", cmd))
+        self._unsubmitted.add(key)
+        _RECORDING.add(key)
         check_result(lib.vkBeginCommandBuffer(cmd, self._begin_info), "vkBeginCommandBuffer",
                      what=what)
         return cmd
 
     def mark_submitted(self, cmd: Any) -> None:
         """``cmd`` went to the queue: it becomes reusable once that submission completed."""
-        self._unsubmitted.discard(int(ffi.cast("uintptr_t", cmd)))
+        key = int(ffi.cast("uintptr_t", cmd))
+        self._unsubmitted.discard(key)
+        _RECORDING.discard(key)
 
     def release(self, commands: list[Any]) -> None:
         """Take back ``commands`` (their submissions must be complete); empties the list."""
@@ -78,6 +91,7 @@ class CommandPool:
             if key in unsubmitted:  # begun and abandoned: never reuse it half-recorded
                 lib.vkResetCommandBuffer(cmd, 0)
                 unsubmitted.discard(key)
+                _RECORDING.discard(key)
             self._free.append(cmd)
             commands.pop()
 
@@ -87,4 +101,5 @@ class CommandPool:
             lib.vkDestroyCommandPool(self.ctx.device, self.pool, ffi.NULL)
         self.pool = None
         self._free.clear()
+        _RECORDING.difference_update(self._unsubmitted)
         self._unsubmitted.clear()

@@ -238,7 +238,7 @@ def unchanged():
     m.begin_frame()
 
 def both(error, buffer, data, slot=2, offset=0):
-    \"\"\"update_buffer raises ``error``; write_when_slot_begins must raise it too, at the call.\"\"\"
+    \"\"\"update_buffer raises ``error``; write_when_slot_begins must too, at the call.\"\"\"
     with raises(error):
         m.update_buffer(buffer, data, offset=offset)
     with raises(error):

@@ -77,7 +77,7 @@ add("frame-commands-after-close", RIG, """
     cmds.close()
     cmds.close()
     m.begin_frame()
-    with raises(FrameStateError):
+    with raises(ManagerClosedError, match="FrameCommands"):
         cmds.begin()
     with raises(ManagerClosedError, match="FrameCommands"):
         cmds.submit(cmd)
