@@ -514,6 +514,10 @@ class BufferManager(Unshareable):
         frames.queue(cmd)
         count = len(ops)
         self._ops = []
+        if not frames.frame_open:  # no frame will carry it: submit now, and stay bounded
+            frames.flush(what="submit_uploads")
+            if len(frames.current.commands) >= RETIRE_DRAIN_COUNT:
+                frames.wait_idle_and_recycle(what="submit_uploads (outside frames)")
         return count
 
     def end_frame(self) -> None:
