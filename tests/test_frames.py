@@ -129,3 +129,31 @@ def test_an_interrupt_during_read_back_leaks_nothing(buffer_manager, monkeypatch
     m.discrete_like = False
     assert m.allocator.live_allocations == before, "the read-back temporary leaked"
     assert m.read_buffer(buf, 0, 4) == b"\x05" * 4
+
+
+def test_a_ctrl_c_during_a_submission_arrives_after_its_bookkeeping(buffer_manager):
+    """A SIGINT raised while the frame's submit runs is delivered after the submission is
+    recorded, so nothing queued is submitted twice (seen as a one-time-submit violation and a
+    hang at shutdown before)."""
+    import os
+    import signal
+
+    m = buffer_manager
+    buf = m.create_buffer(BufferConfig("d", 256, S.DEVICE_LOCAL))
+    m.begin_frame()
+    m.update_buffer(buf, b"\x09" * 256)
+    m.submit_uploads()
+    real_submit = m.frames.timeline.submit
+
+    def submit_then_ctrl_c(*args, **kwargs):  # type: ignore[no-untyped-def]
+        serial = real_submit(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)  # arrives "right after vkQueueSubmit"
+        return serial
+
+    m.frames.timeline.submit = submit_then_ctrl_c  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        m.end_frame()
+    m.frames.timeline.submit = real_submit  # type: ignore[method-assign]
+    assert m.frames._queued == [], "the submitted uploads are still queued"
+    m.frames.end()
+    assert m.read_buffer(buf, 0, 4) == b"\x09" * 4

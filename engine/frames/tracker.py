@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.device.context import GraphicsContext
+from engine.device.interrupts import interrupts_deferred
 from engine.device.vk import ffi, vk
 from engine.frames.command_pool import CommandPool
 from engine.frames.slot import FrameSlot, Retired
@@ -179,15 +180,16 @@ class FrameTracker:
             count += 1
         if count == 0:
             return self.timeline.last_serial
-        serial = self.timeline.submit(count, infos, what=what)
-        commands = self.commands
-        for cmd in queued:
-            commands.mark_submitted(cmd)
-        if command_buffer is not None:
-            commands.mark_submitted(command_buffer)
-        self._queued = []
-        self.submissions += 1
-        self.current.wait_serial = serial
+        with interrupts_deferred():  # submitted and recorded as such, or neither
+            serial = self.timeline.submit(count, infos, what=what)
+            commands = self.commands
+            for cmd in queued:
+                commands.mark_submitted(cmd)
+            if command_buffer is not None:
+                commands.mark_submitted(command_buffer)
+            self._queued = []
+            self.submissions += 1
+            self.current.wait_serial = serial
         return serial
 
     # --- statistics and shutdown ---------------------------------------------------------
