@@ -246,12 +246,10 @@ def check_read_range(buffer: ManagedBuffer, offset: int, size: Any, call: str) -
     return value
 
 
-def check_read_array(manager: Any, buffer: Any, dtype: Any, offset: Any, count: Any
+def check_read_array(buffer: ManagedBuffer, dtype: Any, offset: Any, count: Any
                      ) -> tuple[np.dtype[Any], int | None]:
-    """``read_array``'s dtype and element count, checked before anything is read."""
-    what = f"read_array({getattr(buffer, 'name', buffer)!r})"
-    manager._require_open(what)
-    manager._check_live(buffer, what)
+    """``read_array``'s dtype and element count (the caller checked the buffer is live)."""
+    what = f"read_array({buffer.name!r})"
     try:
         dt = np.dtype(dtype if dtype is not None else (buffer.dtype or np.uint8))
     except (TypeError, ValueError):

@@ -52,8 +52,7 @@ def defragment(manager: BufferManager, *, max_moves: int = 256, max_bytes: int =
         A :class:`DefragReport`; ``blocks_emptied`` are released after the frame completes.
     """
     manager.require_open("defragment")
-    owners = {id(b.allocation): b for b in manager.live_buffers()
-              if b.strategy is BufferStrategy.DEVICE_LOCAL and b.allocation is not None}
+    owners = _device_local_owners(manager)
 
     def movable(allocation: Allocation) -> bool:
         return id(allocation) in owners
@@ -72,6 +71,11 @@ def defragment(manager: BufferManager, *, max_moves: int = 256, max_bytes: int =
             except NoRoomError:
                 continue
         report.blocks_emptied.append((plan.type_index, plan.block.block_id))
-        owners = {id(b.allocation): b for b in manager.live_buffers()
-                  if b.strategy is BufferStrategy.DEVICE_LOCAL and b.allocation is not None}
+        owners = _device_local_owners(manager)  # the moves gave them new allocations
     return report
+
+
+def _device_local_owners(manager: BufferManager) -> dict[int, ManagedBuffer]:
+    """``id(allocation) -> buffer`` for the live device-local buffers (the movable ones)."""
+    return {id(b.allocation): b for b in manager.live_buffers()
+            if b.strategy is BufferStrategy.DEVICE_LOCAL and b.allocation is not None}

@@ -169,7 +169,7 @@ class BufferManager(Unshareable):
             OutOfDeviceMemoryError: the memory does not fit (nothing is leaked).
         """
         what = f"create_buffer({getattr(config, 'name', config)!r})"
-        self._require_open(what)
+        self.require_open(what)
         config = checks.check_config(config, what)
         self._check_frame_index(frame_index, what)
         strategy = checks.coerce_strategy(config.strategy, what)
@@ -199,7 +199,7 @@ class BufferManager(Unshareable):
                           ) -> ManagedBuffer:
         """Create a buffer of exactly ``data``'s size with any usage, and upload ``data``."""
         what = f"create_and_upload({name!r})"
-        self._require_open(what)
+        self.require_open(what)
         nbytes = checks.data_nbytes(data, what)
         dtype = data.dtype if isinstance(data, np.ndarray) else None
         buffer = self.create_buffer(BufferConfig(name, nbytes, strategy, usage, dtype),
@@ -337,7 +337,7 @@ class BufferManager(Unshareable):
         host at once; those of a device-local buffer by a GPU copy with this frame's uploads.
         """
         what = f"resize_buffer({getattr(buffer, 'name', buffer)!r})"
-        self._require_open(what)
+        self.require_open(what)
         self._check_live(buffer, what)
         new_size = checks.check_size(new_size, what)
         if new_size == buffer.size:
@@ -350,7 +350,7 @@ class BufferManager(Unshareable):
         this frame; ``generation`` + 1, the binder rewrites its descriptors). Defragmentation
         uses this; the allocator decides where the new memory comes from."""
         what = f"relocate_buffer({getattr(buffer, 'name', buffer)!r})"
-        self._require_open(what)
+        self.require_open(what)
         self._check_live(buffer, what)
         self._replace(buffer, buffer.size, what)
 
@@ -395,7 +395,7 @@ class BufferManager(Unshareable):
         another manager.
         """
         what = f"destroy_buffer({getattr(buffer, 'name', buffer)!r})"
-        self._require_open(what)
+        self.require_open(what)
         self._check_live(buffer, what)
         buffer._alive = False
         buffer._view = buffer._ptr = None
@@ -425,7 +425,7 @@ class BufferManager(Unshareable):
         Returns:
             The new frame number.
         """
-        self._require_open("begin_frame")
+        self.require_open("begin_frame")
         frames = self.frames
         if frames.frame_open and frames.frame_number >= 0:
             raise FrameStateError(
@@ -456,7 +456,7 @@ class BufferManager(Unshareable):
         object you will not modify (``BufferSet.update_all`` passes a private copy).
         """
         what = "write_when_slot_begins"
-        self._require_open(what)
+        self.require_open(what)
         frame_index = checks.check_slot(frame_index, self.frames_in_flight, what)
         self._check_live(buffer, what)
         offset = checks.coerce_offset(offset, buffer, what)
@@ -506,7 +506,7 @@ class BufferManager(Unshareable):
         ops = self._ops
         if not ops:
             return 0
-        self._require_open("submit_uploads")
+        self.require_open("submit_uploads")
         cmd = frames.command_buffer(what="submit_uploads")
         self._recorder.record(cmd, ops)
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what="submit_uploads")
@@ -522,7 +522,7 @@ class BufferManager(Unshareable):
 
     def end_frame(self) -> None:
         """Submit what the frame recorded (late uploads) and close the frame."""
-        self._require_open("end_frame")
+        self.require_open("end_frame")
         if not self.frames.frame_open or self.frames.frame_number < 0:
             raise FrameStateError("end_frame: no frame is open; call begin_frame() first.")
         self.submit_uploads()
@@ -538,7 +538,7 @@ class BufferManager(Unshareable):
         result includes every write made before the call (host or GPU).
         """
         what = f"read_buffer({getattr(buffer, 'name', buffer)!r})"
-        self._require_open(what)
+        self.require_open(what)
         self._check_live(buffer, what)
         offset = checks.coerce_offset(offset, buffer, "read_buffer")
         size = checks.check_read_range(buffer, offset, size, "read_buffer")
@@ -592,7 +592,10 @@ class BufferManager(Unshareable):
     def read_array(self, buffer: ManagedBuffer, dtype: Any = None, offset: int = 0,
                    count: int | None = None) -> np.ndarray[Any, Any]:
         """``read_buffer`` as a numpy array of ``dtype`` (default: the buffer's dtype)."""
-        dt, count = checks.check_read_array(self, buffer, dtype, offset, count)
+        what = f"read_array({getattr(buffer, 'name', buffer)!r})"
+        self.require_open(what)
+        self._check_live(buffer, what)
+        dt, count = checks.check_read_array(buffer, dtype, offset, count)
         size = None if count is None else count * dt.itemsize
         raw = self.read_buffer(buffer, offset, size)
         usable = len(raw) // dt.itemsize * dt.itemsize
@@ -652,9 +655,6 @@ class BufferManager(Unshareable):
     def require_open(self, what: str) -> None:
         """Raise ManagerClosedError/ContextClosedError if the manager or its context is closed,
         WrongThreadError off the context's owner thread; ``what`` names the call."""
-        self._require_open(what)
-
-    def _require_open(self, what: str) -> None:
         if self._closed:
             checks.raise_closed(what)
         self.context.require_open(what)

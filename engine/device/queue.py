@@ -8,8 +8,8 @@ the engine therefore goes through :meth:`QueueTimeline.submit`, which gives it t
 finished remembers :attr:`QueueTimeline.last_serial` and later waits for it.
 
 - :attr:`completed` is the newest serial whose submission, and every earlier one, is known
-  complete. It advances only in :meth:`wait` (and :meth:`poll`, which never blocks), so that
-  decisions made from it (host-write hazards, frees) do not depend on how fast the GPU is.
+  complete. It advances only in :meth:`wait`, so that decisions made from it (host-write
+  hazards, frees) do not depend on how fast the GPU is.
 - Fences are recycled: a waited fence is reset and reused by a later submission.
 - Submissions complete in serial order as far as callers can tell: :meth:`wait` waits for
   every fence up to the serial asked for, oldest first.
@@ -41,8 +41,6 @@ class QueueTimeline:
         """The serial of the newest submission (0: nothing submitted yet)."""
         self.completed = 0
         """Every submission with a serial <= this is known complete."""
-        self.fence_waits = 0
-        """How many times :meth:`wait` blocked on fences (statistics)."""
         self._pending: deque[tuple[int, Any]] = deque()  # (serial, fence), oldest first
         self._free: list[Any] = []
         self._all: list[Any] = []
@@ -76,31 +74,6 @@ class QueueTimeline:
         self._pending.append((self.last_serial, fence))
         return self.last_serial
 
-    def is_complete(self, serial: int) -> bool:
-        """Whether ``serial`` is known complete (polls the GPU without blocking)."""
-        if serial <= self.completed:
-            return True
-        self.poll()
-        return serial <= self.completed
-
-    def poll(self) -> int:
-        """Advance :attr:`completed` over submissions the GPU has finished; never blocks."""
-        pending = self._pending
-        while pending:
-            serial, fence = pending[0]
-            if lib.vkGetFenceStatus(self._device, fence) != vk.VK_SUCCESS:
-                break
-            pending.popleft()
-            self._recycle_one(fence, what="QueueTimeline.poll")
-            self.completed = serial
-        return self.completed
-
-    def _recycle_one(self, fence: Any, *, what: str) -> None:
-        self._wait_array[0] = fence
-        check_result(lib.vkResetFences(self._device, 1, self._wait_array), "vkResetFences",
-                     what=what)
-        self._free.append(fence)
-
     def wait(self, serial: int, *, what: str) -> None:
         """Block until every submission with a serial <= ``serial`` has completed."""
         if serial <= self.completed:
@@ -118,7 +91,6 @@ class QueueTimeline:
         array = self._wait_array
         for i, (_serial, fence) in enumerate(popped):
             array[i] = fence
-        self.fence_waits += 1
         try:
             check_result(lib.vkWaitForFences(self._device, n, array, vk.VK_TRUE, UINT64_MAX),
                          "vkWaitForFences", what=what)

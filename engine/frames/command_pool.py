@@ -23,10 +23,15 @@ _RECORDING: set[int] = set()
 """Addresses of every command buffer of any pool that was begun and not yet submitted."""
 
 
+def _key(cmd: Any) -> int:
+    """A command buffer's handle as an int (the set key; cffi wrappers are not stable)."""
+    return int(ffi.cast("uintptr_t", cmd))
+
+
 def is_recording(cmd: Any) -> bool:
     """Whether ``cmd`` is a live command buffer of an engine pool, begun and not submitted
     (record helpers check this, so a buffer of a closed manager is never written)."""
-    return int(ffi.cast("uintptr_t", cmd)) in _RECORDING
+    return _key(cmd) in _RECORDING
 
 
 class CommandPool:
@@ -69,7 +74,7 @@ class CommandPool:
             cmd = self._out[0]
             self.allocated += 1
         keep.append(cmd)  # from here on the slot releases it, whatever happens next
-        key = int(ffi.cast("uintptr_t", cmd))
+        key = _key(cmd)
         self._unsubmitted.add(key)
         _RECORDING.add(key)
         check_result(lib.vkBeginCommandBuffer(cmd, self._begin_info), "vkBeginCommandBuffer",
@@ -78,7 +83,7 @@ class CommandPool:
 
     def mark_submitted(self, cmd: Any) -> None:
         """``cmd`` went to the queue: it becomes reusable once that submission completed."""
-        key = int(ffi.cast("uintptr_t", cmd))
+        key = _key(cmd)
         self._unsubmitted.discard(key)
         _RECORDING.discard(key)
 
@@ -87,7 +92,7 @@ class CommandPool:
         unsubmitted = self._unsubmitted
         while commands:
             cmd = commands[-1]
-            key = int(ffi.cast("uintptr_t", cmd))
+            key = _key(cmd)
             if key in unsubmitted:  # begun and abandoned: never reuse it half-recorded
                 lib.vkResetCommandBuffer(cmd, 0)
                 unsubmitted.discard(key)

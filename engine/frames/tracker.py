@@ -59,7 +59,6 @@ class FrameTracker:
         """The slot of the current (or last ended) frame; the set-up slot before frame 0."""
         self.commands = CommandPool(ctx, what=what)
         self.submissions = 0
-        self.released_total = 0
         self._infos = ffi.new("VkSubmitInfo[2]")
         for i in range(2):
             self._infos[i].sType = vk.VK_STRUCTURE_TYPE_SUBMIT_INFO
@@ -109,7 +108,7 @@ class FrameTracker:
     def _recycle(self, slot: FrameSlot) -> None:
         """Reuse ``slot``'s resources; the caller waited for its ``wait_serial``."""
         self.commands.release(slot.commands)
-        self.released_total += slot.release_retired()
+        slot.release_retired()
         if slot.staging is not None:
             slot.staging.reset()
 

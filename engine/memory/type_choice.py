@@ -19,8 +19,6 @@ import math
 from engine.device.context import GraphicsContext, MemoryType
 from engine.device.vk import vk
 from engine.errors import NoSuitableMemoryTypeError
-from engine.memory.allocator import MemoryAllocator
-from engine.memory.blocks import Allocation, align_down, align_up
 
 DEVICE_LOCAL = vk.VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT
 HOST_VISIBLE = vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
@@ -66,7 +64,6 @@ def buffer_alignment(ctx: GraphicsContext) -> int:
 
 
 __all__ = [
-    "DEVICE_LOCAL", "HOST_CACHED", "HOST_COHERENT", "HOST_VISIBLE", "Allocation",
-    "MemoryAllocator", "MemoryOrder", "align_down", "align_up", "buffer_alignment",
-    "candidate_types", "choose_memory_type",
+    "DEVICE_LOCAL", "HOST_CACHED", "HOST_COHERENT", "HOST_VISIBLE", "MemoryOrder",
+    "buffer_alignment", "candidate_types", "choose_memory_type",
 ]
