@@ -58,6 +58,7 @@ from engine.binding.state import (
 from engine.buffers.checks import check_frames_in_flight, check_slot
 from engine.buffers.types import ManagedBuffer
 from engine.device.context import GraphicsContext
+from engine.device.interrupts import defers_interrupts
 from engine.device.vk import ffi, lib, vk
 from engine.errors import (
     InvalidOptionError,
@@ -108,6 +109,7 @@ class ResourceBinder(Unshareable):
 
     # --- pipelines -------------------------------------------------------------------------
 
+    @defers_interrupts
     def register_pipeline(self, name: str, spirv_modules: Sequence[bytes] | bytes
                           ) -> PipelineId:
         """Reflect and merge the stages; create layouts, a pool and per-frame sets.
@@ -229,6 +231,7 @@ class ResourceBinder(Unshareable):
                                element_dtype=element_dtype, array_element=array_element,
                                _call="bind_storage_buffer_named")
 
+    @defers_interrupts
     def bind_buffer_named(self, pipeline_id: PipelineId, name: str, buffers: Any, *,
                           kind: DescriptorKind | None = None, offset: int = 0,
                           range: int | None = None, dtype: Any = None,
@@ -269,6 +272,7 @@ class ResourceBinder(Unshareable):
             pipe.dirty[slot].add(key)
             self._pending[slot].add(pid)
 
+    @defers_interrupts
     def unbind(self, pipeline_id: PipelineId, name: str, *, array_element: int = 0) -> bool:
         """Forget what ``name`` is bound to (its descriptor keeps its last value; bind again
         before the pipeline is used). Returns False if nothing was bound."""
@@ -310,6 +314,7 @@ class ResourceBinder(Unshareable):
 
     # --- per frame -------------------------------------------------------------------------
 
+    @defers_interrupts
     def update_frame(self, pipeline_id: PipelineId, frame_index: int) -> int:
         """Write slot ``frame_index``'s changed descriptors; returns how many were written.
 
@@ -329,6 +334,7 @@ class ResourceBinder(Unshareable):
             return 0
         return self._commit([pipe], frame_index)
 
+    @defers_interrupts
     def update_all(self, frame_index: int) -> int:
         """:meth:`update_frame` for every pipeline with changes in slot ``frame_index``, in
         one vkUpdateDescriptorSets call.
@@ -367,6 +373,7 @@ class ResourceBinder(Unshareable):
 
     # --- shutdown --------------------------------------------------------------------------
 
+    @defers_interrupts
     def release_pipeline(self, pipeline_id: PipelineId) -> None:
         """Destroy the pipeline's adopted objects, pool, layouts. Waits for the device to go
         idle (load-time call, not per frame)."""
@@ -392,6 +399,7 @@ class ResourceBinder(Unshareable):
     def closed(self) -> bool:
         return self._closed
 
+    @defers_interrupts
     def close(self) -> None:
         """Wait for the device, destroy everything; safe to call twice (the context calls it)."""
         if self._closed:

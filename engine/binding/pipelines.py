@@ -26,6 +26,7 @@ import numpy as np
 from engine.binding.binder import PipelineId, ResourceBinder
 from engine.buffers.manager import BufferManager
 from engine.device.barriers import memory_barrier, new_memory_barrier
+from engine.device.interrupts import defers_interrupts
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import (
     FrameStateError,
@@ -119,6 +120,7 @@ class ComputePipeline(Unshareable):
         push_size: bytes of the push-constant range (0 without one).
     """
 
+    @defers_interrupts
     def __init__(self, binder: ResourceBinder, pipeline_id: PipelineId) -> None:
         what = f"ComputePipeline({str(pipeline_id)!r})"
         stages = [s for s in binder.shader_stages(pipeline_id) if s.stage == STAGE_COMPUTE]
@@ -174,6 +176,7 @@ class ComputePipeline(Unshareable):
             sizes.append(n)
         return (-(-sizes[0] // lx), -(-sizes[1] // ly), -(-sizes[2] // lz))
 
+    @defers_interrupts
     def record(self, cmd: Any, frame_index: int, groups: tuple[int, int, int] | int, *,
                push_constants: Any = None, barrier: bool = True) -> None:
         """Record a dispatch of ``groups`` workgroups with slot ``frame_index``'s sets.
@@ -261,6 +264,7 @@ class FrameCommands(Unshareable):
         self.context.require_open(what)
         return frames
 
+    @defers_interrupts
     def begin(self) -> Any:
         """A command buffer of the current frame, in the recording state."""
         frames = self._open_frames("FrameCommands.begin")
@@ -273,6 +277,7 @@ class FrameCommands(Unshareable):
         self._recording.append(cmd)
         return cmd
 
+    @defers_interrupts
     def submit(self, cmd: Any, *, what: str = "FrameCommands.submit") -> None:
         """End ``cmd`` and submit it for the current frame (tracked by the queue timeline).
 
@@ -293,6 +298,7 @@ class FrameCommands(Unshareable):
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
         frames.submit(cmd, what=what)
 
+    @defers_interrupts
     def close(self) -> None:
         """Stop using the manager's frames; safe to call twice."""
         if self._frames is None:

@@ -41,6 +41,7 @@ from engine.buffers.types import (
 )
 from engine.device.barriers import HOST
 from engine.device.context import GraphicsContext
+from engine.device.interrupts import defers_interrupts
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import EngineError, FrameStateError
 from engine.frames.slot import FrameSlot
@@ -159,6 +160,7 @@ class BufferManager(Unshareable):
 
     # --- creation ------------------------------------------------------------------------
 
+    @defers_interrupts
     def create_buffer(self, config: BufferConfig, frame_index: int | None = None
                       ) -> ManagedBuffer:
         """Create a buffer (contents undefined); ``generation`` is 1.
@@ -174,8 +176,10 @@ class BufferManager(Unshareable):
         self._check_frame_index(frame_index, what)
         strategy = checks.coerce_strategy(config.strategy, what)
         usage = BufferUsage(int(config.usage) | AUTO_USAGE)
-        handle, allocation = self._allocate(config.name, config.size, strategy, int(usage), what)
-        try:
+        handle = allocation = buffer = None
+        try:  # up to the return: any exception (a Ctrl-C too) leaves nothing behind
+            handle, allocation = self._allocate(config.name, config.size, strategy,
+                                                int(usage), what)
             buffer = ManagedBuffer(
                 name=config.name, size=config.size, strategy=strategy, usage=usage,
                 dtype=None if config.dtype is None else np.dtype(config.dtype),
@@ -183,16 +187,21 @@ class BufferManager(Unshareable):
                 created_frame=self.frames.frame_number, handle=handle,
                 capacity=allocation.size, buffer_id=self._next_id)
             self._attach(buffer, handle, allocation)
+            self._zero(buffer)
+            self._live[buffer.buffer_id] = buffer
+            self._next_id += 1
+            self._counters.created += 1
+            self._counters.note_live(len(self._live), buffer.size)
+            return buffer
         except BaseException:
-            destroy_bound_buffer(self.context, self.allocator, handle, allocation)
+            if buffer is not None and self._live.get(buffer.buffer_id) is buffer:
+                del self._live[buffer.buffer_id]
+            if handle is not None and allocation is not None:
+                self._ops = [op for op in self._ops if op.dst is not handle]
+                destroy_bound_buffer(self.context, self.allocator, handle, allocation)
             raise
-        self._next_id += 1
-        self._live[buffer.buffer_id] = buffer
-        self._counters.created += 1
-        self._counters.note_live(len(self._live), buffer.size)
-        self._zero(buffer)
-        return buffer
 
+    @defers_interrupts
     def create_and_upload(self, name: str, data: Any, frame_index: int | None = None, *,
                           usage: BufferUsage = BufferUsage.VERTEX,
                           strategy: BufferStrategy = BufferStrategy.DEVICE_LOCAL,
@@ -202,14 +211,16 @@ class BufferManager(Unshareable):
         self.require_open(what)
         nbytes = checks.data_nbytes(data, what)
         dtype = data.dtype if isinstance(data, np.ndarray) else None
-        buffer = self.create_buffer(BufferConfig(name, nbytes, strategy, usage, dtype),
-                                    frame_index)
+        buffer = None
         try:
+            buffer = self.create_buffer(BufferConfig(name, nbytes, strategy, usage, dtype),
+                                        frame_index)
             self.update_buffer(buffer, data, frame_index)
+            return buffer
         except BaseException:
-            self.destroy_buffer(buffer)
+            if buffer is not None and buffer.alive:
+                self.destroy_buffer(buffer)
             raise
-        return buffer
 
     def _allocate(self, name: str, size: int, strategy: BufferStrategy, usage: int, what: str
                   ) -> tuple[Any, Allocation]:
@@ -329,6 +340,7 @@ class BufferManager(Unshareable):
 
     # --- resize and destroy --------------------------------------------------------------
 
+    @defers_interrupts
     def resize_buffer(self, buffer: ManagedBuffer, new_size: int) -> None:
         """Replace the VkBuffer with one of ``new_size`` bytes; keep ``min(old, new)`` bytes.
 
@@ -345,6 +357,7 @@ class BufferManager(Unshareable):
         self._replace(buffer, new_size, what)
         self._counters.resizes += 1
 
+    @defers_interrupts
     def relocate_buffer(self, buffer: ManagedBuffer) -> None:
         """Move ``buffer`` to a new VkBuffer of the same size (contents kept by a GPU copy in
         this frame; ``generation`` + 1, the binder rewrites its descriptors). Defragmentation
@@ -359,11 +372,13 @@ class BufferManager(Unshareable):
         gets the first ``min(old, new)`` bytes (host copy now, or a GPU copy in the frame, the
         rest zeroed), the old one is retired into the frame, ``generation`` += 1 and the
         binder hears "replaced"."""
-        handle, allocation = self._allocate(buffer.name, new_size, buffer.strategy,
-                                            int(buffer.usage), what)
-        keep = min(buffer.size, new_size)
-        old_handle, old_allocation = buffer.handle, buffer._allocation
-        try:
+        old_size, old_handle, old_allocation = buffer.size, buffer._handle, buffer._allocation
+        keep = min(old_size, new_size)
+        generation = buffer._generation
+        handle = allocation = item = None
+        try:  # the commit point is the generation bump; before it everything is undone
+            handle, allocation = self._allocate(buffer.name, new_size, buffer.strategy,
+                                                int(buffer.usage), what)
             if buffer.strategy.is_host:
                 assert allocation.view is not None and buffer._view is not None
                 if not buffer._coherent:
@@ -373,21 +388,37 @@ class BufferManager(Unshareable):
             else:
                 self._ops.append(CopyOp(None, 0, handle, 0, allocation.size))
                 self._ops.append(CopyOp(old_handle, 0, handle, 0, keep))
+            item = RetiredBuffer(self, old_handle, old_allocation, old_size, buffer.name)
+            self.frames.retire(item)
+            buffer._size = new_size
+            self._attach(buffer, handle, allocation)
+            if buffer.strategy.is_host and not buffer._coherent:
+                self.allocator.flush(allocation, 0, keep, what=what)
+            buffer._generation = generation + 1
         except BaseException:
-            self._ops = [op for op in self._ops if op.dst is not handle]
-            destroy_bound_buffer(self.context, self.allocator, handle, allocation)
+            if buffer._generation != generation:  # committed: finish telling the binders
+                self._replaced(buffer, old_size)
+                raise
+            if buffer._handle is not old_handle:
+                buffer._size = old_size
+                self._attach(buffer, old_handle, old_allocation)
+            if item is not None:
+                self.frames.unretire(item)
+            if handle is not None and allocation is not None:
+                self._ops = [op for op in self._ops if op.dst is not handle]
+                destroy_bound_buffer(self.context, self.allocator, handle, allocation)
             raise
-        self._retire(old_handle, old_allocation, buffer.size, buffer.name)
-        self._counters.note_live(len(self._live), new_size - buffer.size)
-        buffer._size = new_size
-        self._attach(buffer, handle, allocation)
+        self._replaced(buffer, old_size)
+
+    def _replaced(self, buffer: ManagedBuffer, old_size: int) -> None:
+        """After a replace committed: the new memory has no host-write history, the counters
+        move, and the binders hear "replaced"."""
         buffer._host_write_frame = -(1 << 62)  # new memory: no GPU work has read it yet
         buffer._host_write_serial = self._timeline.last_serial
-        if buffer.strategy.is_host and not buffer._coherent:
-            self.allocator.flush(allocation, 0, keep, what=what)
-        buffer._generation += 1
-        self.context.notify_buffer(buffer, "replaced")
+        self._counters.note_live(len(self._live), buffer.size - old_size)
+        self._notify(buffer, "replaced")
 
+    @defers_interrupts
     def destroy_buffer(self, buffer: ManagedBuffer) -> None:
         """Retire ``buffer``: unusable at once, freed when the GPU finished the current frame.
 
@@ -397,25 +428,43 @@ class BufferManager(Unshareable):
         what = f"destroy_buffer({getattr(buffer, 'name', buffer)!r})"
         self.require_open(what)
         self._check_live(buffer, what)
-        buffer._alive = False
-        buffer._view = buffer._ptr = None
-        del self._live[buffer.buffer_id]
-        self._retire(buffer.handle, buffer._allocation, buffer.size, buffer.name)
-        buffer._allocation = None
+        item = RetiredBuffer(self, buffer._handle, buffer._allocation, buffer.size, buffer.name)
+        try:  # all of it or none of it, even under a Ctrl-C
+            self.frames.retire(item)
+            del self._live[buffer.buffer_id]
+            buffer._alive = False
+            buffer._view = buffer._ptr = buffer._allocation = None
+        except BaseException:
+            self.frames.unretire(item)
+            self._live[buffer.buffer_id] = buffer
+            buffer._alive = True
+            self._attach(buffer, item.handle, item.allocation)
+            raise
         self._counters.destroyed += 1
-        self.context.notify_buffer(buffer, "destroyed")
         self._counters.note_live(len(self._live), -buffer.size)
+        self._notify(buffer, "destroyed")
+        self._drain_outside_frames(item.name)
 
-    def _retire(self, handle: Any, allocation: Allocation, size: int, name: str) -> None:
+    def _drain_outside_frames(self, name: str) -> None:
+        """Scripts without frames: after many retirements, submit, wait and free them, or
+        retired memory would grow without bound."""
         frames = self.frames
-        frames.retire(RetiredBuffer(self, handle, allocation, size, name))
         if not frames.frame_open and len(frames.current.retired) >= RETIRE_DRAIN_COUNT:
-            # Scripts without frames: drain now, or retired memory would grow without bound.
             self.submit_uploads()
             frames.wait_idle_and_recycle(what=f"destroy ({name!r}, outside frames)")
 
+    def _notify(self, buffer: ManagedBuffer, event: str) -> None:
+        """Tell the listeners (binders); a Ctrl-C in between tells them all again (they only
+        mark bindings, so hearing it twice is harmless) before it propagates."""
+        try:
+            self.context.notify_buffer(buffer, event)
+        except KeyboardInterrupt:
+            self.context.notify_buffer(buffer, event)
+            raise
+
     # --- frames --------------------------------------------------------------------------
 
+    @defers_interrupts
     def begin_frame(self, frame_index: int | None = None) -> int:
         """Start the next frame: wait for its slot's previous frame, free what it retired.
 
@@ -446,6 +495,7 @@ class BufferManager(Unshareable):
             self._apply_deferred(slot)
         return slot.frame_number
 
+    @defers_interrupts
     def write_when_slot_begins(self, buffer: ManagedBuffer, data: Any, frame_index: int, *,
                                offset: int = 0) -> None:
         """Write ``data`` into ``buffer`` when slot ``frame_index``'s next frame begins.
@@ -494,6 +544,7 @@ class BufferManager(Unshareable):
             buffer._last_updated_frame = write_frame
             self._counters.host_writes += 1
 
+    @defers_interrupts
     def submit_uploads(self) -> int:
         """Record this frame's staged copies into one command buffer, queued for submission.
 
@@ -520,6 +571,7 @@ class BufferManager(Unshareable):
                 frames.wait_idle_and_recycle(what="submit_uploads (outside frames)")
         return count
 
+    @defers_interrupts
     def end_frame(self) -> None:
         """Submit what the frame recorded (late uploads) and close the frame."""
         self.require_open("end_frame")
@@ -530,6 +582,7 @@ class BufferManager(Unshareable):
 
     # --- reads ---------------------------------------------------------------------------
 
+    @defers_interrupts
     def read_buffer(self, buffer: ManagedBuffer, offset: int = 0, size: int | None = None
                     ) -> bytes:
         """Copy ``size`` bytes at ``offset`` back to the host (blocking; not for frame loops).
@@ -585,10 +638,12 @@ class BufferManager(Unshareable):
         finally:
             if temp is not None:
                 if self._timeline.completed < self._timeline.last_serial:
-                    self._retire(temp[0], temp[1], size, f"{buffer.name}:readback")
+                    self.frames.retire(RetiredBuffer(self, temp[0], temp[1], size,
+                                                     f"{buffer.name}:readback"))
                 else:
                     destroy_bound_buffer(self.context, self.allocator, temp[0], temp[1])
 
+    @defers_interrupts
     def read_array(self, buffer: ManagedBuffer, dtype: Any = None, offset: int = 0,
                    count: int | None = None) -> np.ndarray[Any, Any]:
         """``read_buffer`` as a numpy array of ``dtype`` (default: the buffer's dtype)."""
@@ -696,6 +751,7 @@ class BufferManager(Unshareable):
 
     # --- shutdown ------------------------------------------------------------------------
 
+    @defers_interrupts
     def close(self) -> None:
         """Wait for the GPU, then free every buffer (live or retired) and the staging rings.
 

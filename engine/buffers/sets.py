@@ -21,6 +21,7 @@ import numpy as np
 
 from engine.buffers.manager import BufferManager
 from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
+from engine.device.interrupts import defers_interrupts
 from engine.errors import (
     EngineError,
     InvalidDataError,
@@ -112,6 +113,7 @@ class BufferSet(Unshareable):
         except EngineError as exc:
             raise _renamed(exc, "BufferSet.update", self.name) from None
 
+    @defers_interrupts
     def update_all(self, data: Any, *, offset: int = 0) -> None:
         """Make ``data`` (at byte ``offset``) the contents of every slot from now on.
 
@@ -146,6 +148,7 @@ class BufferSet(Unshareable):
         """The buffer of ``frame_index`` (default: the current slot)."""
         return self.buffers[self._slot(frame_index, "BufferSet.get_buffer")]
 
+    @defers_interrupts
     def destroy(self) -> None:
         """Retire every buffer (frame-safe)."""
         for buffer in self.buffers:

@@ -32,6 +32,8 @@ import engine.device.vk as vkw
 from engine.device.debug import SINK
 from engine.device.instance import INSTANCES as _INSTANCES
 from engine.device.instance import VALIDATION_LAYER, SharedInstance, create_shared_instance
+from engine.device.interrupts import defers_interrupts
+from engine.device.interrupts import install as install_interrupt_guard
 from engine.device.queue import QueueTimeline
 from engine.device.vk import EntryPoints, call, ffi, vk
 from engine.errors import (
@@ -212,6 +214,7 @@ class GraphicsContext(Unshareable):
             ctx._destroy()
             raise
         ctx._closed = False
+        install_interrupt_guard()
         return ctx
 
     def _create_instance(
@@ -441,6 +444,7 @@ class GraphicsContext(Unshareable):
 
     # --- shutdown ------------------------------------------------------------------------
 
+    @defers_interrupts
     def close(self) -> None:
         """Destroy everything; safe to call twice. Managers still open are closed first."""
         if self._closed and self.instance is None:

@@ -63,16 +63,27 @@ class QueueTimeline:
         """``vkQueueSubmit`` of ``count`` ``VkSubmitInfo`` batches; returns the new serial.
 
         On failure nothing is recorded (the fence goes back to the pool) and the error names
-        ``what``.
+        ``what``. An exception (a Ctrl-C) right after a successful ``vkQueueSubmit`` still
+        records the submission before it propagates, so its fence is waited for.
         """
         fence = self._fence(what)
-        result = lib.vkQueueSubmit(self._queue, count, infos, fence)
-        if result < 0:
-            self._free.append(fence)
-            check_result(result, "vkQueueSubmit", what=what)
-        self.last_serial += 1
-        self._pending.append((self.last_serial, fence))
+        result = None
+        try:
+            result = lib.vkQueueSubmit(self._queue, count, infos, fence)
+            if result < 0:
+                self._free.append(fence)
+                check_result(result, "vkQueueSubmit", what=what)
+            self._record(fence)
+        except BaseException:
+            if result is not None and result >= 0 and (
+                    not self._pending or self._pending[-1][1] is not fence):
+                self._record(fence)
+            raise
         return self.last_serial
+
+    def _record(self, fence: Any) -> None:
+        self._pending.append((self.last_serial + 1, fence))
+        self.last_serial += 1
 
     def wait(self, serial: int, *, what: str) -> None:
         """Block until every submission with a serial <= ``serial`` has completed."""

@@ -131,8 +131,16 @@ class FrameTracker:
     def retire(self, item: Retired) -> None:
         """Release ``item`` once the current frame, and all the queue ran so far, completed."""
         slot = self.current
-        slot.retired.append(item)
         slot.wait_serial = max(slot.wait_serial, self.timeline.last_serial)
+        slot.retired.append(item)
+
+    def unretire(self, item: Retired) -> None:
+        """Take back a :meth:`retire` of the current frame (its caller rolled back)."""
+        retired = self.current.retired
+        for i in range(len(retired) - 1, -1, -1):
+            if retired[i] is item:
+                del retired[i]
+                return
 
     def queue(self, command_buffer: Any) -> None:
         """Hold a recorded command buffer until the frame's next :meth:`submit` (or
@@ -179,17 +187,25 @@ class FrameTracker:
             count += 1
         if count == 0:
             return self.timeline.last_serial
-        with interrupts_deferred():  # submitted and recorded as such, or neither
-            serial = self.timeline.submit(count, infos, what=what)
+        timeline = self.timeline
+        before = timeline.last_serial
+        with interrupts_deferred():  # a real Ctrl-C waits until the bookkeeping is done
+            self._queued = []  # taken: never submitted twice, whatever happens below
+            try:
+                timeline.submit(count, infos, what=what)
+            except BaseException:
+                if timeline.last_serial == before:  # it did not reach the queue
+                    self._queued = queued + self._queued
+                raise
+            finally:
+                self.current.wait_serial = max(self.current.wait_serial, timeline.last_serial)
+            self.submissions += 1
             commands = self.commands
             for cmd in queued:
                 commands.mark_submitted(cmd)
             if command_buffer is not None:
                 commands.mark_submitted(command_buffer)
-            self._queued = []
-            self.submissions += 1
-            self.current.wait_serial = serial
-        return serial
+        return timeline.last_serial
 
     # --- statistics and shutdown ---------------------------------------------------------
 

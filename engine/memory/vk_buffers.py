@@ -78,13 +78,13 @@ def create_bound_buffer(ctx: GraphicsContext, allocator: MemoryAllocator, capaci
                                             allocation.offset), "vkBindBufferMemory", what=what)
         if name:
             ctx.set_object_name(vk.VK_OBJECT_TYPE_BUFFER, out[0], name)
+        return out[0], allocation  # inside the try: an interrupt here still rolls back
     except BaseException:
         if allocation is not None:
             allocator.free(allocation)
         if out[0] != ffi.NULL:
             destroy_vk_buffer(ctx, out[0])
         raise
-    return out[0], allocation
 
 
 def destroy_vk_buffer(ctx: GraphicsContext, handle: Any) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 from engine.buffers.manager import BufferManager
 from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
 from engine.device.barriers import image_barrier
+from engine.device.interrupts import defers_interrupts
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import EngineError
 from engine.render.render_pass import CLEAR_COLOR
@@ -113,6 +114,7 @@ class Renderer:
 
     # --- per frame -------------------------------------------------------------------------
 
+    @defers_interrupts
     def render(self, slot: int) -> bool:
         """Record, submit and present the current frame; False if the target skipped it."""
         target = self.target

@@ -4,8 +4,9 @@
    frame must raise HostWriteHazardError (the dispatch must read the first value).
 8: deferred writes (``write_when_slot_begins``, ``BufferSet.update_all``) raise at the call
    exactly as ``update_buffer`` would, and queue nothing when they raise.
-9: KeyboardInterrupt raised inside the library (``sys.settrace`` at the Nth line event, N from
-   a seeded range) leaves objects usable and leaks nothing.
+9: a Ctrl-C arriving inside the library (a simulated SIGINT, ``_thread.interrupt_main``, at
+   the Nth line event of ``sys.settrace``, N from a seeded range) leaves objects usable and
+   leaks nothing.
 10: without frames, repeated calls keep memory (command buffers, staging, retired buffers)
     bounded.
 """
@@ -441,13 +442,17 @@ C8 = [
 
 INTERRUPT = """
 def interrupt_at(n, fn):
-    \"\"\"Run fn with a KeyboardInterrupt raised at the n-th line event inside engine/.\"\"\"
+    \"\"\"Run fn with a Ctrl-C arriving at the n-th line event inside engine/: the signal is
+    simulated (``_thread.interrupt_main``), so it reaches Python's SIGINT handler exactly
+    as a real Ctrl-C does, and the KeyboardInterrupt appears wherever that handler raises
+    it.\"\"\"
+    import _thread
     count = [0]
     def local(frame, event, arg):
         if event == "line":
             count[0] += 1
             if count[0] == n:
-                raise KeyboardInterrupt
+                _thread.interrupt_main()
         return local
     def tracer(frame, event, arg):
         return local if "/engine/" in frame.f_code.co_filename else None
@@ -502,13 +507,19 @@ def start(frames_in_flight=3):
     return m, canary
 
 def baseline_of(m, warm):
-    # Allocations after warm() ran in every frame slot and between frames (the staging
-    # ring of each slot then holds its chunk), with everything retired freed.
+    # Allocations after warm() and a staged write ran in every frame slot and between frames
+    # (the staging ring of each slot then holds its chunk, as verify()'s canary write needs),
+    # with everything retired freed.
+    def staged():
+        warm()
+        t = m.create_buffer(BufferConfig("staging-warm-up", 256))
+        m.update_buffer(t, bytes(256))
+        m.destroy_buffer(t)
     for _ in range(m.frames_in_flight + 1):
         m.begin_frame()
-        warm()
+        staged()
         m.end_frame()
-        warm()
+        staged()
     settle(m)
     return m.statistics().live_allocations
 """

@@ -317,7 +317,8 @@ CASES = [
         closed_call("update_frame", lambda: binder.update_frame(r.pid, 0))
         closed_call("bind", lambda: binder.bind_storage_buffer_named(r.pid, "Src", dl))
         closed_call("descriptor_sets", lambda: binder.descriptor_sets(r.pid, 0))
-        r.cmds.submit(open_cmd)   # nothing recorded into it: still a valid submission
+        with raises(FrameStateError):  # begun in a frame that has ended: refused, not sent
+            r.cmds.submit(open_cmd)
         m.begin_frame()
         m.end_frame()
     """),

@@ -25,21 +25,9 @@ def _all_cases() -> list[Case]:
 
 CASES = _all_cases()
 
-OPEN_DEFECTS = {
-    "c09-read-buffer-small-device-and-host": "interrupt storm inside read-back recording",
-    "c09-read-buffer-256mib-device-local": "interrupt inside a dedicated allocation (H200)",
-    "c09-create-buffer": "interrupt between allocation and registration of a new buffer",
-    "c09-create-and-upload": "interrupt inside the allocator's block creation",
-    "c09-end-frame-with-late-uploads": "interrupt between vkEndCommandBuffer and queue()",
-    "c09-resize-buffer-device-and-host": "interrupt between retire and attach in _replace",
-    "c09-destroy-buffer": "interrupt between alive=False and removal from the live table",
-    "c09-register-and-release-pipeline": "interrupt inside register_pipeline",
-    "c09-manager-close-then-close-again": "an interrupted close() is not resumed by a second",
-    "c01-binder-closed-compute-pipeline-and-methods": "submit after a refused record",
-}
-"""Cases that still fail, each a defect still open (reported in RELIABILITY.md). Strict for
-all but the interrupt storms (class 9), whose seeded interrupt points land on different
-lines per device (the 256 MiB read-back fails on the H200 only)."""
+OPEN_DEFECTS: dict[str, str] = {}
+"""Cases that still fail, each a defect still open (reported in RELIABILITY.md), marked as
+strict expected failures: a case that starts passing fails the run until it is removed."""
 
 
 def test_case_names_are_unique():
@@ -58,7 +46,7 @@ def hostile_runs() -> dict[str, Future]:
 
 
 @pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(reason=OPEN_DEFECTS[c.id], strict=c.cls != 9))
+    pytest.param(c, marks=pytest.mark.xfail(reason=OPEN_DEFECTS[c.id], strict=True))
     if c.id in OPEN_DEFECTS else c for c in CASES], ids=[c.id for c in CASES])
 def test_hostile_case(case: Case, hostile_runs):
     outcome = hostile_runs[case.id].result()
