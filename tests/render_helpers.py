@@ -95,7 +95,7 @@ def xvfb() -> Iterator[str | None]:
     old = os.environ.get("DISPLAY")
     try:
         socket_path = f"/tmp/.X11-unix/X{display[1:]}"
-        for _ in range(100):
+        for _ in range(1200):  # until the server is up (a safety bound of a minute, not a pace)
             if os.path.exists(socket_path) or proc.poll() is not None:
                 break
             time.sleep(0.05)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -190,10 +189,8 @@ def test_allocation_count_limit_prefers_blocks_then_refuses():
 def test_ten_thousand_small_buffers_use_a_few_allocations(buffer_manager):
     m = buffer_manager
     strategies = list(S)
-    start = time.perf_counter()
     buffers = [m.create_buffer(BufferConfig(f"u{i}", 16 + (i * 37) % 1000, strategies[i % 3],
                                             BufferUsage.UNIFORM)) for i in range(10_000)]
-    per_buffer_us = (time.perf_counter() - start) / len(buffers) * 1e6
     assert m.allocator.allocate_calls <= 24, m.allocator.allocate_calls
     atom = m.context.limits.non_coherent_atom_size
     for b in buffers:
@@ -212,7 +209,6 @@ def test_ten_thousand_small_buffers_use_a_few_allocations(buffer_manager):
     memory = m.statistics().memory
     assert memory["total"]["allocations"] == 0
     assert all(t["blocks"] <= 1 for t in memory["types"].values())  # one empty block kept
-    assert per_buffer_us < 1000  # measured: ~55 us with validation on lavapipe
 
 
 def test_neighbouring_buffers_keep_their_data(buffer_manager):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import struct
-import time
 import zlib
 
 import esper
 import numpy as np
 import pytest
 
+import engine.render.frame_loop as frame_loop_module
 from components.point_light import PointLight
 from components.transform import Transform
 from engine.errors import EngineError
@@ -84,7 +84,22 @@ def test_screenshot_needs_a_captured_frame(buffer_manager, ecs_world):
         scene.close()
 
 
-def test_frame_loop_fixed_step_and_limiter(ecs_world):
+class FakeClock:
+    """Stands in for the ``time`` module of the frame loop: ``sleep`` advances the clock, and
+    each ``perf_counter`` call costs 10 us of it (so busy-waits end)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def perf_counter(self) -> float:
+        self.now += 1e-5
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
+def test_frame_loop_fixed_step_and_limiter(ecs_world, monkeypatch):
     seen: list[float] = []
 
     class Probe(esper.Processor):
@@ -98,9 +113,10 @@ def test_frame_loop_fixed_step_and_limiter(ecs_world):
     paused[0] = True
     loop.run(2)
     assert seen == [0.25, 0.25, 0.25, 0.0, 0.0]
+    clock = FakeClock()  # the limiter's clock is driven, so the machine's speed does not matter
+    monkeypatch.setattr(frame_loop_module, "time", clock)
     limited = FrameLoop(fixed_dt=0.01, limiter=FrameLimiter(100.0))
-    start = time.perf_counter()
     limited.run(10)
-    assert time.perf_counter() - start > 0.08  # about 10 frames at 100 FPS
+    assert 0.085 <= clock.now - 1000.0 < 0.2  # 10 frames paced at 100 FPS: about 0.09-0.1 s
     summary = FrameTimes([1.0, 2.0, 3.0, 100.0]).summary(skip=1)
     assert summary["median_ms"] == 3.0 and summary["max_ms"] == 100.0

@@ -63,17 +63,22 @@ def test_ctrl_c_during_the_game_exits_cleanly_with_everything_freed(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "games.wisp", "--headless", "--validation", "--frames", "100000",
          "--width", "160", "--height", "90", "--particles", "1000", "--lights", "8"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(6.0)  # well into the frame loop (start-up takes about 1 s here)
-    assert proc.poll() is None, proc.communicate()
+    assert proc.stderr is not None
+    before = []  # wait for the game's own word that frames are running, however long it takes
+    for line in proc.stderr:
+        before.append(line)
+        if line.startswith("wisp: running"):
+            break
+    assert proc.poll() is None, ("".join(before), proc.communicate())
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, rest = proc.communicate(timeout=300)  # a hang is a failure, not a slow machine
+    err = "".join(before) + rest
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err, err
     assert "interrupted: shutting down cleanly" in err

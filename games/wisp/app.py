@@ -134,6 +134,9 @@ class WispApp:
     def run(self, frames: int | None = None, screenshot: str | None = None) -> FrameTimes:
         """Run ``frames`` frames (None: until quit); capture the last one to ``screenshot``."""
         def on_frame(done: int) -> None:
+            if done == 1:  # the first frame is on screen: say so (and how to stop)
+                sys.stderr.write("wisp: running (Ctrl-C quits)\n")
+                sys.stderr.flush()
             if screenshot and frames is not None and done == frames - 1:
                 self.renderer.request_screenshot()
         times = self.loop.run(frames, self.should_stop, on_frame)
