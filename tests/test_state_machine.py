@@ -8,12 +8,17 @@ barrier, or a leaked object at the end fails the run. ``ENGINE_SOAK=1`` runs far
 
 from __future__ import annotations
 
+import _thread
+import copy
 import os
+import pickle
+import sys
+import threading
 import uuid
 from pathlib import Path
 
 import esper
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -34,7 +39,10 @@ from engine import (
     ResourceBinder,
 )
 from engine import errors as E  # noqa: N812
+from engine.binding.pipelines import FrameCommands
+from engine.device.barriers import ALL_COMMANDS, TRANSFER, memory_barrier
 from engine.device.debug import SINK
+from engine.device.vk import ffi, lib, vk
 from engine.shaders.compiler import compile_glsl
 from systems.buffer_system import ComponentTracker
 
@@ -76,6 +84,11 @@ class BufferMachine(RuleBasedStateMachine):
         self.models: dict[int, Model] = {}
         self.in_frame = False
         self.created = 0
+        # A second manager on the same context: its GPU work reads this manager's buffers.
+        self.other = BufferManager(self.ctx, frames_in_flight=frames_in_flight)
+        self.other_dst = self.other.create_buffer(BufferConfig("other-dst", 1 << 20))
+        self.other_commands = FrameCommands(self.other)
+        self.copy_region = ffi.new("VkBufferCopy*")
 
     def teardown(self) -> None:
         if hasattr(self, "ctx"):
@@ -251,6 +264,130 @@ class BufferMachine(RuleBasedStateMachine):
             except E.FrameStateError:
                 return
             raise AssertionError("begin_frame twice must raise")
+
+    @rule(buf=buffers)
+    def copies_share_one_identity(self, buf) -> None:  # type: ignore[no-untyped-def]
+        """copy/deepcopy return the buffer itself; pickling is refused; nothing changes."""
+        assert copy.copy(buf) is buf and copy.deepcopy(buf) is buf
+        try:
+            pickle.dumps(buf)
+        except E.NotCopyableError:
+            return
+        raise AssertionError("pickling a ManagedBuffer must be refused")
+
+    @rule(buf=buffers)
+    def other_manager_reads(self, buf) -> None:  # type: ignore[no-untyped-def]
+        """Manager B copies from one of A's device-local buffers in B's own frame; whatever A
+        does with it next (destroy, resize, frames) must wait for that work (per queue)."""
+        model = self.models[buf.buffer_id]
+        if not model.alive or model.strategy is not BufferStrategy.DEVICE_LOCAL:
+            return
+        self.manager.submit_uploads()  # A's queued copies first, as a frame of A would
+        self.manager.frames.flush(what="state machine")
+        b = self.other
+        b.begin_frame()
+        cmd = self.other_commands.begin()
+        memory_barrier(cmd, ALL_COMMANDS, vk.VK_ACCESS_MEMORY_WRITE_BIT, TRANSFER,
+                       vk.VK_ACCESS_TRANSFER_READ_BIT | vk.VK_ACCESS_TRANSFER_WRITE_BIT)
+        region = self.copy_region
+        region.srcOffset, region.dstOffset = 0, 0
+        region.size = min(buf.size, self.other_dst.size)
+        lib.vkCmdCopyBuffer(cmd, buf.handle, self.other_dst.handle, 1, region)
+        self.other_commands.submit(cmd)
+        b.end_frame()
+        event("second manager read a buffer")
+        n = min(buf.size, self.other_dst.size)
+        assert b.read_buffer(self.other_dst, 0, n) == bytes(model.data[:n])
+
+    @rule(world_buffers=st.booleans())
+    def clear_database(self, world_buffers: bool) -> None:
+        """esper.clear_database() drops every entity: their buffers are retired, exactly."""
+        if not world_buffers:
+            return
+        self.tracker.sync()  # a frame boundary saw the entities (the documented rule)
+        esper.clear_database()
+        self.tracker.sync()
+        for model in self.models.values():
+            if model.entity is not None and model.alive:
+                model.alive = False
+            model.entity = None
+
+    @rule(call=st.sampled_from(["create", "update", "read", "begin", "end", "statistics"]))
+    def from_another_thread(self, call: str) -> None:
+        """Every call from a thread other than the context's raises WrongThreadError and
+        changes nothing."""
+        m = self.manager
+        live = [b for b in m.live_buffers()]
+        actions = {
+            "create": lambda: m.create_buffer(BufferConfig("t", 64)),
+            "update": lambda: m.update_buffer(live[0], b"x") if live else m.statistics(),
+            "read": lambda: m.read_buffer(live[0]) if live else m.statistics(),
+            "begin": m.begin_frame, "end": m.end_frame, "statistics": m.statistics,
+        }
+        caught: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                actions[call]()
+            except BaseException as exc:
+                caught.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        assert len(caught) == 1 and isinstance(caught[0], E.WrongThreadError), caught
+
+    @rule(op=st.sampled_from(["create", "destroy", "resize", "read", "frame"]),
+          buf=buffers, line=st.integers(1, 120), size=sizes)
+    def ctrl_c_inside(self, op: str, buf, line: int, size: int) -> None:  # type: ignore[no-untyped-def]
+        """A Ctrl-C arriving at a random line of a public call takes effect when the call has
+        completed: the model applies the whole call, and a KeyboardInterrupt follows."""
+        model = self.models[buf.buffer_id]
+        m = self.manager
+        before = {b.buffer_id for b in m.live_buffers()}
+        if op in ("destroy", "resize", "read") and not model.alive:
+            return
+        if op == "frame":
+            run = m.end_frame if self.in_frame else m.begin_frame
+        else:
+            run = {"create": lambda: m.create_buffer(BufferConfig("kbi", size)),
+                   "destroy": lambda: m.destroy_buffer(buf),
+                   "resize": lambda: m.resize_buffer(buf, size),
+                   "read": lambda: m.read_buffer(buf)}[op]
+        count = [0]
+
+        def local(frame, event, arg):  # type: ignore[no-untyped-def]
+            if event == "line":
+                count[0] += 1
+                if count[0] == line:
+                    _thread.interrupt_main()
+            return local
+
+        sys.settrace(lambda frame, event, arg: local if "/engine/" in frame.f_code.co_filename
+                     else None)
+        interrupted = False
+        try:
+            run()
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            sys.settrace(None)
+        assert interrupted == (count[0] >= line), "the Ctrl-C was lost or invented"
+        event(f"ctrl-c inside {op}: {'delivered after the call' if interrupted else 'not reached'}")
+        if op == "create":
+            for b in m.live_buffers():
+                if b.buffer_id not in before:  # completed; the caller may not have it
+                    self.models[b.buffer_id] = Model(b.size, b.strategy)
+        elif op == "destroy":
+            model.alive = False
+        elif op == "resize" and size != len(model.data):
+            model.generation += 1
+            model.host_write_frame = None
+            model.data = model.data[:size] + bytearray(max(0, size - len(model.data)))
+        elif op == "frame":
+            self.in_frame = not self.in_frame
+            if self.in_frame:
+                self.tracker.sync()
 
     # --- invariants --------------------------------------------------------------------------
 
