@@ -164,7 +164,12 @@ class ManagedBuffer(SharedIdentity):
     """A GPU buffer owned by a :class:`~engine.buffers.manager.BufferManager`; an esper component.
 
     Public fields are read-only (assigning one raises
-    :class:`~engine.errors.ReadOnlyFieldError`); the manager updates them. One buffer is one
+    :class:`~engine.errors.ReadOnlyFieldError`); the manager updates them. The underscore
+    slots behind them are the BufferManager's own state for this buffer (the mapping pointer,
+    the allocation, the host-write marks): only ``engine/buffers/manager.py`` reads or writes
+    them, directly, because ``update_buffer`` is the hot path and a property costs as much as
+    a check there. Every other module uses the public properties (``manager``, ``allocation``,
+    ``handle``...). One buffer is one
     object: ``copy.copy`` and ``copy.deepcopy`` return the buffer itself and pickling raises
     :class:`~engine.errors.NotCopyableError`.
 

@@ -89,6 +89,8 @@ class FrameDriver:
         log = self.validation
         before = log.count() if log is not None else 0
         esper.clear_dead_entities()
+        # esper (pinned >=3.8,<4) has no public way to list a world's processors in order;
+        # esper.process() runs this same list, so the driver reads it to label each system.
         for processor in esper._processors:
             label = f"frame {number}, {_phase(processor.priority)}, " \
                     f"{type(processor).__name__}.process"
