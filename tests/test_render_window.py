@@ -220,3 +220,40 @@ def test_an_x_error_is_logged_instead_of_ending_the_process(display, caplog):
         x11.XCloseDisplay(dpy)
         assert window_module.x_errors_seen == before + 1
     assert "X error ignored" in caplog.text
+
+
+def test_a_pass_that_raises_mid_frame_leaves_the_swapchain_usable(display, validation):
+    """A system's pass raises while the frame is recorded: the acquired image is still
+    presented (its semaphore waited on), the half-recorded command buffer is never submitted,
+    and later frames run clean."""
+
+    class Boom(Exception):
+        pass
+
+    class RaisesOnce:
+        def __init__(self) -> None:
+            self.armed = True
+
+        def record_compute(self, cmd: object, slot: int) -> None:
+            pass
+
+        def record_scene(self, cmd: object, slot: int) -> None:
+            if self.armed:
+                self.armed = False
+                raise Boom("a bug in a pass")
+
+        def record_light(self, cmd: object, slot: int) -> None:
+            pass
+
+    with windowed_app(300, 4) as app:
+        app.step(3)
+        target = app.target
+        presented = target.presented
+        app.renderer.passes.append(RaisesOnce())
+        with pytest.raises(Boom):
+            app.step(1)
+        assert target.presented == presented + 1, "the acquired image was presented anyway"
+        app.step(6)  # every slot comes round again, the interrupted frame recovered
+        assert target.presented == presented + 7
+        assert not validation.messages, [str(m) for m in validation.messages[:3]]
+    validation.assert_clean("after a pass raised mid-frame")

@@ -122,6 +122,21 @@ class Renderer:
         if index is None:
             self.frames_skipped += 1
             return False
+        submitted = self.frames.timeline.last_serial
+        try:
+            self._record_and_submit(slot, index)
+        except BaseException:
+            if self.frames.timeline.last_serial == submitted:  # the frame never reached the GPU
+                self._abandon(slot, index)
+            else:
+                target.present(index)
+            raise
+        target.present(index)
+        self.frames_rendered += 1
+        return True
+
+    def _record_and_submit(self, slot: int, index: int) -> None:
+        target = self.target
         what = "Renderer.render"
         cmd = self.frames.command_buffer(what=what)
         passes = self.passes
@@ -160,9 +175,33 @@ class Renderer:
             submit.waitSemaphoreCount = 1
             submit.signalSemaphoreCount = 1
         self.frames.submit(cmd, what=what, submit_info=submit)
+
+    def _abandon(self, slot: int, index: int) -> None:
+        """A pass raised while the frame was recorded. Its command buffer is never submitted
+        (the frame slot resets it when recycled). A swapchain image was acquired, though: its
+        acquire semaphore must be waited on and the image presented, or the next use of the
+        slot is invalid. So a small command buffer moves the image to the present layout
+        (its contents are undefined: one frame shows whatever the image held), is submitted
+        with the frame's semaphores, and the image is presented; then the exception goes on."""
+        target = self.target
+        wait = target.wait_semaphore(slot)
+        if wait is None:
+            return
+        what = "Renderer.render (abandoned frame)"
+        cmd = self.frames.command_buffer(what=what)
+        self._transition(cmd, target.color_image(index), vk.VK_IMAGE_LAYOUT_UNDEFINED,
+                         target.final_layout, 0, 0,
+                         vk.VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT,
+                         vk.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT)
+        check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
+        self._cmd_array[0] = cmd
+        submit = self._submit
+        self._wait_sem[0] = wait
+        self._signal_sem[0] = target.signal_semaphore(index)
+        submit.waitSemaphoreCount = 1
+        submit.signalSemaphoreCount = 1
+        self.frames.submit(cmd, what=what, submit_info=submit)
         target.present(index)
-        self.frames_rendered += 1
-        return True
 
     # --- screenshots -----------------------------------------------------------------------
 
