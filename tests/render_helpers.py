@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -71,17 +69,6 @@ def bright_spots(rgba: np.ndarray[Any, Any], *, above: float = 40.0) -> int:
     return int(np.count_nonzero(lum - box_blur(lum, 3) > above))
 
 
-def _free_display() -> int:
-    for n in range(90, 200):
-        if os.path.exists(f"/tmp/.X11-unix/X{n}") or os.path.exists(f"/tmp/.X{n}-lock"):
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            if s.connect_ex(("127.0.0.1", 6000 + n)) == 0:
-                continue
-        return n
-    raise RuntimeError("no free X display number in 90..199")
-
-
 @contextmanager
 def xvfb() -> Iterator[str | None]:
     """Start a private Xvfb and set DISPLAY; yields the display, or None without Xvfb."""
@@ -89,16 +76,20 @@ def xvfb() -> Iterator[str | None]:
     if exe is None:
         yield None
         return
-    display = f":{_free_display()}"
-    proc = subprocess.Popen([exe, display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+    # -displayfd: Xvfb picks a free display itself and writes its number once it accepts
+    # connections (two suites on one machine can no longer pick the same number).
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24",
+                             "-nolisten", "tcp"], pass_fds=(write_fd,),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
     old = os.environ.get("DISPLAY")
     try:
-        socket_path = f"/tmp/.X11-unix/X{display[1:]}"
-        for _ in range(1200):  # until the server is up (a safety bound of a minute, not a pace)
-            if os.path.exists(socket_path) or proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        with os.fdopen(read_fd) as numbers:
+            number = numbers.readline().strip()  # blocks until the server is up (or exits)
+        if not number:
+            raise RuntimeError("Xvfb exited without a display")
+        display = f":{number}"
         os.environ["DISPLAY"] = display
         yield display
     finally:

@@ -227,7 +227,7 @@ def test_a_pass_that_raises_mid_frame_leaves_the_swapchain_usable(display, valid
     presented (its semaphore waited on), the half-recorded command buffer is never submitted,
     and later frames run clean."""
 
-    class Boom(Exception):
+    class PassBugError(Exception):
         pass
 
     class RaisesOnce:
@@ -240,7 +240,7 @@ def test_a_pass_that_raises_mid_frame_leaves_the_swapchain_usable(display, valid
         def record_scene(self, cmd: object, slot: int) -> None:
             if self.armed:
                 self.armed = False
-                raise Boom("a bug in a pass")
+                raise PassBugError("a bug in a pass")
 
         def record_light(self, cmd: object, slot: int) -> None:
             pass
@@ -250,7 +250,7 @@ def test_a_pass_that_raises_mid_frame_leaves_the_swapchain_usable(display, valid
         target = app.target
         presented = target.presented
         app.renderer.passes.append(RaisesOnce())
-        with pytest.raises(Boom):
+        with pytest.raises(PassBugError):
             app.step(1)
         assert target.presented == presented + 1, "the acquired image was presented anyway"
         app.step(6)  # every slot comes round again, the interrupted frame recovered
