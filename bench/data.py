@@ -1,6 +1,6 @@
 """Page-aligned benchmark data, skewed so that no copy suffers 4K aliasing.
 
-python-vulkan-stack.md P24: numpy->numpy 64 KiB copies ran 10x slower when source and
+Measured: numpy->numpy 64 KiB copies ran 10x slower when source and
 destination were a few bytes apart modulo 4096 (a load that aliases a pending store's page
 offset waits for it). Vulkan mappings here start on a page boundary, so every destination in
 the benchmarks is page-aligned (``offset % 4096 == 0``) and every source starts

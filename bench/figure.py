@@ -1,4 +1,4 @@
-"""A figure of the JSON: variants' timings, paired ratios, and the bars of DESIGN.md section 6.
+"""A figure of the JSON: variants' timings, paired ratios, and the project's bars.
 
 Shape of one figure (times in microseconds per ``per``)::
 

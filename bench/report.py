@@ -129,7 +129,7 @@ def _short(v: Any) -> str:
 
 
 def bars_table(result: dict[str, Any]) -> list[str]:
-    lines = ["| bar (DESIGN.md section 6) | measured | status |", "|---|---|---|"]
+    lines = ["| bar | measured | status |", "|---|---|---|"]
     for fam in result["families"].values():
         for fig in fam["figures"]:
             for bar in fig.get("bars", []):

@@ -167,7 +167,7 @@ def test_windowed_run_survives_repeated_resizes_and_minimise_restore(display, va
 def test_suboptimal_acquire_still_presents_the_image_then_recreates(display, validation,
                                                                      monkeypatch):
     """The driver says VK_SUBOPTIMAL_KHR (here: injected after a real acquire): the acquired
-    image is drawn and presented, then the swapchain is recreated (P11)."""
+    image is drawn and presented, then the swapchain is recreated (as the spec allows)."""
     import engine.render.swapchain as swapchain_module
     from engine.device.vk import vk
 
