@@ -5,8 +5,8 @@ session's device and queue and does per upload exactly what a hand-written C loo
 ``memcpy`` into a persistently mapped host-visible staging buffer, begin a one-time command
 buffer, one ``vkCmdCopyBuffer``, end, ``vkQueueSubmit`` with a fence, and (for the fenced
 figure) ``vkWaitForFences`` + ``vkResetFences``. All structs are prebuilt (no binding
-constructors per call): the Python cost per upload is a handful of cffi calls. No barriers are recorded: the fence wait orders
-everything, and the staging memory is host-coherent.
+constructors per call): the Python cost per upload is a handful of cffi calls. No barriers
+are recorded: the fence wait orders everything, and the staging memory is host-coherent.
 """
 
 from __future__ import annotations
