@@ -340,8 +340,10 @@ class BufferMachine(RuleBasedStateMachine):
     @rule(op=st.sampled_from(["create", "destroy", "resize", "read", "frame"]),
           buf=buffers, line=st.integers(1, 120), size=sizes)
     def ctrl_c_inside(self, op: str, buf, line: int, size: int) -> None:  # type: ignore[no-untyped-def]
-        """A Ctrl-C arriving at a random line of a public call takes effect when the call has
-        completed: the model applies the whole call, and a KeyboardInterrupt follows."""
+        """A Ctrl-C arriving at a random line of a public call is all or nothing: it lands
+        before the call starts (nothing happens) or the call completes and a KeyboardInterrupt
+        follows; never half a call. The model follows what the manager shows and checks that
+        it is one of the two."""
         model = self.models[buf.buffer_id]
         m = self.manager
         before = {b.buffer_id for b in m.live_buffers()}
@@ -373,20 +375,25 @@ class BufferMachine(RuleBasedStateMachine):
         finally:
             sys.settrace(None)
         assert interrupted == (count[0] >= line), "the Ctrl-C was lost or invented"
-        event(f"ctrl-c inside {op}: {'delivered after the call' if interrupted else 'not reached'}")
+        event(f"ctrl-c inside {op}: {'delivered' if interrupted else 'not reached'}")
         if op == "create":
             for b in m.live_buffers():
                 if b.buffer_id not in before:  # completed; the caller may not have it
                     self.models[b.buffer_id] = Model(b.size, b.strategy)
         elif op == "destroy":
-            model.alive = False
-        elif op == "resize" and size != len(model.data):
-            model.generation += 1
-            model.host_write_frame = None
-            model.data = model.data[:size] + bytearray(max(0, size - len(model.data)))
+            model.alive = buf.alive
+        elif op == "resize":
+            if buf.generation != model.generation:  # it happened, whole
+                assert buf.generation == model.generation + 1 and buf.size == size
+                model.generation += 1
+                model.host_write_frame = None
+                model.data = model.data[:size] + bytearray(max(0, size - len(model.data)))
+            else:
+                assert buf.size == len(model.data), "a resize that did not happen changed size"
         elif op == "frame":
-            self.in_frame = not self.in_frame
-            if self.in_frame:
+            was = self.in_frame
+            self.in_frame = m.frame_open
+            if self.in_frame and not was:
                 self.tracker.sync()
 
     # --- invariants --------------------------------------------------------------------------
