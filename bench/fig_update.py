@@ -112,7 +112,7 @@ def run(session: Session) -> list[dict[str, Any]]:
                        "memory_flags": hex(buf.memory_flags),
                        "page_offset": {"src": data.page_offset(src), "dst_numpy":
                                        data.page_offset(dst),
-                                       "dst_mapped": data.page_offset(buf._view)}}))
+                                       "dst_mapped": data.page_offset(buf.allocation.view)}}))
             manager.destroy_buffer(buf)
             for obj in peer_objects:
                 if hasattr(obj, "release"):

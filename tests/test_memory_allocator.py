@@ -194,7 +194,7 @@ def test_ten_thousand_small_buffers_use_a_few_allocations(buffer_manager):
     assert m.allocator.allocate_calls <= 24, m.allocator.allocate_calls
     atom = m.context.limits.non_coherent_atom_size
     for b in buffers:
-        a = b._allocation
+        a = b.allocation
         assert not a.dedicated and a.offset % 16 == 0
         if a.flags & 0x2:  # host-visible: atom-aligned span
             assert a.offset % atom == 0 and a.reserved % atom == 0
@@ -249,8 +249,8 @@ def test_large_buffer_gets_dedicated_memory(buffer_manager):
     threshold = m.allocator.dedicated_threshold(0)
     big = m.create_buffer(BufferConfig("big", threshold + 4096, S.HOST_VISIBLE))
     small = m.create_buffer(BufferConfig("small", 256, S.HOST_VISIBLE))
-    assert big._allocation.dedicated and big._allocation.offset == 0
-    assert not small._allocation.dedicated
+    assert big.allocation.dedicated and big.allocation.offset == 0
+    assert not small.allocation.dedicated
     types = m.statistics().memory["types"]
     assert sum(t["dedicated"] for t in types.values()) == 1
     m.update_buffer(big, b"\x01\x02\x03", offset=threshold)
@@ -267,13 +267,13 @@ def test_host_blocks_are_mapped_once_and_views_slice_them(buffer_manager):
     m = buffer_manager
     a = m.create_buffer(BufferConfig("a", 100, S.HOST_CACHED))
     b = m.create_buffer(BufferConfig("b", 100, S.HOST_CACHED))
-    assert a._allocation.memory == b._allocation.memory
-    block = a._allocation.block
+    assert a.allocation.memory == b.allocation.memory
+    block = a.allocation.block
     assert block.view is not None and m.allocator.allocate_calls == 1
     for buf in (a, b):
-        assert _address(buf._view) - _address(block.view) == buf._allocation.offset
+        assert _address(buf.allocation.view) - _address(block.view) == buf.allocation.offset
     m.update_buffer(b, b"xyz")
-    assert bytes(block.view[b._allocation.offset:b._allocation.offset + 3]) == b"xyz"
+    assert bytes(block.view[b.allocation.offset:b.allocation.offset + 3]) == b"xyz"
 
 
 def test_non_coherent_flush_and_invalidate_stay_in_range(vk_context):

@@ -122,12 +122,12 @@ def test_buffer_over_budget_raises_and_changes_nothing(buffer_manager):
 def test_tight_budget_gets_a_smaller_block(buffer_manager):
     m = buffer_manager
     first, heap = _heap_of(m, S.HOST_VISIBLE)
-    assert first._allocation.block.size == 8 * MIB
+    assert first.allocation.block.size == 8 * MIB
     usage = m.allocator.budget.heaps()[heap].usage
     m.allocator.set_budget_override(heap, usage + 12 * MIB)
     _pin_other_heaps(m, heap)
     buf = m.create_buffer(BufferConfig("5 MiB", 5 * MIB, S.HOST_VISIBLE))
-    assert buf._allocation.block.size == 8 * MIB  # 16 MiB would exceed the budget
+    assert buf.allocation.block.size == 8 * MIB  # 16 MiB would exceed the budget
     with pytest.raises(OutOfDeviceMemoryError, match="budget"):
         m.create_buffer(BufferConfig("dedicated", 40 * MIB, S.HOST_VISIBLE))
 

@@ -23,7 +23,7 @@ def test_defragment_empties_the_sparse_block(buffer_manager):
     bufs = [m.create_buffer(BufferConfig(f"d{i}", MIB, S.DEVICE_LOCAL, BufferUsage.STORAGE))
             for i in range(24)]
     pool = m.allocator.pools[bufs[0].memory_type_index]
-    first, second = (bufs[0]._allocation.block, bufs[8]._allocation.block)
+    first, second = (bufs[0].allocation.block, bufs[8].allocation.block)
     assert (first.size, second.size) == (8 * MIB, 16 * MIB) and len(pool.blocks) == 2
     for i, b in enumerate(bufs):  # lavapipe: the 4 MiB staging chunk gets a third block
         m.update_buffer(b, bytes([i + 1]) * 4096, offset=MIB - 4096)
@@ -39,7 +39,7 @@ def test_defragment_empties_the_sparse_block(buffer_manager):
     assert report.blocks_emptied == [(bufs[0].memory_type_index, first.block_id)]
     assert {b.name for b in report.moved} == {"d6", "d7"} and report.moves == 2
     assert all(b.generation == 2 for b in report.moved)
-    assert all(b._allocation.block is not first for b in live)
+    assert all(b.allocation.block is not first for b in live)
     assert len(pool.blocks) == blocks  # no block was made for the moves
     replaced = sorted(e for e in events if e[1] == "replaced")
     assert replaced == [("d6", "replaced"), ("d7", "replaced")]
@@ -58,7 +58,7 @@ def test_host_buffers_pin_their_block(buffer_manager):
     m = buffer_manager
     host = m.create_buffer(BufferConfig("host", 1024, S.HOST_VISIBLE))
     bufs = [m.create_buffer(BufferConfig(f"d{i}", MIB, S.DEVICE_LOCAL)) for i in range(24)]
-    shared = [b for b in bufs if b._allocation.block is host._allocation.block]
+    shared = [b for b in bufs if b.allocation.block is host.allocation.block]
     for b in shared[1:] + bufs[-4:]:
         m.destroy_buffer(b)
     _frames(m)

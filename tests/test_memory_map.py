@@ -117,7 +117,7 @@ def test_memory_map_png(buffer_manager, tmp_path):
     m = buffer_manager
     path = tmp_path / "memory.png"
     host = m.create_buffer(BufferConfig("host", 512 * 1024, S.HOST_VISIBLE))
-    assert host._allocation.offset == 0
+    assert host.allocation.offset == 0
     populate(m)
     rows = sum(len(p.blocks) for p in m.allocator.pools.values()) + sum(
         len(m.allocator.dedicated_allocations(t.index)) for t in m.context.memory_types)
@@ -127,14 +127,14 @@ def test_memory_map_png(buffer_manager, tmp_path):
     assert (w, h) == size == (800, LEGEND_HEIGHT + ROW_GAP + rows * (10 + ROW_GAP))
     for i, colour in enumerate(COLOURS.values()):  # the legend strip
         assert tuple(pixels[5, 2 + i * 28 + 10]) == colour
-    block = host._allocation.block
+    block = host.allocation.block
     row = 0  # rows: memory types in order, each type's blocks by id, then its dedicated
     for t in m.context.memory_types[:host.memory_type_index]:
         pool = m.allocator.pools.get(t.index)
         row += (len(pool.blocks) if pool else 0) + len(m.allocator.dedicated_allocations(t.index))
     row += sorted(m.allocator.pools[host.memory_type_index].blocks).index(block.block_id)
     first_row = LEGEND_HEIGHT + ROW_GAP + row * (10 + ROW_GAP) + 5
-    x = int(0.5 * host._allocation.reserved / block.size * w)
+    x = int(0.5 * host.allocation.reserved / block.size * w)
     assert tuple(pixels[first_row, x]) == COLOURS["host_visible"]
     assert tuple(pixels[first_row, w - 1]) == COLOURS["free"]
 

@@ -25,11 +25,12 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 import engine.buffers.checks as checks
+from engine.buffers.record import NEVER_WRITTEN, BufferRecord
 from engine.buffers.staging import CopyOp, CopyRecorder, StagingRing
 from engine.buffers.statistics import BufferCounters, BufferStatistics, StrategyStats
 from engine.buffers.types import (
@@ -114,7 +115,9 @@ class BufferManager(Unshareable):
             slot.staging = StagingRing(context, self.allocator, slot.index, staging_bytes)
         self._recorder = CopyRecorder()
         self._ops: list[CopyOp] = []
-        self._live: dict[int, ManagedBuffer] = {}
+        self._live: dict[ManagedBuffer, BufferRecord] = {}
+        """Live buffers -> their records (creation order); the one way from a buffer to its
+        state, so the lookup is also the check that the buffer is this manager's and alive."""
         self._next_id = 1
         self._closed = False
         self._counters = BufferCounters()
@@ -156,7 +159,7 @@ class BufferManager(Unshareable):
 
     def live_buffers(self) -> list[ManagedBuffer]:
         """Every buffer not yet destroyed, in creation order."""
-        return list(self._live.values())
+        return list(self._live)
 
     # --- creation ------------------------------------------------------------------------
 
@@ -180,22 +183,21 @@ class BufferManager(Unshareable):
         try:  # up to the return: any exception (a Ctrl-C too) leaves nothing behind
             handle, allocation = self._allocate(config.name, config.size, strategy,
                                                 int(usage), what)
-            buffer = ManagedBuffer(
-                name=config.name, size=config.size, strategy=strategy, usage=usage,
-                dtype=None if config.dtype is None else np.dtype(config.dtype),
-                memory_type_index=allocation.type_index, memory_flags=allocation.flags,
-                created_frame=self.frames.frame_number, handle=handle,
-                capacity=allocation.size, buffer_id=self._next_id)
-            self._attach(buffer, handle, allocation)
-            self._zero(buffer)
-            self._live[buffer.buffer_id] = buffer
+            record = BufferRecord(
+                self, config.name, config.size, strategy, usage,
+                None if config.dtype is None else np.dtype(config.dtype), self._next_id,
+                self.frames.frame_number)
+            self._attach(record, handle, allocation)
+            buffer = ManagedBuffer(record)
+            self._zero(record)
+            self._live[buffer] = record
             self._next_id += 1
             self._counters.created += 1
-            self._counters.note_live(len(self._live), buffer.size)
+            self._counters.note_live(len(self._live), record.size)
             return buffer
         except BaseException:
-            if buffer is not None and self._live.get(buffer.buffer_id) is buffer:
-                del self._live[buffer.buffer_id]
+            if buffer is not None:
+                self._live.pop(buffer, None)
             if handle is not None and allocation is not None:
                 self._ops = [op for op in self._ops if op.dst is not handle]
                 destroy_bound_buffer(self.context, self.allocator, handle, allocation)
@@ -230,26 +232,26 @@ class BufferManager(Unshareable):
             strategy.memory_order, map_memory=strategy.is_host, what=what,
             label=strategy.value, name=name)
 
-    def _zero(self, buffer: ManagedBuffer) -> None:
+    def _zero(self, rec: BufferRecord) -> None:
         """New buffers start zeroed (as in WebGPU): host memset, or a GPU fill in the frame."""
-        if buffer._view is not None:
-            buffer._view[: buffer.capacity] = 0
-            if not buffer._coherent:
-                self.allocator.flush(buffer._allocation, 0, buffer.capacity, what="create_buffer")
+        if rec.view is not None:
+            rec.view[: rec.capacity] = 0
+            if not rec.coherent:
+                self.allocator.flush(rec.allocation, 0, rec.capacity, what="create_buffer")
         else:
-            self._ops.append(CopyOp(None, 0, buffer.handle, 0, buffer.capacity))
+            self._ops.append(CopyOp(None, 0, rec.handle, 0, rec.capacity))
 
-    def _attach(self, buffer: ManagedBuffer, handle: Any, allocation: Allocation) -> None:
-        buffer._handle = handle
-        buffer._allocation = allocation
-        buffer._manager = self
-        buffer._view = allocation.view
-        buffer._ptr = None if allocation.view is None else ffi.from_buffer(allocation.view)
-        buffer._capacity = allocation.size
-        buffer._memory_type_index = allocation.type_index
-        buffer._memory_flags = allocation.flags
-        buffer._coherent = bool(allocation.flags & HOST_COHERENT) and not (
-            self.discrete_like and buffer._strategy is BufferStrategy.HOST_CACHED)
+    def _attach(self, rec: BufferRecord, handle: Any, allocation: Allocation) -> None:
+        """Point ``rec`` at a VkBuffer and its memory (mapping, flags, capacity)."""
+        rec.handle = handle
+        rec.allocation = allocation
+        rec.view = allocation.view
+        rec.ptr = None if allocation.view is None else ffi.from_buffer(allocation.view)
+        rec.capacity = allocation.size
+        rec.memory_type_index = allocation.type_index
+        rec.memory_flags = allocation.flags
+        rec.coherent = bool(allocation.flags & HOST_COHERENT) and not (
+            self.discrete_like and rec.strategy is BufferStrategy.HOST_CACHED)
 
     # --- writes --------------------------------------------------------------------------
 
@@ -268,57 +270,56 @@ class BufferManager(Unshareable):
         """
         if _get_ident() != self._owner:
             self.context.raise_wrong_thread("update_buffer")
-        if buffer.__class__ is not ManagedBuffer or buffer._manager is not self:
-            checks.raise_foreign(buffer, self, "update_buffer")
-        if not buffer._alive:
-            checks.raise_destroyed(buffer, "update_buffer")
+        rec = self._live.get(buffer) if buffer.__class__ is ManagedBuffer else None
+        if rec is None:
+            self._raise_not_live(buffer, "update_buffer")
         if offset.__class__ is not int or not 0 <= offset <= checks.MAX_DEVICE_SIZE:
             offset = checks.coerce_offset(offset, buffer, "update_buffer")
         if frame_index is not None:
             self._check_frame_index(frame_index, f"update_buffer({buffer.name!r})")
         cls = data.__class__
         if cls is np.ndarray:
-            if buffer._dtype is not None and data.dtype != buffer._dtype:
+            if rec.dtype is not None and data.dtype != rec.dtype:
                 checks.raise_dtype(buffer, data, "update_buffer")
             if data.dtype.hasobject:
                 checks.raise_object_dtype(buffer, "update_buffer")
             if not data.flags.c_contiguous:
                 data = np.ascontiguousarray(data)
             nbytes = data.nbytes
-        elif (cls is bytes or cls is bytearray) and buffer._dtype is None:
+        elif (cls is bytes or cls is bytearray) and rec.dtype is None:
             nbytes = len(data)
         else:
             data = checks.as_bytes_view(data, buffer, "update_buffer")
             nbytes = data.nbytes
         end = offset + nbytes
-        if end > buffer._size:
+        if end > rec.size:
             checks.raise_out_of_bounds(buffer, offset, nbytes, "update_buffer")
-        if buffer._dtype is not None and offset % buffer._dtype.itemsize:
+        if rec.dtype is not None and offset % rec.dtype.itemsize:
             checks.raise_misaligned(buffer, offset, "update_buffer")
         frames = self.frames
         counters = self._counters
-        if buffer._ptr is not None:
+        if rec.ptr is not None:
             write_frame = frames.frame_number if frames.frame_open or \
                 frames.frame_number < 0 else frames.frame_number + 1
-            last = buffer._host_write_frame
+            last = rec.host_write_frame
             if self.hazard_checks:
                 timeline = self._timeline
                 if last != write_frame:
                     if last > frames.completed_frame:
                         checks.raise_hazard(buffer, last, write_frame, self.frames_in_flight)
-                elif buffer._host_write_serial < timeline.last_serial > timeline.completed:
+                elif rec.host_write_serial < timeline.last_serial > timeline.completed:
                     checks.raise_submitted_hazard(buffer, write_frame)
             if nbytes:
-                memmove(buffer._ptr + offset, data, nbytes)  # one copy into the mapping
-                if not buffer._coherent:
-                    self.allocator.flush(buffer._allocation, offset, nbytes,
+                memmove(rec.ptr + offset, data, nbytes)  # one copy into the mapping
+                if not rec.coherent:
+                    self.allocator.flush(rec.allocation, offset, nbytes,
                                          what=f"update_buffer({buffer.name!r})")
-            buffer._host_write_frame = write_frame
-            buffer._host_write_serial = self._timeline.last_serial
+            rec.host_write_frame = write_frame
+            rec.host_write_serial = self._timeline.last_serial
             counters.host_writes += 1
         elif nbytes:
-            self._stage(buffer._handle, offset, data, nbytes)
-        buffer._last_updated_frame = frames.frame_number
+            self._stage(rec.handle, offset, data, nbytes)
+        rec.last_updated_frame = frames.frame_number
 
     def _stage(self, handle: Any, offset: int, data: Any, nbytes: int) -> None:
         """Copy ``data`` into this frame's staging ring and queue the GPU copy to ``handle``.
@@ -350,11 +351,11 @@ class BufferManager(Unshareable):
         """
         what = f"resize_buffer({getattr(buffer, 'name', buffer)!r})"
         self.require_open(what)
-        self._check_live(buffer, what)
+        rec = self._check_live(buffer, what)
         new_size = checks.check_size(new_size, what)
-        if new_size == buffer.size:
+        if new_size == rec.size:
             return
-        self._replace(buffer, new_size, what)
+        self._replace(buffer, rec, new_size, what)
         self._counters.resizes += 1
 
     @defers_interrupts
@@ -364,58 +365,59 @@ class BufferManager(Unshareable):
         uses this; the allocator decides where the new memory comes from."""
         what = f"relocate_buffer({getattr(buffer, 'name', buffer)!r})"
         self.require_open(what)
-        self._check_live(buffer, what)
-        self._replace(buffer, buffer.size, what)
+        rec = self._check_live(buffer, what)
+        self._replace(buffer, rec, rec.size, what)
 
-    def _replace(self, buffer: ManagedBuffer, new_size: int, what: str) -> None:
+    def _replace(self, buffer: ManagedBuffer, rec: BufferRecord, new_size: int, what: str
+                 ) -> None:
         """The one replace path (resize, relocation): a new VkBuffer of ``new_size`` bytes
         gets the first ``min(old, new)`` bytes (host copy now, or a GPU copy in the frame, the
         rest zeroed), the old one is retired into the frame, ``generation`` += 1 and the
         binder hears "replaced"."""
-        old_size, old_handle, old_allocation = buffer.size, buffer._handle, buffer._allocation
+        old_size, old_handle, old_allocation = rec.size, rec.handle, rec.allocation
         keep = min(old_size, new_size)
-        generation = buffer._generation
+        generation = rec.generation
         handle = allocation = item = None
         try:  # the commit point is the generation bump; before it everything is undone
-            handle, allocation = self._allocate(buffer.name, new_size, buffer.strategy,
-                                                int(buffer.usage), what)
-            if buffer.strategy.is_host:
-                assert allocation.view is not None and buffer._view is not None
-                if not buffer._coherent:
+            handle, allocation = self._allocate(rec.name, new_size, rec.strategy,
+                                                int(rec.usage), what)
+            if rec.strategy.is_host:
+                assert allocation.view is not None and rec.view is not None
+                if not rec.coherent:
                     self.allocator.invalidate(old_allocation, 0, keep, what=what)
-                allocation.view[:keep] = buffer._view[:keep]
+                allocation.view[:keep] = rec.view[:keep]
                 allocation.view[keep:] = 0
             else:
                 self._ops.append(CopyOp(None, 0, handle, 0, allocation.size))
                 self._ops.append(CopyOp(old_handle, 0, handle, 0, keep))
-            item = RetiredBuffer(self, old_handle, old_allocation, old_size, buffer.name)
+            item = RetiredBuffer(self, old_handle, old_allocation, old_size, rec.name)
             self.frames.retire(item)
-            buffer._size = new_size
-            self._attach(buffer, handle, allocation)
-            if buffer.strategy.is_host and not buffer._coherent:
+            rec.size = new_size
+            self._attach(rec, handle, allocation)
+            if rec.strategy.is_host and not rec.coherent:
                 self.allocator.flush(allocation, 0, keep, what=what)
-            buffer._generation = generation + 1
+            rec.generation = generation + 1
         except BaseException:
-            if buffer._generation != generation:  # committed: finish telling the binders
-                self._replaced(buffer, old_size)
+            if rec.generation != generation:  # committed: finish telling the binders
+                self._replaced(buffer, rec, old_size)
                 raise
-            if buffer._handle is not old_handle:
-                buffer._size = old_size
-                self._attach(buffer, old_handle, old_allocation)
+            if rec.handle is not old_handle:
+                rec.size = old_size
+                self._attach(rec, old_handle, old_allocation)
             if item is not None:
                 self.frames.unretire(item)
             if handle is not None and allocation is not None:
                 self._ops = [op for op in self._ops if op.dst is not handle]
                 destroy_bound_buffer(self.context, self.allocator, handle, allocation)
             raise
-        self._replaced(buffer, old_size)
+        self._replaced(buffer, rec, old_size)
 
-    def _replaced(self, buffer: ManagedBuffer, old_size: int) -> None:
+    def _replaced(self, buffer: ManagedBuffer, rec: BufferRecord, old_size: int) -> None:
         """After a replace committed: the new memory has no host-write history, the counters
         move, and the binders hear "replaced"."""
-        buffer._host_write_frame = -(1 << 62)  # new memory: no GPU work has read it yet
-        buffer._host_write_serial = self._timeline.last_serial
-        self._counters.note_live(len(self._live), buffer.size - old_size)
+        rec.host_write_frame = NEVER_WRITTEN  # new memory: no GPU work has read it yet
+        rec.host_write_serial = self._timeline.last_serial
+        self._counters.note_live(len(self._live), rec.size - old_size)
         self._notify(buffer, "replaced")
 
     @defers_interrupts
@@ -427,21 +429,21 @@ class BufferManager(Unshareable):
         """
         what = f"destroy_buffer({getattr(buffer, 'name', buffer)!r})"
         self.require_open(what)
-        self._check_live(buffer, what)
-        item = RetiredBuffer(self, buffer._handle, buffer._allocation, buffer.size, buffer.name)
+        rec = self._check_live(buffer, what)
+        item = RetiredBuffer(self, rec.handle, rec.allocation, rec.size, rec.name)
         try:  # all of it or none of it, even under a Ctrl-C
             self.frames.retire(item)
-            del self._live[buffer.buffer_id]
-            buffer._alive = False
-            buffer._view = buffer._ptr = buffer._allocation = None
+            del self._live[buffer]
+            rec.alive = False
+            rec.view = rec.ptr = rec.allocation = None
         except BaseException:
             self.frames.unretire(item)
-            self._live[buffer.buffer_id] = buffer
-            buffer._alive = True
-            self._attach(buffer, item.handle, item.allocation)
+            self._live[buffer] = rec
+            rec.alive = True
+            self._attach(rec, item.handle, item.allocation)
             raise
         self._counters.destroyed += 1
-        self._counters.note_live(len(self._live), -buffer.size)
+        self._counters.note_live(len(self._live), -rec.size)
         self._notify(buffer, "destroyed")
         self._drain_outside_frames(item.name)
 
@@ -525,23 +527,24 @@ class BufferManager(Unshareable):
         deferred, slot.deferred = slot.deferred, []
         write_frame = self.frames.frame_number
         for buffer, data, offset in deferred:
-            if not buffer.alive:
-                continue
+            rec = self._live.get(buffer)
+            if rec is None:
+                continue  # destroyed meanwhile
             nbytes = data.nbytes
-            if offset + nbytes > buffer.size:
+            if offset + nbytes > rec.size:
                 continue  # shrunk meanwhile: the value no longer fits
-            if buffer._ptr is None:
+            if rec.ptr is None:
                 if nbytes:
-                    self._stage(buffer._handle, offset, data, nbytes)  # checked when queued
-                buffer._last_updated_frame = write_frame
+                    self._stage(rec.handle, offset, data, nbytes)  # checked when queued
+                rec.last_updated_frame = write_frame
                 continue
-            memmove(buffer._ptr + offset, data, nbytes)
-            if not buffer._coherent:
-                self.allocator.flush(buffer._allocation, offset, nbytes,
-                                     what=f"write_when_slot_begins({buffer.name!r})")
-            buffer._host_write_frame = write_frame
-            buffer._host_write_serial = self._timeline.last_serial
-            buffer._last_updated_frame = write_frame
+            memmove(rec.ptr + offset, data, nbytes)
+            if not rec.coherent:
+                self.allocator.flush(rec.allocation, offset, nbytes,
+                                     what=f"write_when_slot_begins({rec.name!r})")
+            rec.host_write_frame = write_frame
+            rec.host_write_serial = self._timeline.last_serial
+            rec.last_updated_frame = write_frame
             self._counters.host_writes += 1
 
     @defers_interrupts
@@ -592,44 +595,44 @@ class BufferManager(Unshareable):
         """
         what = f"read_buffer({getattr(buffer, 'name', buffer)!r})"
         self.require_open(what)
-        self._check_live(buffer, what)
+        rec = self._check_live(buffer, what)
         offset = checks.coerce_offset(offset, buffer, "read_buffer")
         size = checks.check_read_range(buffer, offset, size, "read_buffer")
         if size == 0:
             return b""
         self.submit_uploads()
-        return self._read_back(buffer, offset, size, what)
+        return self._read_back(rec, offset, size, what)
 
-    def _read_back(self, buffer: ManagedBuffer, offset: int, size: int, what: str) -> bytes:
+    def _read_back(self, rec: BufferRecord, offset: int, size: int, what: str) -> bytes:
         """One command buffer: a barrier from all earlier GPU writes, then a copy into a
         temporary host-cached buffer (device-local memory) or a barrier to the host (mapped
         memory); submitted with the queued uploads ahead of it; then a wait for the queue and
         an invalidate where memory is not coherent. The temporary and the command buffer are
         released in ``finally``, so an interrupt leaks neither."""
         frames = self.frames
-        rec = self._recorder
+        copier = self._recorder
         temp: tuple[Any, Allocation] | None = None
         try:
             cmd = frames.command_buffer(what=what)
-            if buffer._view is None:
-                temp = self._allocate(f"{buffer.name}:readback", size,
+            if rec.view is None:
+                temp = self._allocate(f"{rec.name}:readback", size,
                                       BufferStrategy.HOST_CACHED, AUTO_USAGE, what)
-                rec.barrier(cmd, rec.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT, rec.TRANSFER,
-                            vk.VK_ACCESS_TRANSFER_READ_BIT)
-                rec.copy(cmd, buffer.handle, offset, temp[0], 0, size)
-                rec.barrier(cmd, rec.TRANSFER, vk.VK_ACCESS_TRANSFER_WRITE_BIT, HOST,
-                            vk.VK_ACCESS_HOST_READ_BIT)
+                copier.barrier(cmd, copier.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT, copier.TRANSFER,
+                               vk.VK_ACCESS_TRANSFER_READ_BIT)
+                copier.copy(cmd, rec.handle, offset, temp[0], 0, size)
+                copier.barrier(cmd, copier.TRANSFER, vk.VK_ACCESS_TRANSFER_WRITE_BIT, HOST,
+                               vk.VK_ACCESS_HOST_READ_BIT)
             else:
-                rec.barrier(cmd, rec.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT, HOST,
-                            vk.VK_ACCESS_HOST_READ_BIT)
+                copier.barrier(cmd, copier.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT, HOST,
+                               vk.VK_ACCESS_HOST_READ_BIT)
             check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
             frames.submit(cmd, what=what)
             frames.wait_idle_and_recycle(what=what)
             if temp is None:
-                assert buffer._view is not None
-                if not buffer._coherent:
-                    self.allocator.invalidate(buffer._allocation, offset, size, what=what)
-                return bytes(buffer._view[offset:offset + size])
+                assert rec.view is not None
+                if not rec.coherent:
+                    self.allocator.invalidate(rec.allocation, offset, size, what=what)
+                return bytes(rec.view[offset:offset + size])
             allocation = temp[1]
             assert allocation.view is not None
             if not allocation.flags & HOST_COHERENT or self.discrete_like:
@@ -639,7 +642,7 @@ class BufferManager(Unshareable):
             if temp is not None:
                 if self._timeline.completed < self._timeline.last_serial:
                     self.frames.retire(RetiredBuffer(self, temp[0], temp[1], size,
-                                                     f"{buffer.name}:readback"))
+                                                     f"{rec.name}:readback"))
                 else:
                     destroy_bound_buffer(self.context, self.allocator, temp[0], temp[1])
 
@@ -663,7 +666,7 @@ class BufferManager(Unshareable):
         self.context.check_thread("statistics")
         stats = BufferStatistics(frame_number=self.frames.frame_number,
                                  frames_in_flight=self.frames_in_flight)
-        for buffer in self._live.values():
+        for buffer in self._live.values():  # records: the fields statistics needs
             stats.live_buffers += 1
             stats.live_bytes += buffer.size
             s = stats.by_strategy.setdefault(buffer.strategy.value, StrategyStats())
@@ -714,12 +717,17 @@ class BufferManager(Unshareable):
             checks.raise_closed(what)
         self.context.require_open(what)
 
-    def _check_live(self, buffer: Any, what: str) -> None:
-        call_name = what.split("(")[0]
-        if buffer.__class__ is not ManagedBuffer or buffer._manager is not self:
-            checks.raise_foreign(buffer, self, call_name)
-        if not buffer.alive:
-            checks.raise_destroyed(buffer, call_name)
+    def _check_live(self, buffer: Any, what: str) -> BufferRecord:
+        """The record of ``buffer``, a live buffer of this manager; raises otherwise."""
+        rec = self._live.get(buffer) if buffer.__class__ is ManagedBuffer else None
+        if rec is None:
+            self._raise_not_live(buffer, what.split("(")[0])
+        return rec
+
+    def _raise_not_live(self, buffer: Any, call: str) -> NoReturn:
+        if buffer.__class__ is not ManagedBuffer or buffer.manager is not self:
+            checks.raise_foreign(buffer, self, call)
+        checks.raise_destroyed(buffer, call)
 
     def _check_frame_index(self, frame_index: int | None, what: str) -> None:
         if frame_index is None:
@@ -734,10 +742,10 @@ class BufferManager(Unshareable):
         buffers (name, usage, strategy), retired ones (``pending_destroy``) and staging-ring
         chunks (``staging``). The memory statistics and the memory map use it."""
         described: dict[int, AllocationInfo] = {}
-        for buffer in self._live.values():
-            if buffer._allocation is not None:
-                described[id(buffer._allocation)] = AllocationInfo(
-                    buffer.name, int(buffer.usage), buffer.strategy.value)
+        for rec in self._live.values():
+            if rec.allocation is not None:
+                described[id(rec.allocation)] = AllocationInfo(
+                    rec.name, int(rec.usage), rec.strategy.value)
         for slot in self.frames.all_slots():
             for item in slot.retired:
                 if isinstance(item, RetiredBuffer):
@@ -768,16 +776,16 @@ class BufferManager(Unshareable):
         except EngineError:
             self._ops = []
         self._closed = True
-        live = list(self._live.values())
+        live = list(self._live)
         for buffer in live:  # binders drop them now, before the handles go
             self.context.notify_buffer(buffer, "destroyed")
         self.frames.close()
         while self._live:
-            _id, buffer = self._live.popitem()
-            destroy_bound_buffer(self.context, self.allocator, buffer._handle, buffer._allocation)
-            buffer._alive = False
-            buffer._view = buffer._ptr = None
-            buffer._allocation = None
+            _buffer, rec = self._live.popitem()
+            destroy_bound_buffer(self.context, self.allocator, rec.handle, rec.allocation)
+            rec.alive = False
+            rec.view = rec.ptr = None
+            rec.allocation = None
         for ring in self.staging_rings():
             ring.close()
         self.allocator.close()

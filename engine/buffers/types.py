@@ -8,11 +8,13 @@ object stays the same, so components, bindings and systems can keep a reference 
 from __future__ import annotations
 
 import enum
+import operator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from engine.buffers.record import BufferRecord
 from engine.device.vk import vk
 from engine.errors import (
     BufferDestroyedError,
@@ -134,44 +136,34 @@ class DescriptorInfo(NamedTuple):
     range: int
 
 
-_PUBLIC_FIELDS = ("name", "size", "strategy", "usage", "dtype", "generation",
-                  "memory_type_index", "memory_flags", "alive", "created_frame",
-                  "last_updated_frame", "handle", "capacity", "buffer_id")
-
-
 def _read_only(field_name: str, doc: str) -> property:
-    slot = "_" + field_name
-
-    def get(self: ManagedBuffer) -> Any:
-        return getattr(self, slot)
+    getter = operator.attrgetter("_record." + field_name)
 
     def refuse(self: ManagedBuffer, value: Any) -> None:
         fix = ("call resize_buffer() to change the size" if field_name == "size" else
                "call destroy_buffer() to retire it" if field_name == "alive" else
                "create a new buffer with the BufferConfig you want")
         raise ReadOnlyFieldError(
-            f"ManagedBuffer({self._name!r}).{field_name} = {value!r}: {field_name} is kept by "
-            f"the BufferManager and read-only (changing it would make writes land in other "
-            f"buffers' memory); {fix}.")
+            f"ManagedBuffer({self._record.name!r}).{field_name} = {value!r}: {field_name} is "
+            f"kept by the BufferManager and read-only (changing it would make writes land in "
+            f"other buffers' memory); {fix}.")
 
     def refuse_delete(self: ManagedBuffer) -> None:
         refuse(self, "<deleted>")
 
-    return property(get, refuse, refuse_delete, doc)
+    return property(getter, refuse, refuse_delete, doc)
 
 
 class ManagedBuffer(SharedIdentity):
     """A GPU buffer owned by a :class:`~engine.buffers.manager.BufferManager`; an esper component.
 
     Public fields are read-only (assigning one raises
-    :class:`~engine.errors.ReadOnlyFieldError`); the manager updates them. The underscore
-    slots behind them are the BufferManager's own state for this buffer (the mapping pointer,
-    the allocation, the host-write marks): only ``engine/buffers/manager.py`` reads or writes
-    them, directly, because ``update_buffer`` is the hot path and a property costs as much as
-    a check there. Every other module uses the public properties (``manager``, ``allocation``,
-    ``handle``...). One buffer is one
-    object: ``copy.copy`` and ``copy.deepcopy`` return the buffer itself and pickling raises
-    :class:`~engine.errors.NotCopyableError`.
+    :class:`~engine.errors.ReadOnlyFieldError`, assigning any other attribute raises
+    ``AttributeError``); the manager updates them. Behind them is the manager's
+    :class:`~engine.buffers.record.BufferRecord`, which the manager finds in its own table of
+    live buffers, so a buffer that is destroyed, of another manager, or forged cannot reach any
+    manager's memory. One buffer is one object: ``copy.copy`` and ``copy.deepcopy`` return the
+    buffer itself and pickling raises :class:`~engine.errors.NotCopyableError`.
 
     Attributes:
         name, size, strategy, usage, dtype: as configured (``size`` in bytes, as requested).
@@ -185,30 +177,7 @@ class ManagedBuffer(SharedIdentity):
         capacity: bytes actually allocated for the VkBuffer (>= size).
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_alive",
-        "_allocation",
-        "_buffer_id",
-        "_capacity",
-        "_coherent",
-        "_created_frame",
-        "_dtype",
-        "_generation",
-        "_handle",
-        "_host_write_frame",
-        "_host_write_serial",
-        "_last_updated_frame",
-        "_manager",
-        "_memory_flags",
-        "_memory_type_index",
-        "_name",
-        "_ptr",
-        "_size",
-        "_strategy",
-        "_usage",
-        "_view",
-    )
+    __slots__ = ("__weakref__", "_record")
 
     name = _read_only("name", "The label of the BufferConfig.")
     size = _read_only("size", "Bytes the user may write (as requested; see capacity).")
@@ -224,70 +193,44 @@ class ManagedBuffer(SharedIdentity):
     handle = _read_only("handle", "The current VkBuffer (changes on resize).")
     capacity = _read_only("capacity", "Bytes allocated for the VkBuffer (>= size).")
     buffer_id = _read_only("buffer_id", "A number unique within the manager.")
+    allocation = _read_only("allocation", "The memory range (an "
+                            "``engine.memory.blocks.Allocation``), None once destroyed.")
+    manager = _read_only("manager", "The BufferManager that owns this buffer.")
 
-    def __init__(self, name: str, size: int, strategy: BufferStrategy, usage: BufferUsage,
-                 dtype: np.dtype[Any] | None = None, generation: int = 1,
-                 memory_type_index: int = -1, memory_flags: int = 0, alive: bool = True,
-                 created_frame: int = -1, last_updated_frame: int = -2, handle: Any = None,
-                 capacity: int = 0, buffer_id: int = 0) -> None:
-        self._name = name
-        self._size = size
-        self._strategy = strategy
-        self._usage = usage
-        self._dtype = dtype
-        self._generation = generation
-        self._memory_type_index = memory_type_index
-        self._memory_flags = memory_flags
-        self._alive = alive
-        self._created_frame = created_frame
-        self._last_updated_frame = last_updated_frame
-        self._handle = handle
-        self._capacity = capacity
-        self._buffer_id = buffer_id
-        # --- owned by the manager -------------------------------------------------------
-        self._manager: Any = None
-        self._allocation: Any = None
-        self._view: Any = None  # np.uint8 view of the mapping (host only)
-        self._ptr: Any = None  # cffi char[] over the same bytes (hot path)
-        self._host_write_frame = -(1 << 62)
-        self._host_write_serial = 0  # queue serial at the last host write
-        self._coherent = True
+    def __init__(self, record: BufferRecord) -> None:
+        """Made by :meth:`BufferManager.create_buffer` over its record for the buffer."""
+        if record.__class__ is not BufferRecord:
+            raise TypeError(f"ManagedBuffer({record!r}): buffers are made by "
+                            "BufferManager.create_buffer(); call that instead.")
+        self._record = record
 
     def descriptor_info(self, offset: int = 0, range: int | None = None) -> DescriptorInfo:
         """The (handle, offset, range) a descriptor needs; ``range`` defaults to the rest."""
-        what = f"ManagedBuffer({self._name!r}).descriptor_info"
-        if not self._alive:
+        r = self._record
+        what = f"ManagedBuffer({r.name!r}).descriptor_info"
+        if not r.alive:
             raise BufferDestroyedError(
-                f"{what}: buffer #{self._buffer_id} was destroyed (its VkBuffer is freed or "
+                f"{what}: buffer #{r.buffer_id} was destroyed (its VkBuffer is freed or "
                 "about to be); create a new buffer.")
         start = as_int(offset)
-        if start is None or not 0 <= start <= self._size:
+        if start is None or not 0 <= start <= r.size:
             raise InvalidOffsetError(
                 f"{what}: offset {offset!r} must be an integer from 0 to the buffer's "
-                f"{self._size} bytes.")
-        length = self._size - start if range is None else as_int(range)
-        if length is None or length < 0 or start + length > self._size:
+                f"{r.size} bytes.")
+        length = r.size - start if range is None else as_int(range)
+        if length is None or length < 0 or start + length > r.size:
             raise InvalidSizeError(
                 f"{what}: range {range!r} at offset {start} must be a non-negative integer "
-                f"that fits in the buffer's {self._size} bytes; pass None for the rest.")
-        return DescriptorInfo(self._handle, start, length)
-
-    @property
-    def allocation(self) -> Any:
-        """The memory range (an ``engine.memory.blocks.Allocation``), None once destroyed."""
-        return self._allocation
-
-    @property
-    def manager(self) -> Any:
-        """The BufferManager that owns this buffer."""
-        return self._manager
+                f"that fits in the buffer's {r.size} bytes; pass None for the rest.")
+        return DescriptorInfo(r.handle, start, length)
 
     @property
     def nbytes(self) -> int:
         """Alias of :attr:`size`, in bytes."""
-        return self._size
+        return self._record.size
 
     def __repr__(self) -> str:
-        state = "alive" if self._alive else "destroyed"
-        return (f"<ManagedBuffer {self._name!r} #{self._buffer_id} {self._size} B "
-                f"{self._strategy.value} gen {self._generation} {state}>")
+        r = self._record
+        state = "alive" if r.alive else "destroyed"
+        return (f"<ManagedBuffer {r.name!r} #{r.buffer_id} {r.size} B "
+                f"{r.strategy.value} gen {r.generation} {state}>")

@@ -69,7 +69,9 @@ class DebugSink:
 
     def __init__(self) -> None:
         self.messages: list[DebugMessage] = []
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        """Held while ``messages`` is appended to or replaced; a reader that swaps or edits
+        the list (the test plugin's log) holds it too."""
 
     def callback(self, severity: int, types: int, data: Any, _user: Any) -> int:
         """The cffi callback. Must only append and return ``VK_FALSE`` (cffi swallows exceptions
@@ -88,7 +90,7 @@ class DebugSink:
             if mid in _BENIGN_IDS or any(b in text for b in _BENIGN_TEXT):
                 log.debug("%s", message)
                 return 0
-            with self._lock:
+            with self.lock:
                 self.messages.append(message)
             level = logging.ERROR if message.is_error else logging.WARNING
             log.log(level, "%s", message)
@@ -98,12 +100,12 @@ class DebugSink:
 
     def take(self) -> list[DebugMessage]:
         """Return and clear the collected messages."""
-        with self._lock:
+        with self.lock:
             out, self.messages = self.messages, []
         return out
 
     def clear(self) -> None:
-        with self._lock:
+        with self.lock:
             self.messages.clear()
 
 

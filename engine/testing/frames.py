@@ -1,7 +1,7 @@
 """FrameDriver: run whole frames of the current esper world, as a game's main loop does.
 
-``step(n)`` calls every processor of the world in priority order, like ``esper.process``, one
-frame at a time. With the engine systems installed (:meth:`FrameDriver.install`) a frame is the
+``step(n)`` runs ``esper.process`` once per frame (esper's own order: priority, then insertion),
+one frame at a time. With the engine systems installed (:meth:`FrameDriver.install`) a frame is the
 real schedule of a frame: BEGIN (``begin_frame``), your systems, UPLOADS (the staged
 copies), BINDINGS (descriptor writes of the slot), RENDER, END (``end_frame``).
 
@@ -12,7 +12,8 @@ at the end of that frame. An exception raised by a system gets the same words as
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import esper
 import pytest
@@ -88,26 +89,75 @@ class FrameDriver:
         number = self.frames
         log = self.validation
         before = log.count() if log is not None else 0
-        esper.clear_dead_entities()
-        # esper (pinned >=3.8,<4) has no public way to list a world's processors in order;
-        # esper.process() runs this same list, so the driver reads it to label each system.
-        for processor in esper._processors:
-            label = f"frame {number}, {_phase(processor.priority)}, " \
-                    f"{type(processor).__name__}.process"
-            try:
-                if log is None:
-                    processor.process(dt)
-                else:
-                    with log.during(label):
-                        processor.process(dt)
-            except BaseException as exc:
-                exc.add_note(f"(raised in {label}, by frame_driver.step)")
-                raise
+        labelled = _label_processors(number, log)
+        try:
+            if log is None:
+                esper.process(dt)
+            else:
+                with log.during(f"frame {number}"):
+                    esper.process(dt)
+        finally:
+            for processor in labelled:
+                vars(processor).pop("process", None)
         self.frames += 1
         if log is not None and check_validation and log.count() > before:
             left = log.take()
             pytest.fail(f"{len(left)} validation message(s) by frame {number} "
                         f"(frame_driver.step):\n{log.format(left)}", pytrace=False)
+
+
+def world_processors() -> list[esper.Processor]:
+    """The processors of the current esper world, through esper's public API only.
+
+    esper (pinned ``>=3.8,<4``) lists no processors, but ``esper.get_processor(cls)`` finds the
+    world's processor of a class, so every ``esper.Processor`` subclass is asked. A world
+    holding two processors of one class is found once (esper's own lookup keeps the last).
+    """
+    found: list[esper.Processor] = []
+    seen: set[type] = set()
+    pending: list[type] = [esper.Processor]
+    while pending:
+        subclasses: list[type] = pending.pop().__subclasses__()
+        for cls in subclasses:
+            if cls in seen:
+                continue
+            seen.add(cls)
+            pending.append(cls)
+            processor = esper.get_processor(cls)
+            if processor is not None and type(processor) is cls:
+                found.append(processor)
+    return found
+
+
+def _label_processors(number: int, log: ValidationLog | None) -> list[esper.Processor]:
+    """Give each processor of the world, for one ``esper.process`` call, an instance-level
+    ``process`` that labels its validation messages and exceptions ("frame N, PHASE phase,
+    System.process"). esper still runs them, in its own order; the caller removes the
+    wrappers. A processor without an instance ``__dict__`` runs unlabelled (its messages get
+    the frame's label)."""
+    labelled = []
+    for processor in world_processors():
+        if not hasattr(processor, "__dict__") or "process" in vars(processor):
+            continue
+        label = f"frame {number}, {_phase(processor.priority)}, " \
+                f"{type(processor).__name__}.process"
+        vars(processor)["process"] = _labelled_call(processor.process, label, log)
+        labelled.append(processor)
+    return labelled
+
+
+def _labelled_call(process: Callable[..., Any], label: str, log: ValidationLog | None
+                   ) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            if log is None:
+                return process(*args, **kwargs)
+            with log.during(label):
+                return process(*args, **kwargs)
+        except BaseException as exc:
+            exc.add_note(f"(raised in {label}, by frame_driver.step)")
+            raise
+    return call
 
 
 def _phase(priority: int) -> str:

@@ -20,6 +20,7 @@ message with those three lines.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 import sysconfig
 import traceback
@@ -100,7 +101,7 @@ class ValidationLog:
         self._labels: list[str] = []
         self._origins: dict[int, tuple[DebugMessage, MessageOrigin]] = {}
         self._capture = _CapturingList(self)
-        with SINK._lock:
+        with SINK.lock:
             SINK.messages = self._capture
 
     # --- recording -------------------------------------------------------------------------
@@ -109,14 +110,15 @@ class ValidationLog:
         """Called (under the sink's lock) for every message while this log is active."""
         when = self._labels[-1] if self._labels else f"test {ValidationLog.phase}"
         try:
-            call, origin = _locate(traceback.extract_stack(sys._getframe(1)))
+            frame = inspect.currentframe()
+            call, origin = _locate(traceback.extract_stack(frame.f_back if frame else None))
         except Exception:  # pragma: no cover - never let anything escape the debug callback
             call, origin = "", ""
         self._origins[id(message)] = (message, MessageOrigin(when, call, origin))
 
     def _ensure_capturing(self) -> None:
         """Re-attach if someone replaced the sink's list (``SINK.take()``)."""
-        with SINK._lock:
+        with SINK.lock:
             if SINK.messages is not self._capture:
                 self._capture.extend(m for m in SINK.messages if m not in self._capture)
                 SINK.messages = self._capture
@@ -138,7 +140,7 @@ class ValidationLog:
 
     def close(self) -> None:
         """Stop recording; the sink keeps a plain list of what is left."""
-        with SINK._lock:
+        with SINK.lock:
             if SINK.messages is self._capture:
                 SINK.messages = list(self._capture)
 
@@ -160,7 +162,7 @@ class ValidationLog:
     def expect(self, fragment: str) -> list[DebugMessage]:
         """Consume the messages whose id or text contains ``fragment``; fail if none came."""
         self._ensure_capturing()
-        with SINK._lock:
+        with SINK.lock:
             hits = [m for m in self._capture if fragment in m.message_id or fragment in m.text]
             if hits:
                 kept = [m for m in self._capture if all(m is not h for h in hits)]
@@ -173,7 +175,7 @@ class ValidationLog:
     def take(self) -> list[DebugMessage]:
         """Return and consume every waiting message."""
         self._ensure_capturing()
-        with SINK._lock:
+        with SINK.lock:
             out = list(self._capture)
             self._capture.clear()
         return out
