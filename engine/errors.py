@@ -189,3 +189,26 @@ class ReadOnlyFieldError(EngineError, AttributeError):
 
 class NotCopyableError(EngineError, TypeError):
     """An object that owns Vulkan handles was copied or pickled; a copy would share them."""
+
+
+# --- buffer access: zero-copy writes, read-back, scatter updates -------------------------------
+
+
+class MappedWriteStateError(EngineError):
+    """A ``map_write`` block used out of order: entered twice, or exited without entering."""
+
+
+class MappedBufferChangedError(EngineError):
+    """The buffer of a ``map_write`` block was resized or destroyed inside the block."""
+
+
+class ReadbackNotReadyError(EngineError):
+    """``Readback.result()`` before the frame that copies the data completed."""
+
+
+class ReadbackCancelledError(EngineError):
+    """The Readback's manager closed before the copy completed; nothing will arrive."""
+
+
+class InvalidRowsError(EngineError, ValueError):
+    """``update_rows``/``update_ranges``: bad indices, rows or ranges (types, bounds, overlap)."""

@@ -333,3 +333,34 @@ def raise_submitted_hazard(buffer: ManagedBuffer, frame: int) -> NoReturn:
 
 def raise_closed(what: str) -> NoReturn:
     raise ManagerClosedError(f"{what}: the BufferManager is closed; create a new one.")
+
+
+def check_typed_range(buffer: ManagedBuffer, dtype: Any, offset: Any, count: Any, call: str
+                      ) -> tuple[np.dtype[Any], int, int]:
+    """``(dtype, offset, count)`` of ``count`` elements of ``dtype`` (default: the buffer's
+    dtype, else bytes) at byte ``offset``; ``count=None`` means as many whole elements as fit.
+    For a typed buffer the offset is a multiple of its element size (as for writes)."""
+    what = f"{call}({buffer.name!r})"
+    try:
+        dt = np.dtype(dtype if dtype is not None else (buffer.dtype or np.uint8))
+    except (TypeError, ValueError):
+        raise InvalidDataError(f"{what}: dtype {dtype!r} is not a numpy dtype; pass e.g. "
+                               "np.float32 or a structured dtype.") from None
+    if dt.hasobject or dt.itemsize == 0:
+        raise InvalidDataError(f"{what}: dtype {dt} has no fixed-size numeric elements; use "
+                               "numeric fields only.")
+    start = coerce_offset(offset, buffer, call)
+    if buffer.dtype is not None and start % buffer.dtype.itemsize:
+        raise_misaligned(buffer, start, call)
+    if count is None:
+        return dt, start, (buffer.size - start) // dt.itemsize
+    value = as_int(count)
+    if value is None or value < 0:
+        raise InvalidSizeError(
+            f"{what}: count {count!r} must be a non-negative integer number of elements (or "
+            "None for as many as fit).")
+    if start + value * dt.itemsize > buffer.size:
+        raise OutOfBoundsError(
+            f"{what}: {value} elements of {dt.itemsize} bytes at offset {start} exceed the "
+            f"buffer's {buffer.size} bytes; ask for fewer elements, or resize_buffer() first.")
+    return dt, start, value

@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 import engine.buffers.checks as checks
+from engine.buffers.mapped import MappedWrite
 from engine.buffers.record import NEVER_WRITTEN, BufferRecord
 from engine.buffers.staging import CopyOp, CopyRecorder, StagingRing
 from engine.buffers.statistics import BufferCounters, BufferStatistics, StrategyStats
@@ -339,6 +340,92 @@ class BufferManager(Unshareable):
         counters.uploads += 1
         counters.upload_bytes += nbytes
 
+    # --- zero-copy writes ----------------------------------------------------------------
+
+    def map_write(self, buffer: ManagedBuffer, dtype: Any = None, *, offset: int = 0,
+                  count: int | None = None) -> MappedWrite:
+        """A zero-copy write: ``with manager.map_write(buf, dtype) as view: view[...] = ...``.
+
+        ``view`` is a numpy array of ``count`` elements of ``dtype`` (default: the buffer's
+        dtype, else ``np.uint8``; ``count=None``: as many whole elements as fit after
+        ``offset`` bytes) over the memory the GPU reads: the persistent mapping of a host
+        buffer (hazard-checked on entry, flushed on exit when not coherent), or this frame's
+        staging ring for DEVICE_LOCAL (zeroed on entry; the GPU copy is recorded on exit).
+        The view stays safe to hold: the memory under it is never reused while it lives
+        (:mod:`engine.buffers.mapped` has the details).
+
+        Raises (before anything changes): ForeignBufferError, BufferDestroyedError,
+        InvalidDataError (dtype), InvalidOffsetError, InvalidSizeError, OutOfBoundsError;
+        on entry HostWriteHazardError, ManagerClosedError, WrongThreadError.
+        """
+        what = f"map_write({getattr(buffer, 'name', buffer)!r})"
+        self.require_open(what)
+        rec = self._check_live(buffer, what)
+        dt, start, count = checks.check_typed_range(buffer, dtype, offset, count, "map_write")
+        return MappedWrite(self, buffer, rec, dt, start, count)
+
+    def open_mapped_write(self, buffer: ManagedBuffer, rec: BufferRecord, offset: int,
+                          nbytes: int, what: str) -> tuple[np.ndarray[Any, Any], Any]:
+        """Entry of a :class:`MappedWrite`: the pinned ``np.uint8`` view of ``nbytes`` at
+        ``offset`` and what its exit needs (the staging chunk and offset, or None)."""
+        self.require_open(what)
+        if self._live.get(buffer) is not rec:
+            checks.raise_destroyed(buffer, "map_write")
+        if rec.ptr is not None:
+            write_frame = self._checked_host_write_frame(buffer, rec)
+            view = self.allocator.pin_view(rec.allocation, offset, nbytes)
+            rec.host_write_frame = write_frame
+            rec.host_write_serial = self._timeline.last_serial
+            return view, None
+        if nbytes == 0:
+            return np.empty(0, dtype=np.uint8), None
+        ring = self._ring()
+        if not self.frames.frame_open and self._ops and not ring.fits(nbytes):
+            self.submit_uploads()
+            self.frames.wait_idle_and_recycle(what=f"{what} (staging drained)")
+        chunk, staged = ring.allocate(nbytes)
+        view = self.allocator.pin_view(chunk.allocation, staged, nbytes)
+        view[:] = 0
+        return view, (chunk, staged)
+
+    def close_mapped_write(self, rec: BufferRecord, offset: int, nbytes: int, staged: Any,
+                           deliver: bool, what: str) -> None:
+        """Exit of a :class:`MappedWrite`: flush (host) or queue the GPU copy (DEVICE_LOCAL,
+        only when ``deliver``: the block ended without an exception)."""
+        frames = self.frames
+        counters = self._counters
+        if rec.ptr is not None:
+            if nbytes and not rec.coherent:
+                self.allocator.flush(rec.allocation, offset, nbytes, what=what)
+            counters.host_writes += 1
+            counters.mapped_writes += 1
+            rec.last_updated_frame = frames.frame_number
+            return
+        if staged is None or not deliver:
+            return
+        chunk, staged_offset = staged
+        self._ops.append(CopyOp(chunk.handle, staged_offset, rec.handle, offset, nbytes))
+        counters.uploads += 1
+        counters.upload_bytes += nbytes
+        counters.mapped_writes += 1
+        rec.last_updated_frame = frames.frame_number
+
+    def _checked_host_write_frame(self, buffer: ManagedBuffer, rec: BufferRecord) -> int:
+        """The frame a host write now belongs to, after the hazard check (update_buffer runs
+        the same check inline)."""
+        frames = self.frames
+        write_frame = frames.frame_number if frames.frame_open or \
+            frames.frame_number < 0 else frames.frame_number + 1
+        if self.hazard_checks:
+            last = rec.host_write_frame
+            timeline = self._timeline
+            if last != write_frame:
+                if last > frames.completed_frame:
+                    checks.raise_hazard(buffer, last, write_frame, self.frames_in_flight)
+            elif rec.host_write_serial < timeline.last_serial > timeline.completed:
+                checks.raise_submitted_hazard(buffer, write_frame)
+        return write_frame
+
     # --- resize and destroy --------------------------------------------------------------
 
     @defers_interrupts
@@ -488,6 +575,8 @@ class BufferManager(Unshareable):
             if frame_index != expected:
                 raise checks.misordered(frame_index, expected, "begin_frame")
         self.submit_uploads()
+        if self.allocator.pins.waiting:
+            self.allocator.free_unpinned()
         previous = self._ring()
         self._counters.peak_staging = max(self._counters.peak_staging, previous.used_this_frame)
         slot = frames.begin()
@@ -701,6 +790,15 @@ class BufferManager(Unshareable):
         stats.peak_live_buffers = c.peak_buffers
         stats.peak_live_bytes = c.peak_bytes
         stats.peak_staging_bytes_per_frame = max(c.peak_staging, slot_ring.used_this_frame)
+        stats.mapped_writes_total = c.mapped_writes
+        stats.pinned_views = len(self.allocator.pins.pinned)
+        stats.pinned_waiting = len(self.allocator.pins.waiting)
+        stats.scatter_writes_total = c.scatter_writes
+        stats.scatter_regions_total = c.scatter_regions
+        stats.readbacks_started_total = c.readbacks_started
+        stats.readbacks_completed_total = c.readbacks_completed
+        stats.readbacks_pending = c.readbacks_started - c.readbacks_completed
+        stats.readback_fence_waits = c.readback_waits
         stats.memory = self.allocator.statistics()
         return stats
 

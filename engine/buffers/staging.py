@@ -120,8 +120,12 @@ class StagingRing:
         return chunk, offset
 
     def reset(self) -> None:
-        """Start the slot's next frame. Call only after the slot's previous frame completed."""
-        if len(self.chunks) > 1:
+        """Start the slot's next frame. Call only after the slot's previous frame completed.
+
+        A chunk that a live ``map_write`` view still pins is not reused: the ring moves to a
+        new chunk and the pinned one is freed once its views are gone."""
+        self.allocator.free_unpinned()
+        if len(self.chunks) > 1 or (self.chunks and self.chunks[0].allocation.pins):
             total = sum(c.capacity for c in self.chunks)
             while self.chunks:
                 self._free_chunk(self.chunks[-1])

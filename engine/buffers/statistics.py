@@ -51,6 +51,22 @@ class BufferStatistics:
     peak_live_buffers: int = 0
     peak_live_bytes: int = 0
     peak_staging_bytes_per_frame: int = 0
+    mapped_writes_total: int = 0
+    """``map_write`` blocks completed."""
+    pinned_views: int = 0
+    """Allocations that a live ``map_write`` view still pins."""
+    pinned_waiting: int = 0
+    """Of those, allocations already given back (freed once their views are gone)."""
+    scatter_writes_total: int = 0
+    """``update_rows``/``update_ranges`` calls."""
+    scatter_regions_total: int = 0
+    """Copy regions (merged rows or ranges) those calls wrote."""
+    readbacks_started_total: int = 0
+    readbacks_completed_total: int = 0
+    readbacks_pending: int = 0
+    readback_fence_waits: int = 0
+    """Waits for the GPU that a ``read_async`` caused (``Readback.wait`` only: 0 when the
+    frame loop only polls)."""
     memory: dict[str, Any] = field(default_factory=dict)
     """Device memory per heap and memory type: ``MemoryAllocator.statistics()``
     (:func:`engine.memory.stats.memory_statistics`)."""
@@ -89,6 +105,14 @@ class BufferStatistics:
                                             f"{self.buffers_freed_total}"),
             ("resizes", str(self.resizes_total)),
             ("uploads total", f"{self.uploads_total} ({_mib(self.upload_bytes_total)})"),
+            ("zero-copy writes", f"{self.mapped_writes_total} (views pinning "
+                                 f"{self.pinned_views} allocations, {self.pinned_waiting} "
+                                 "given back)"),
+            ("scatter writes", f"{self.scatter_writes_total} ({self.scatter_regions_total} "
+                               "regions)"),
+            ("read-backs", f"{self.readbacks_started_total} started, "
+                           f"{self.readbacks_completed_total} done, {self.readbacks_pending} "
+                           f"pending, {self.readback_fence_waits} waits"),
             ("peaks", f"{self.peak_live_buffers} buffers, {_mib(self.peak_live_bytes)}, "
                       f"staging {_mib(self.peak_staging_bytes_per_frame)}/frame"),
         ]
@@ -140,6 +164,8 @@ class BufferCounters:
         self.frame_start_host_writes = 0
         self.peak_buffers = self.peak_bytes = self.peak_staging = 0
         self.live_bytes = 0
+        self.mapped_writes = self.scatter_writes = self.scatter_regions = 0
+        self.readbacks_started = self.readbacks_completed = self.readback_waits = 0
 
     def new_frame(self) -> None:
         self.frame_start_uploads = self.uploads

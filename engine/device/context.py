@@ -173,6 +173,7 @@ class GraphicsContext(Unshareable):
         self._shared: SharedInstance
         self._closed = True
         self._close_hooks: list[Any] = []
+        self._device_keepers: set[int] = set()
         self.counters = ContextCounters()
         self.buffer_listeners: list[Callable[[Any, str], None]] = []
         """Called as ``listener(buffer, event)`` with event ``"replaced"`` (new VkBuffer,
@@ -459,7 +460,22 @@ class GraphicsContext(Unshareable):
         self._closed = True
         self._destroy()
 
+    def keep_device(self, holder: object) -> None:
+        """Keep the VkDevice past :meth:`close` until ``holder`` calls :meth:`release_device`
+        (an allocator whose memory a live zero-copy view still uses: see engine.memory.pins).
+        Everything else is closed as usual; public calls raise ContextClosedError."""
+        self._device_keepers.add(id(holder))
+
+    def release_device(self, holder: object) -> None:
+        """``holder`` no longer needs the device; after close, the last one destroys it (from
+        whichever thread drops the last view: nothing else uses a closed context)."""
+        self._device_keepers.discard(id(holder))
+        if self._closed and not self._device_keepers:
+            self._destroy()
+
     def _destroy(self) -> None:
+        if self._device_keepers:
+            return  # release_device() finishes it
         if self.device is not None:
             if self.timeline is not None:
                 self.timeline.destroy()

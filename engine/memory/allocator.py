@@ -32,6 +32,7 @@ Every ``vkAllocateMemory`` is counted (``allocate_calls``).
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ from engine.device.vk import FAULTS, check_result, ffi, lib, vk
 from engine.errors import BudgetExceededError, NoSuitableMemoryTypeError, OutOfDeviceMemoryError
 from engine.memory.blocks import Allocation, BlockPool, ByteView, align_down, align_up
 from engine.memory.budget import BudgetTracker, vulkan_budget_query
+from engine.memory.pins import PinTable
 
 HOST_VISIBLE = vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
 MIB = 1024 * 1024
@@ -99,6 +101,10 @@ class MemoryAllocator:
         self._max_count = ctx.limits.max_memory_allocation_count
         self._range = ffi.new("VkMappedMemoryRange*",
                               {"sType": vk.VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE})
+        self.pins = PinTable()
+        """Zero-copy views over this allocator's memory (see :mod:`engine.memory.pins`)."""
+        self._closing = False
+        self._close_lock = threading.Lock()
 
     # --- policy ----------------------------------------------------------------------------
 
@@ -146,6 +152,8 @@ class MemoryAllocator:
                 type's heap is over budget, or ``maxMemoryAllocationCount`` is reached.
         """
         FAULTS.check(site, what)
+        if self.pins.waiting:
+            self.free_unpinned()
         align = DEFAULT_ALIGNMENT if alignment is None else int(alignment)
         error: BudgetExceededError | None = None
         for mtype in (memory_type, *fallback_types):
@@ -256,8 +264,34 @@ class MemoryAllocator:
                      "vkMapMemory", what=what)
         return np.frombuffer(ffi.buffer(pointer[0], size), dtype=np.uint8)
 
+    def pin_view(self, allocation: Allocation, offset: int, nbytes: int
+                 ) -> np.ndarray[Any, Any]:
+        """A ``np.uint8`` array over ``nbytes`` mapped bytes at ``offset`` within
+        ``allocation`` that keeps the range reserved while it (or any view of it) lives."""
+        return self.pins.view(allocation, offset, nbytes)
+
+    def free_unpinned(self) -> int:
+        """Free the allocations given back while pinned whose views are all gone; returns how
+        many. Runs on the allocator's own calls; callers may run it at frame boundaries."""
+        ready = self.pins.drain()
+        for allocation in ready:
+            self._free_now(allocation)
+        return len(ready)
+
     def free(self, allocation: Allocation) -> None:
-        """Give ``allocation`` back (its ``view`` is dropped first). Frees a surplus block."""
+        """Give ``allocation`` back (its ``view`` is dropped first). Frees a surplus block.
+
+        While a pinned view of it lives (:meth:`pin_view`), the range stays reserved and is
+        freed by a later call once the views are gone."""
+        if allocation.freed or id(allocation) in self.pins.waiting:
+            raise ValueError(f"free({allocation.name!r}): not a live allocation (freed twice?)")
+        if self.pins.pinned:
+            self.pins.drain()
+        if self.pins.hold(allocation):
+            return
+        self._free_now(allocation)
+
+    def _free_now(self, allocation: Allocation) -> None:
         index = allocation.type_index
         if allocation.dedicated:
             entry = self._dedicated.get(index, {}).pop(id(allocation), None)
@@ -320,7 +354,36 @@ class MemoryAllocator:
         return build_stats_string(self, detailed_map=detailed_map)
 
     def close(self) -> None:
-        """Free every block and dedicated allocation (live allocations too); idempotent."""
+        """Free every block and dedicated allocation (live allocations too); idempotent.
+
+        With zero-copy views still alive, the memory (and, through the context, the device)
+        is kept until the last of them is gone; their finalizers then finish the close."""
+        if self._closing:
+            return
+        self.pins.drain()
+        if self.pins.pinned:
+            self._closing = True
+            self.ctx.keep_device(self)
+            self.pins.on_drop = self._close_when_unpinned
+            return
+        self._release_everything()
+
+    def _close_when_unpinned(self) -> None:
+        """A view died after close (any thread): finish the close once none is left."""
+        while self.pins.dropped and self._close_lock.acquire(blocking=False):
+            try:
+                self.pins.drain()
+                if not self.pins.pinned and self._closing:
+                    self._closing = False
+                    self.pins.on_drop = None
+                    self._release_everything()
+                    self.ctx.release_device(self)
+                    return
+            finally:
+                self._close_lock.release()
+
+    def _release_everything(self) -> None:
+        self.pins.waiting.clear()
         for pool in self.pools.values():
             self.live_allocations -= pool.live_allocations
             pool.close()

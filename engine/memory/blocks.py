@@ -60,6 +60,8 @@ class Allocation:
             round to ``nonCoherentAtomSize`` within it.
         name: label for statistics and the JSON dump (e.g. ``"create_buffer('ubo')"``).
         site: allocation site (``"buffer"``, ``"staging"``...), used for map colours.
+        pins: zero-copy views over this range still alive (:mod:`engine.memory.pins`); a
+            pinned range is not reused, and its memory is not freed, until they are gone.
     """
 
     memory: Any
@@ -74,6 +76,7 @@ class Allocation:
     name: str = ""
     site: str = "buffer"
     freed: bool = False
+    pins: int = 0
 
 
 class BlockBackend(Protocol):
