@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 import engine.buffers.checks as checks
+import engine.buffers.scatter as scatter
 from engine.buffers.mapped import MappedWrite
 from engine.buffers.record import NEVER_WRITTEN, BufferRecord
 from engine.buffers.staging import CopyOp, CopyRecorder, StagingRing
@@ -340,6 +341,131 @@ class BufferManager(Unshareable):
         counters.uploads += 1
         counters.upload_bytes += nbytes
 
+    # --- scatter writes ------------------------------------------------------------------
+
+    def update_rows(self, buffer: ManagedBuffer, indices: Any, rows: Any) -> None:
+        """Write ``rows[i]`` at row ``indices[i]`` of a typed buffer, in one call.
+
+        ``indices``: a 1-D sequence of integers (rows of ``buffer.dtype``, 0 to
+        ``size // itemsize - 1``); ``rows``: a 1-D numpy array of the buffer's dtype, one row
+        per index. Host strategies: one vectorised assignment into the mapping. DEVICE_LOCAL:
+        one staging allocation and one ``vkCmdCopyBuffer`` whose regions merge consecutive
+        rows. A repeated index takes its last row. ``generation`` is unchanged.
+
+        Raises (before changing anything): InvalidRowsError, ForeignBufferError,
+        BufferDestroyedError, HostWriteHazardError, ManagerClosedError.
+        """
+        what = f"update_rows({getattr(buffer, 'name', buffer)!r})"
+        self.require_open(what)
+        rec = self._check_live(buffer, what)
+        idx, rows = scatter.check_rows(rec.name, rec.dtype, rec.size, indices, rows)
+        if not len(idx):
+            return
+        dtype = rec.dtype
+        assert dtype is not None
+        itemsize = dtype.itemsize
+        counters = self._counters
+        if rec.ptr is not None:
+            write_frame = self._checked_host_write_frame(buffer, rec)
+            count = rec.size // itemsize
+            rec.view[: count * itemsize].view(dtype)[idx] = rows
+            if not rec.coherent:
+                low, high = int(idx.min()), int(idx.max())
+                self.allocator.flush(rec.allocation, low * itemsize,
+                                     (high - low + 1) * itemsize, what=what)
+            rec.host_write_frame = write_frame
+            rec.host_write_serial = self._timeline.last_serial
+            counters.host_writes += 1
+            counters.scatter_regions += len(idx)
+        else:
+            keep = scatter.last_wins_sorted(idx)
+            ordered = idx[keep]
+            packed = np.ascontiguousarray(rows[keep])
+            nbytes = len(ordered) * itemsize
+            chunk, staged = self._reserve_staging(nbytes, what)
+            chunk.view[staged:staged + nbytes] = packed.view(np.uint8)
+            regions = scatter.row_regions(ordered, itemsize, staged)
+            first = int(ordered[0]) * itemsize
+            span = int(ordered[-1]) * itemsize + itemsize - first
+            self._ops.append(CopyOp(chunk.handle, staged, rec.handle, first, span,
+                                    regions=regions))
+            counters.uploads += 1
+            counters.upload_bytes += nbytes
+            counters.scatter_regions += len(regions)
+        counters.scatter_writes += 1
+        rec.last_updated_frame = self.frames.frame_number
+
+    def update_ranges(self, buffer: ManagedBuffer, ranges: Any) -> None:
+        """Write many byte ranges, ``[(offset, data), ...]``, in one call.
+
+        ``data`` is anything ``update_buffer`` takes (arrays of the buffer's dtype for a typed
+        buffer); ranges may come in any order but must not overlap. Host strategies: one copy
+        per range and one flush over the span; DEVICE_LOCAL: one staging allocation and one
+        ``vkCmdCopyBuffer`` whose regions merge ranges that touch.
+
+        Raises (before changing anything): InvalidRowsError, InvalidDataError,
+        ForeignBufferError, BufferDestroyedError, HostWriteHazardError, ManagerClosedError.
+        """
+        what = f"update_ranges({getattr(buffer, 'name', buffer)!r})"
+        self.require_open(what)
+        rec = self._check_live(buffer, what)
+        items = scatter.check_ranges(
+            rec.name, rec.size, ranges,
+            lambda data: checks.as_bytes_view(data, buffer, "update_ranges"))
+        if rec.dtype is not None:
+            for offset, _view, _n in items:
+                if offset % rec.dtype.itemsize:
+                    checks.raise_misaligned(buffer, offset, "update_ranges")
+        items = [item for item in items if item[2]]
+        if not items:
+            return
+        counters = self._counters
+        if rec.ptr is not None:
+            write_frame = self._checked_host_write_frame(buffer, rec)
+            ptr = rec.ptr
+            for offset, view, nbytes in items:
+                memmove(ptr + offset, view, nbytes)
+            if not rec.coherent:
+                low, high = items[0][0], items[-1][0] + items[-1][2]
+                self.allocator.flush(rec.allocation, low, high - low, what=what)
+            rec.host_write_frame = write_frame
+            rec.host_write_serial = self._timeline.last_serial
+            counters.host_writes += 1
+            counters.scatter_regions += len(items)
+        else:
+            total = sum(n for _o, _v, n in items)
+            chunk, staged = self._reserve_staging(total, what)
+            merged: list[list[int]] = []  # [src, dst, size] per region
+            cursor = staged
+            for offset, view, nbytes in items:
+                memmove(chunk.ptr + cursor, view, nbytes)
+                last = merged[-1] if merged else None
+                if last is not None and last[1] + last[2] == offset:
+                    last[2] += nbytes  # touches the previous range: one region
+                else:
+                    merged.append([cursor, offset, nbytes])
+                cursor += nbytes
+            regions = np.array([tuple(r) for r in merged], dtype=scatter.REGION_DTYPE)
+            count = len(merged)
+            first = items[0][0]
+            span = items[-1][0] + items[-1][2] - first
+            self._ops.append(CopyOp(chunk.handle, staged, rec.handle, first, span,
+                                    regions=regions))
+            counters.uploads += 1
+            counters.upload_bytes += total
+            counters.scatter_regions += count
+        counters.scatter_writes += 1
+        rec.last_updated_frame = self.frames.frame_number
+
+    def _reserve_staging(self, nbytes: int, what: str) -> tuple[Any, int]:
+        """``nbytes`` of this frame's staging ring (outside frames a full ring is drained
+        first, as :meth:`_stage` does)."""
+        ring = self._ring()
+        if not self.frames.frame_open and self._ops and not ring.fits(nbytes):
+            self.submit_uploads()
+            self.frames.wait_idle_and_recycle(what=f"{what} (staging drained)")
+        return ring.allocate(nbytes)
+
     # --- zero-copy writes ----------------------------------------------------------------
 
     def map_write(self, buffer: ManagedBuffer, dtype: Any = None, *, offset: int = 0,
@@ -379,11 +505,7 @@ class BufferManager(Unshareable):
             return view, None
         if nbytes == 0:
             return np.empty(0, dtype=np.uint8), None
-        ring = self._ring()
-        if not self.frames.frame_open and self._ops and not ring.fits(nbytes):
-            self.submit_uploads()
-            self.frames.wait_idle_and_recycle(what=f"{what} (staging drained)")
-        chunk, staged = ring.allocate(nbytes)
+        chunk, staged = self._reserve_staging(nbytes, what)
         view = self.allocator.pin_view(chunk.allocation, staged, nbytes)
         view[:] = 0
         return view, (chunk, staged)

@@ -59,6 +59,9 @@ class CopyOp:
     """One GPU copy of a frame: ``size`` bytes from (src, src_offset) to (dst, dst_offset).
 
     ``src`` None means "fill with zeros" (``vkCmdFillBuffer``; offset and size multiples of 4).
+    ``regions`` (a numpy array of :data:`engine.buffers.scatter.REGION_DTYPE`, in
+    ``VkBufferCopy`` layout) makes it one ``vkCmdCopyBuffer`` with many regions; then the
+    offsets and ``size`` give the span the regions cover (for the recorder's overlap barriers).
     """
 
     src: Any
@@ -66,6 +69,7 @@ class CopyOp:
     dst: Any
     dst_offset: int
     size: int
+    regions: Any = None
 
 
 class StagingRing:
@@ -193,6 +197,10 @@ class CopyRecorder:
                 ranges = None
             if src is None:
                 fill(cmd, dst, op.dst_offset, op.size, 0)
+            elif op.regions is not None:
+                regions = op.regions
+                copy(cmd, src, dst, len(regions),
+                     ffi.cast("VkBufferCopy *", ffi.from_buffer(regions)))
             else:
                 region.srcOffset = op.src_offset
                 region.dstOffset = op.dst_offset
