@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -32,6 +33,7 @@ import numpy as np
 import engine.buffers.checks as checks
 import engine.buffers.scatter as scatter
 from engine.buffers.mapped import MappedWrite
+from engine.buffers.readback import PendingRead, Readback
 from engine.buffers.record import NEVER_WRITTEN, BufferRecord
 from engine.buffers.staging import CopyOp, CopyRecorder, StagingRing
 from engine.buffers.statistics import BufferCounters, BufferStatistics, StrategyStats
@@ -123,6 +125,8 @@ class BufferManager(Unshareable):
         self._next_id = 1
         self._closed = False
         self._counters = BufferCounters()
+        self._reads: list[tuple[weakref.ref[Readback], PendingRead]] = []
+        """Reads whose temporary is not given back yet (the Readback may be gone)."""
         context.add_close_hook(self.close)
 
     # --- properties ----------------------------------------------------------------------
@@ -697,6 +701,8 @@ class BufferManager(Unshareable):
             if frame_index != expected:
                 raise checks.misordered(frame_index, expected, "begin_frame")
         self.submit_uploads()
+        if self._reads:
+            self._collect_reads()
         if self.allocator.pins.waiting:
             self.allocator.free_unpinned()
         previous = self._ring()
@@ -858,6 +864,104 @@ class BufferManager(Unshareable):
                     destroy_bound_buffer(self.context, self.allocator, temp[0], temp[1])
 
     @defers_interrupts
+    def read_async(self, buffer: ManagedBuffer, *, offset: int = 0, size: int | None = None,
+                   dtype: Any = None) -> Readback:
+        """Start a non-blocking read of ``size`` bytes at ``offset`` (None: the rest).
+
+        The copy is recorded into the current frame (after this frame's uploads) and rides
+        with its next submission; poll ``Readback.ready`` on later frames and take
+        ``Readback.result()`` (a numpy array of ``dtype``, default the buffer's dtype, else
+        ``np.uint8``). Nothing on the frame path waits (see :mod:`engine.buffers.readback`).
+
+        Raises (before anything changes): ForeignBufferError, BufferDestroyedError,
+        InvalidOffsetError, InvalidSizeError, InvalidDataError (dtype), OutOfDeviceMemoryError.
+        """
+        what = f"read_async({getattr(buffer, 'name', buffer)!r})"
+        self.require_open(what)
+        rec = self._check_live(buffer, what)
+        offset = checks.coerce_offset(offset, buffer, "read_async")
+        size = checks.check_read_range(buffer, offset, size, "read_async")
+        dt, _start, _count = checks.check_typed_range(buffer, dtype, offset, None, "read_async")
+        self.submit_uploads()
+        frames = self.frames
+        temp = None
+        try:
+            temp = self._allocate(f"{rec.name}:read_async", max(size, 4),
+                                  BufferStrategy.HOST_CACHED, AUTO_USAGE, what)
+            cmd = frames.command_buffer(what=what)
+            copier = self._recorder
+            copier.barrier(cmd, copier.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT, copier.TRANSFER,
+                           vk.VK_ACCESS_TRANSFER_READ_BIT)
+            if size:
+                copier.copy(cmd, rec.handle, offset, temp[0], 0, size)
+            copier.barrier(cmd, copier.TRANSFER, vk.VK_ACCESS_TRANSFER_WRITE_BIT, HOST,
+                           vk.VK_ACCESS_HOST_READ_BIT)
+            check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
+            pending = PendingRead(temp)
+            readback = Readback(self, rec.name, offset, size, dt, frames.frame_number, pending)
+            self._reads.append((weakref.ref(readback), pending))
+            frames.queue(cmd, pending.submitted)
+        except BaseException:
+            if temp is not None and not any(p.temp is temp for _r, p in self._reads):
+                destroy_bound_buffer(self.context, self.allocator, temp[0], temp[1])
+            raise
+        self._counters.readbacks_started += 1
+        if not frames.frame_open:
+            frames.flush(what=what)
+        return readback
+
+    def poll_readback(self, readback: Readback) -> bool:
+        """Whether ``readback``'s copy completed (a fence poll, never a wait)."""
+        self.context.check_thread(f"Readback({readback.name!r}).ready")
+        pending = readback.pending
+        if pending.temp is None or not pending.serial or self._closed:
+            return False
+        return self._timeline.poll() >= pending.serial
+
+    def wait_readback(self, readback: Readback) -> None:
+        """Block until ``readback``'s copy completed (counted as a fence wait)."""
+        what = f"Readback({readback.name!r}).wait"
+        self.require_open(what)
+        pending = readback.pending
+        if not pending.serial:
+            self.submit_uploads()
+            self.frames.flush(what=what)
+        self._counters.readback_waits += 1
+        self._timeline.wait(pending.serial, what=what)
+
+    def take_readback(self, readback: Readback) -> np.ndarray[Any, Any]:
+        """The completed ``readback``'s data as a read-only pinned view; the temporary is
+        given back now (its memory stays while the view lives)."""
+        what = f"Readback({readback.name!r}).result"
+        self.context.check_thread(what)
+        pending = readback.pending
+        _handle, allocation = pending.temp
+        size = readback.size
+        if size and (not allocation.flags & HOST_COHERENT or self.discrete_like):
+            self.allocator.invalidate(allocation, 0, size, what=what)
+        itemsize = readback.dtype.itemsize
+        count = size // itemsize
+        raw = self.allocator.pin_view(allocation, 0, count * itemsize)
+        view = raw.view(readback.dtype)
+        view.flags.writeable = False
+        self._release_read(pending)
+        return view
+
+    def _release_read(self, pending: PendingRead) -> None:
+        temp, pending.temp = pending.temp, None
+        self._reads = [(r, p) for r, p in self._reads if p is not pending]
+        if temp is not None:
+            destroy_bound_buffer(self.context, self.allocator, temp[0], temp[1])
+            self._counters.readbacks_completed += 1
+
+    def _collect_reads(self) -> None:
+        """Give back the temporaries of completed reads whose Readback was dropped unread."""
+        completed = self._timeline.poll()
+        for ref, pending in list(self._reads):
+            if ref() is None and pending.serial and pending.serial <= completed:
+                self._release_read(pending)
+
+    @defers_interrupts
     def read_array(self, buffer: ManagedBuffer, dtype: Any = None, offset: int = 0,
                    count: int | None = None) -> np.ndarray[Any, Any]:
         """``read_buffer`` as a numpy array of ``dtype`` (default: the buffer's dtype)."""
@@ -1000,6 +1104,10 @@ class BufferManager(Unshareable):
         for buffer in live:  # binders drop them now, before the handles go
             self.context.notify_buffer(buffer, "destroyed")
         self.frames.close()
+        for _ref, pending in self._reads:  # unread: cancelled (result() says so)
+            temp, pending.temp = pending.temp, None
+            destroy_bound_buffer(self.context, self.allocator, temp[0], temp[1])
+        self._reads = []
         while self._live:
             _buffer, rec = self._live.popitem()
             destroy_bound_buffer(self.context, self.allocator, rec.handle, rec.allocation)

@@ -112,6 +112,22 @@ class QueueTimeline:
         self._free.extend(fence for _serial, fence in popped)
         self.completed = popped[-1][0]
 
+    def poll(self) -> int:
+        """Advance :attr:`completed` past every submission whose fence has signalled, oldest
+        first, without blocking (``vkGetFenceStatus``); returns :attr:`completed`."""
+        pending = self._pending
+        while pending:
+            serial, fence = pending[0]
+            if lib.vkGetFenceStatus(self._device, fence) != vk.VK_SUCCESS:
+                break
+            pending.popleft()
+            self._fence_out[0] = fence
+            check_result(lib.vkResetFences(self._device, 1, self._fence_out), "vkResetFences",
+                         what="QueueTimeline.poll")
+            self._free.append(fence)
+            self.completed = serial
+        return self.completed
+
     def wait_all(self, *, what: str) -> None:
         """Block until everything submitted so far has completed."""
         self.wait(self.last_serial, what=what)

@@ -25,6 +25,7 @@ submitted on the same context is waited for before a buffer retired here is free
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from engine.device.context import GraphicsContext
@@ -64,6 +65,7 @@ class FrameTracker:
             self._infos[i].sType = vk.VK_STRUCTURE_TYPE_SUBMIT_INFO
         self._cmd_array = ffi.new("VkCommandBuffer[1]")
         self._queued: list[Any] = []
+        self._on_submitted: list[Callable[[int], None]] = []
         self._queued_array = ffi.new("VkCommandBuffer[]", 8)
 
     # --- frames --------------------------------------------------------------------------
@@ -142,10 +144,14 @@ class FrameTracker:
                 del retired[i]
                 return
 
-    def queue(self, command_buffer: Any) -> None:
+    def queue(self, command_buffer: Any, on_submitted: Callable[[int], None] | None = None
+              ) -> None:
         """Hold a recorded command buffer until the frame's next :meth:`submit` (or
-        :meth:`flush`), which sends it first in the same ``vkQueueSubmit``."""
+        :meth:`flush`), which sends it first in the same ``vkQueueSubmit``.
+        ``on_submitted(serial)`` is called once it reached the queue, with that serial."""
         self._queued.append(command_buffer)
+        if on_submitted is not None:
+            self._on_submitted.append(on_submitted)
 
     def flush(self, *, what: str) -> None:
         """Submit queued command buffers on their own (end of frame, read-back, shutdown)."""
@@ -200,6 +206,10 @@ class FrameTracker:
             finally:
                 self.current.wait_serial = max(self.current.wait_serial, timeline.last_serial)
             self.submissions += 1
+            if self._on_submitted and queued:
+                callbacks, self._on_submitted = self._on_submitted, []
+                for callback in callbacks:
+                    callback(timeline.last_serial)
             commands = self.commands
             for cmd in queued:
                 commands.mark_submitted(cmd)
