@@ -58,7 +58,7 @@ def test_result_before_the_copy_completed_raises(buffer_manager):
     m.begin_frame()
     rb = m.read_async(buf)
     assert not rb.ready  # recorded, not even submitted yet
-    with pytest.raises(ReadbackNotReadyError, match="poll .ready"):
+    with pytest.raises(ReadbackNotReadyError, match=r"poll \.ready"):
         rb.result()
     assert list(rb.wait()[:3]) == [0, 1, 2]  # still queued: wait submits it, then blocks
     assert m.statistics().readback_fence_waits == 1
@@ -147,7 +147,7 @@ def test_bad_arguments_and_states(buffer_manager):
 def _catch(call):
     try:
         call()
-    except Exception as exc:  # noqa: BLE001 - the test inspects it
+    except Exception as exc:
         return exc
     return None
 
