@@ -8,10 +8,11 @@ from .camera_system import CameraSystem
 from .input_system import InputSystem
 from .lighting_system import LightingSystem
 from .particle_system import ParticleSystem
+from .readback_system import ReadbackSystem
 from .render_stack import RenderStack
 from .render_system import RenderSystem
 
 __all__ = ["BufferSystem"]
-__all__ += ["BindingSystem"]
+__all__ += ["BindingSystem", "ReadbackSystem"]
 __all__ += ["CameraSystem", "InputSystem", "LightingSystem", "ParticleSystem", "RenderStack",
             "RenderSystem"]

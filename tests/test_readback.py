@@ -162,3 +162,30 @@ def test_unread_readbacks_are_cancelled_at_close(vk_context):
         rb.result()
     with pytest.raises(ReadbackCancelledError):
         rb.wait()
+
+
+def test_the_readback_system_fills_the_component_frames_later(buffer_manager, frame_driver):
+    import esper
+
+    from components.readback import ReadbackRequest
+    from engine.schedule import Phase, add_system
+    from systems.readback_system import ReadbackSystem
+
+    m = buffer_manager
+    buf = _buffer(m, BufferStrategy.DEVICE_LOCAL, 8)
+
+    class Counter(esper.Processor):  # writes the frame number into the buffer every frame
+        def process(self, *args):
+            m.update_buffer(buf, np.full(8, m.frame_number, np.uint32))
+
+    frame_driver.install(m)
+    add_system(Counter(), Phase.SIMULATE)
+    ReadbackSystem.install(m)
+    request = ReadbackRequest(buf, every=2)
+    esper.create_entity(request)
+    frame_driver.step(12)
+    assert request.arrived >= 3 and request.latest is not None
+    assert np.all(request.latest == request.latest_frame)  # the snapshot of its own frame
+    assert request.latest_frame % 2 == 0 and request.latest_frame <= 11
+    assert m.statistics().readback_fence_waits == 0
+    assert len(request.in_flight) <= request.max_in_flight
