@@ -27,6 +27,7 @@ FAMILY_TITLE = {
     "update": "Host-visible update_buffer vs numpy, wgpu-py, moderngl",
     "staged": "Device-local staged upload per frame vs raw Vulkan staging copy",
     "frame": "Frame workload: 1,000 UBOs (10 change) + 100,000 x 32 B particles, update part",
+    "access": "Buffer access: map_write compute-and-upload, update_rows scatter, read_async",
     "binding": "BindingSystem per frame",
     "churn": "Create + destroy churn",
     "game": "Game frame time",

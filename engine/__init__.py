@@ -11,6 +11,8 @@ from engine import errors
 from engine.binding.binder import PipelineId, ResourceBinder
 from engine.binding.pipelines import ComputePipeline, FrameCommands
 from engine.buffers.manager import BufferManager
+from engine.buffers.mapped import MappedWrite
+from engine.buffers.readback import Readback
 from engine.buffers.sets import BufferSet, GlobalUboSet
 from engine.buffers.statistics import BufferStatistics
 from engine.buffers.types import (
@@ -37,8 +39,10 @@ __all__ = [
     "GlobalUboSet",
     "GraphicsContext",
     "ManagedBuffer",
+    "MappedWrite",
     "Phase",
     "PipelineId",
+    "Readback",
     "ResourceBinder",
     "add_system",
     "errors",

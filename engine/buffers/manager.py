@@ -382,15 +382,24 @@ class BufferManager(Unshareable):
             counters.host_writes += 1
             counters.scatter_regions += len(idx)
         else:
-            keep = scatter.last_wins_sorted(idx)
-            ordered = idx[keep]
-            packed = np.ascontiguousarray(rows[keep])
-            nbytes = len(ordered) * itemsize
-            chunk, staged = self._reserve_staging(nbytes, what)
-            chunk.view[staged:staged + nbytes] = packed.view(np.uint8)
-            regions = scatter.row_regions(ordered, itemsize, staged)
-            first = int(ordered[0]) * itemsize
-            span = int(ordered[-1]) * itemsize + itemsize - first
+            if len(idx) <= scatter.SMALL:
+                keep_small, regions = scatter.small_plan(idx, itemsize, 0)
+                packed = rows[keep_small]
+                nbytes = len(keep_small) * itemsize
+                chunk, staged = self._reserve_staging(nbytes, what)
+                regions["src"] += staged
+                first = int(regions["dst"][0])
+                span = int(regions["dst"][-1] + regions["size"][-1]) - first
+            else:
+                keep = scatter.last_wins_sorted(idx)
+                ordered = idx[keep]
+                packed = rows[keep]
+                nbytes = len(ordered) * itemsize
+                chunk, staged = self._reserve_staging(nbytes, what)
+                regions = scatter.row_regions(ordered, itemsize, staged)
+                first = int(ordered[0]) * itemsize
+                span = int(ordered[-1]) * itemsize + itemsize - first
+            chunk.view[staged:staged + nbytes] = np.ascontiguousarray(packed).view(np.uint8)
             self._ops.append(CopyOp(chunk.handle, staged, rec.handle, first, span,
                                     regions=regions))
             counters.uploads += 1

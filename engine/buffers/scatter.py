@@ -62,6 +62,30 @@ def check_rows(name: str, dtype: np.dtype[Any] | None, size: int, indices: Any, 
     return index_array.astype(np.int64, copy=False), rows
 
 
+SMALL = 48
+"""Up to this many rows, the sort and the regions are built in plain Python (a few numpy
+calls cost more than the loop for a handful of rows)."""
+
+
+def small_plan(indices: np.ndarray[Any, Any], itemsize: int, staged_offset: int
+               ) -> tuple[list[int], np.ndarray[Any, Any]]:
+    """:func:`last_wins_sorted` and :func:`row_regions` for a few rows, in Python: the
+    positions to pack (ascending index, last of duplicates) and the regions."""
+    values = indices.tolist()
+    last = {v: i for i, v in enumerate(values)}  # a repeated index keeps its last position
+    ordered = sorted(last)
+    keep = [last[v] for v in ordered]
+    regions: list[list[int]] = []
+    previous = -2
+    for k, v in enumerate(ordered):
+        if v == previous + 1:
+            regions[-1][2] += itemsize
+        else:
+            regions.append([staged_offset + k * itemsize, v * itemsize, itemsize])
+        previous = v
+    return keep, np.array([tuple(r) for r in regions], dtype=REGION_DTYPE)
+
+
 def last_wins_sorted(indices: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Positions into ``indices`` that sort them ascending, keeping the last of duplicates."""
     order = np.argsort(indices, kind="stable")

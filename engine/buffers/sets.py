@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.buffers.manager import BufferManager
+from engine.buffers.mapped import MappedWrite
 from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
 from engine.device.interrupts import defers_interrupts
 from engine.errors import (
@@ -143,6 +144,17 @@ class BufferSet(Unshareable):
                     manager.write_when_slot_begins(buffer, copy, slot, offset=offset)
         except EngineError as exc:
             raise _renamed(exc, "BufferSet.update_all", self.name) from None
+
+    def map_write(self, dtype: Any = None, *, offset: int = 0, count: int | None = None,
+                  frame_index: int | None = None) -> MappedWrite:
+        """A zero-copy write into the buffer of ``frame_index`` (default: the current slot):
+        ``with uniforms.map_write() as view: view["time"] = t`` (see
+        :meth:`BufferManager.map_write`; the set's dtype is the default)."""
+        slot = self._slot(frame_index, "BufferSet.map_write")
+        try:
+            return self.manager.map_write(self.buffers[slot], dtype, offset=offset, count=count)
+        except EngineError as exc:
+            raise _renamed(exc, "BufferSet.map_write", self.name) from None
 
     def get_buffer(self, frame_index: int | None = None) -> ManagedBuffer:
         """The buffer of ``frame_index`` (default: the current slot)."""

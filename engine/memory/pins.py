@@ -7,7 +7,7 @@ is persistent, so the memory can instead stay reserved while any view of it is a
 
 - the array's base is a ctypes array over the range; numpy keeps the base alive through every
   slice, reshape or ``np.asarray`` of the view, so the ctypes array dies with the last of them;
-- ``weakref.finalize`` on that ctypes array queues the allocation on a deque when it dies (an
+- a weak reference to that ctypes array queues the allocation on a deque when it dies (an
   append is atomic, so this is safe from any thread and from the garbage collector);
 - ``Allocation.pins`` counts live views; the allocator drains the deque at its own calls (on
   the owner thread) and frees an allocation that its owner gave back only when its pins are 0.
@@ -24,12 +24,22 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import functools
+import sys
 import weakref
 from typing import Any
 
 import numpy as np
 
+from engine.device.vk import ffi
 from engine.memory.blocks import Allocation
+
+
+@functools.lru_cache(maxsize=512)
+def _byte_array(nbytes: int) -> Any:
+    """The ctypes array type of ``nbytes`` bytes (making a type costs ~10 µs; frames repeat
+    the same sizes)."""
+    return ctypes.c_ubyte * nbytes
 
 
 class PinTable:
@@ -44,6 +54,7 @@ class PinTable:
         """Allocations their owner freed while pinned: freed when their pins reach 0."""
         self.on_drop: Any = None
         """Called after a view died (set by an allocator whose close waits for views)."""
+        self._refs: dict[int, tuple[weakref.ref[Any], Allocation]] = {}
 
     def view(self, allocation: Allocation, offset: int, nbytes: int) -> np.ndarray[Any, Any]:
         """A writable ``np.uint8`` array over ``nbytes`` mapped bytes at ``offset`` (bytes
@@ -52,16 +63,20 @@ class PinTable:
         assert mapping is not None and offset >= 0 and offset + nbytes <= allocation.size
         if nbytes == 0:
             return np.empty(0, dtype=np.uint8)
-        address = mapping.ctypes.data + offset
-        holder = (ctypes.c_ubyte * nbytes).from_address(address)
+        address = int(ffi.cast("uintptr_t", ffi.from_buffer(mapping))) + offset
+        holder = _byte_array(nbytes).from_address(address)
         allocation.pins += 1
         self.pinned[id(allocation)] = allocation
-        finalizer = weakref.finalize(holder, self._dropped, allocation)
-        finalizer.atexit = False  # at exit the OS takes the memory; nothing is freed under a view
+        ref = weakref.ref(holder, self._dropped)
+        self._refs[id(ref)] = (ref, allocation)
         return np.frombuffer(memoryview(holder), dtype=np.uint8)
 
-    def _dropped(self, allocation: Allocation) -> None:
-        self.dropped.append(allocation)
+    def _dropped(self, ref: weakref.ref[Any]) -> None:
+        """The weakref callback: the last view of a range died (any thread, or the GC)."""
+        entry = self._refs.pop(id(ref), None)
+        if entry is None or sys.is_finalizing():
+            return  # at exit the OS takes the memory; nothing is freed under a view
+        self.dropped.append(entry[1])
         hook = self.on_drop
         if hook is not None:
             hook()
