@@ -28,12 +28,13 @@ import numpy as np
 from engine.buffers.record import BufferRecord
 from engine.buffers.types import ManagedBuffer
 from engine.errors import MappedBufferChangedError, MappedWriteStateError
+from engine.identity import SharedIdentity
 
 if TYPE_CHECKING:
     from engine.buffers.manager import BufferManager
 
 
-class MappedWrite:
+class MappedWrite(SharedIdentity):
     """The context manager :meth:`BufferManager.map_write` returns (enter it once)."""
 
     __slots__ = ("_buffer", "_count", "_dtype", "_generation", "_manager", "_offset",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.errors import ReadbackCancelledError, ReadbackNotReadyError
+from engine.identity import SharedIdentity
 
 if TYPE_CHECKING:
     from engine.buffers.manager import BufferManager
@@ -47,7 +48,7 @@ class PendingRead:
         self.serial = serial
 
 
-class Readback:
+class Readback(SharedIdentity):
     """One pending read; made by :meth:`BufferManager.read_async` (see the module doc).
 
     Attributes:
