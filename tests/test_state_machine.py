@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import esper
+import numpy as np
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -63,6 +64,7 @@ class Model:
         self.alive = True
         self.host_write_frame: int | None = None
         self.entity: int | None = None
+        self.mutations = 0
 
 
 class BufferMachine(RuleBasedStateMachine):
@@ -89,9 +91,13 @@ class BufferMachine(RuleBasedStateMachine):
         self.other_dst = self.other.create_buffer(BufferConfig("other-dst", 1 << 20))
         self.other_commands = FrameCommands(self.other)
         self.copy_region = ffi.new("VkBufferCopy*")
+        self.kept: list = []  # (view, model, generation) of map_write views kept after use
+        self.reads: list = []  # (Readback, snapshot, model, mutations at the call)
 
     def teardown(self) -> None:
         if hasattr(self, "ctx"):
+            self.kept.clear()
+            self.reads.clear()
             self.ctx.close()
             esper.switch_world("default")
             esper.delete_world(self.world)
@@ -137,6 +143,7 @@ class BufferMachine(RuleBasedStateMachine):
         if expect is None:
             self.manager.update_buffer(buf, payload, offset=offset)
             model.data[offset:offset + length] = payload
+            model.mutations += 1
             if model.strategy.is_host:
                 model.host_write_frame = frame
         else:
@@ -147,6 +154,103 @@ class BufferMachine(RuleBasedStateMachine):
             else:
                 raise AssertionError(f"expected {expect.__name__}")
         assert buf.generation == model.generation
+
+    def _expected_write_error(self, model: Model, end: int, frame: int,
+                              out_of_bounds: type[Exception]) -> type[Exception] | None:
+        if not model.alive:
+            return E.BufferDestroyedError
+        if end > len(model.data):
+            return out_of_bounds
+        if (model.strategy.is_host and model.host_write_frame is not None
+                and model.host_write_frame != frame
+                and model.host_write_frame > self.manager.frames.completed_frame):
+            return E.HostWriteHazardError
+        return None
+
+    def _write_frame(self) -> int:
+        m = self.manager
+        return m.frame_number if self.in_frame or m.frame_number < 0 else m.frame_number + 1
+
+    @rule(buf=buffers, data=st.data(), keep=st.booleans())
+    def map_write(self, buf, data, keep: bool) -> None:  # type: ignore[no-untyped-def]
+        """A zero-copy write; sometimes the view is kept after its block (its writes later
+        must never reach a buffer that moved on, see scribble_kept_views)."""
+        model = self.models[buf.buffer_id]
+        offset = data.draw(st.integers(0, len(model.data) + 8), label="offset")
+        count = data.draw(st.integers(0, min(len(model.data) + 8, 300)), label="count")
+        payload = bytes(data.draw(st.binary(min_size=count, max_size=count), label="bytes"))
+        frame = self._write_frame()
+        expect = self._expected_write_error(model, offset + count, frame, E.OutOfBoundsError)
+        try:
+            with self.manager.map_write(buf, offset=offset, count=count) as view:
+                view[:] = np.frombuffer(payload, np.uint8)
+        except E.EngineError as exc:
+            assert expect is not None and isinstance(exc, expect), (expect, exc)
+            return
+        assert expect is None, f"expected {expect.__name__}"
+        model.data[offset:offset + count] = payload
+        if model.strategy.is_host:
+            model.host_write_frame = frame
+        model.mutations += 1
+        if keep:
+            self.kept.append((view, model, model.generation))
+
+    @rule()
+    def scribble_kept_views(self) -> None:
+        """Write garbage through kept views that no longer reach their buffer (a DEVICE_LOCAL
+        staging view, or a buffer destroyed or replaced since): no model may change."""
+        for view, model, generation in self.kept:
+            if (model.strategy is BufferStrategy.DEVICE_LOCAL or not model.alive
+                    or model.generation != generation):
+                view[:] = 0xEE
+
+    @rule(buf=buffers, data=st.data())
+    def update_ranges(self, buf, data) -> None:  # type: ignore[no-untyped-def]
+        model = self.models[buf.buffer_id]
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(model.data) + 4), min_size=2,
+                                         max_size=6, unique=True), label="cuts"))
+        ranges = [(a, bytes([(a + k) & 255 for k in range(b - a)]))
+                  for a, b in zip(cuts[::2], cuts[1::2], strict=False)]
+        end = max((a + len(p) for a, p in ranges), default=0)
+        frame = self._write_frame()
+        expect = self._expected_write_error(model, end, frame, E.InvalidRowsError)
+        try:
+            self.manager.update_ranges(buf, ranges)
+        except E.EngineError as exc:
+            assert expect is not None and isinstance(exc, expect), (expect, exc)
+            return
+        assert expect is None, f"expected {expect.__name__}"
+        for a, p in ranges:
+            model.data[a:a + len(p)] = p
+        if model.strategy.is_host and any(p for _a, p in ranges):
+            model.host_write_frame = frame
+        model.mutations += 1
+
+    @rule(buf=buffers)
+    def read_async(self, buf) -> None:  # type: ignore[no-untyped-def]
+        model = self.models[buf.buffer_id]
+        if not model.alive:
+            try:
+                self.manager.read_async(buf)
+            except E.BufferDestroyedError:
+                return
+            raise AssertionError("read_async of a destroyed buffer must raise")
+        rb = self.manager.read_async(buf)
+        self.reads.append((rb, bytes(model.data), model, model.mutations))
+
+    @rule(wait=st.booleans())
+    def take_readbacks(self, wait: bool) -> None:
+        """Arrived reads hold the snapshot (host buffers: when nothing wrote them since, since
+        a later host write may or may not be in the copy)."""
+        still = []
+        for rb, snapshot, model, mutations in self.reads:
+            if not (rb.ready or wait):
+                still.append((rb, snapshot, model, mutations))
+                continue
+            got = rb.wait().tobytes()
+            if model.strategy is BufferStrategy.DEVICE_LOCAL or model.mutations == mutations:
+                assert got == snapshot, "a readback's bytes differ from the snapshot"
+        self.reads = still
 
     @rule(buf=buffers, new_size=sizes)
     def resize(self, buf, new_size: int) -> None:  # type: ignore[no-untyped-def]
