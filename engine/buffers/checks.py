@@ -6,12 +6,14 @@ Kept out of :mod:`engine.buffers.manager` so the hot paths there read as the hap
 
 from __future__ import annotations
 
+import os
 from typing import Any, NoReturn
 
 import numpy as np
 
 from engine.buffers.types import ALL_USAGE, BufferConfig, BufferStrategy, ManagedBuffer
 from engine.device.context import GraphicsContext
+from engine.device.vk import vk
 from engine.errors import (
     BufferDestroyedError,
     ForeignBufferError,
@@ -364,3 +366,17 @@ def check_typed_range(buffer: ManagedBuffer, dtype: Any, offset: Any, count: Any
             f"{what}: {value} elements of {dt.itemsize} bytes at offset {start} exceed the "
             f"buffer's {buffer.size} bytes; ask for fewer elements, or resize_buffer() first.")
     return dt, start, value
+
+
+def check_direct_writes(context: Any, direct_writes: Any) -> bool:
+    """``BufferManager(direct_writes=...)``: a bool, or None for the default (on for GPUs with
+    DEVICE_LOCAL|HOST_VISIBLE memory, off on CPU devices; ``ENGINE_DIRECT_WRITES`` overrides)."""
+    flag = as_flag(direct_writes, "BufferManager()", "direct_writes", allow_none=True)
+    if flag is None:
+        env = os.environ.get("ENGINE_DIRECT_WRITES")
+        if env is not None:
+            return env not in ("0", "false", "")
+        bar = vk.VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
+        return not context.is_software and any(
+            t.flags & bar == bar for t in context.memory_types)
+    return flag

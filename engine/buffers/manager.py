@@ -48,20 +48,29 @@ from engine.device.barriers import HOST
 from engine.device.context import GraphicsContext
 from engine.device.interrupts import defers_interrupts
 from engine.device.vk import check_result, ffi, lib, vk
-from engine.errors import EngineError, FrameStateError
+from engine.errors import (
+    EngineError,
+    FrameStateError,
+    NoSuitableMemoryTypeError,
+    OutOfDeviceMemoryError,
+)
 from engine.frames.slot import FrameSlot
 from engine.frames.tracker import FrameTracker
 from engine.identity import Unshareable
 from engine.memory.allocator import MemoryAllocator
 from engine.memory.blocks import Allocation, align_up
 from engine.memory.stats import STAGING_USAGE, AllocationInfo
-from engine.memory.type_choice import HOST_COHERENT, buffer_alignment
+from engine.memory.type_choice import DEVICE_LOCAL, HOST_COHERENT, HOST_VISIBLE, buffer_alignment
 from engine.memory.vk_buffers import create_bound_buffer, destroy_bound_buffer
 
 memmove = ffi.memmove
 _get_ident = threading.get_ident
 
 DEFAULT_STAGING_BYTES = 4 * 1024 * 1024
+DIRECT_MAX_BYTES = 16 * 1024 * 1024
+"""DEVICE_LOCAL buffers up to this size may live in DEVICE_LOCAL|HOST_VISIBLE memory (the
+resizable-BAR window) and be written in place (``direct_writes``)."""
+DIRECT_ORDER = ((DEVICE_LOCAL | HOST_VISIBLE | HOST_COHERENT, 0), (DEVICE_LOCAL | HOST_VISIBLE, 0))
 RETIRE_DRAIN_COUNT = 256
 """Outside frames, this many retired buffers in the current slot trigger a drain (submit,
 wait, free): memory stays bounded for programs that never call ``begin_frame``."""
@@ -95,11 +104,20 @@ class BufferManager(Unshareable):
         hazard_checks: raise on host writes racing an unfinished frame (default on; off with
             ``ENGINE_HAZARD_CHECKS=0``).
         staging_bytes: initial staging-ring size per frame slot, in bytes (it grows).
+        direct_writes: DEVICE_LOCAL buffers of at most :data:`DIRECT_MAX_BYTES` go to
+            DEVICE_LOCAL|HOST_VISIBLE memory when the device has it and its heap has room
+            (else ordinary device-local memory), and a write to one goes straight into it
+            when no GPU work is in flight and none of its copies is pending (set-up,
+            level loads); otherwise through staging as usual, so the DEVICE_LOCAL rule
+            "write any time" holds. Default (None): on for GPUs that have such memory
+            (``ENGINE_DIRECT_WRITES=0``/``1`` overrides), off on CPU devices (lavapipe,
+            where every type is host memory and the tests exercise the staged path).
     """
 
     def __init__(self, context: GraphicsContext, *, frames_in_flight: int = 3,
                  discrete_like: bool = False, hazard_checks: bool | None = None,
-                 staging_bytes: int = DEFAULT_STAGING_BYTES) -> None:
+                 staging_bytes: int = DEFAULT_STAGING_BYTES,
+                 direct_writes: bool | None = None) -> None:
         frames_in_flight, staging_bytes, discrete_like, hazard_checks = checks.check_manager_args(
             context, frames_in_flight, staging_bytes, discrete_like, hazard_checks)
         context.require_open("BufferManager()")
@@ -109,6 +127,10 @@ class BufferManager(Unshareable):
         if hazard_checks is None:
             hazard_checks = os.environ.get("ENGINE_HAZARD_CHECKS", "1") not in ("0", "false")
         self.hazard_checks = hazard_checks
+        self.direct_writes = checks.check_direct_writes(context, direct_writes)
+        """Whether small DEVICE_LOCAL buffers may be written in place (see the class doc)."""
+        self._pending_dst: set[Any] = set()
+        """VkBuffers that a recorded-but-unsubmitted copy of this manager writes."""
         self.allocator = MemoryAllocator(context)
         self.frames = FrameTracker(context, frames_in_flight, what="BufferManager()")
         """The frame slots: numbers, waits, command buffers, retire lists (one owner)."""
@@ -232,27 +254,46 @@ class BufferManager(Unshareable):
 
     def _allocate(self, name: str, size: int, strategy: BufferStrategy, usage: int, what: str
                   ) -> tuple[Any, Allocation]:
-        """A bound VkBuffer of ``size`` bytes (rounded to the buffer granule) for ``strategy``."""
+        """A bound VkBuffer of ``size`` bytes (rounded to the buffer granule) for ``strategy``
+        (a small DEVICE_LOCAL one in DEVICE_LOCAL|HOST_VISIBLE memory with ``direct_writes``,
+        when there is room: over budget it falls back to ordinary device-local memory)."""
+        if (self.direct_writes and strategy is BufferStrategy.DEVICE_LOCAL
+                and size <= DIRECT_MAX_BYTES):
+            try:
+                return create_bound_buffer(
+                    self.context, self.allocator, align_up(size, self._alignment), usage,
+                    DIRECT_ORDER, map_memory=True, what=what, label="device_local (direct)",
+                    name=name)
+            except (OutOfDeviceMemoryError, NoSuitableMemoryTypeError):
+                pass
         return create_bound_buffer(
             self.context, self.allocator, align_up(size, self._alignment), usage,
             strategy.memory_order, map_memory=strategy.is_host, what=what,
             label=strategy.value, name=name)
 
     def _zero(self, rec: BufferRecord) -> None:
-        """New buffers start zeroed (as in WebGPU): host memset, or a GPU fill in the frame."""
-        if rec.view is not None:
-            rec.view[: rec.capacity] = 0
+        """New buffers start zeroed (as in WebGPU): host memset (host and direct buffers:
+        no GPU work has seen the new memory), or a GPU fill in the frame."""
+        mapping = rec.allocation.view
+        if mapping is not None:
+            mapping[: rec.capacity] = 0
             if not rec.coherent:
                 self.allocator.flush(rec.allocation, 0, rec.capacity, what="create_buffer")
         else:
             self._ops.append(CopyOp(None, 0, rec.handle, 0, rec.capacity))
+            self._pending_dst.add(rec.handle)
 
     def _attach(self, rec: BufferRecord, handle: Any, allocation: Allocation) -> None:
         """Point ``rec`` at a VkBuffer and its memory (mapping, flags, capacity)."""
         rec.handle = handle
         rec.allocation = allocation
-        rec.view = allocation.view
-        rec.ptr = None if allocation.view is None else ffi.from_buffer(allocation.view)
+        if rec.strategy is BufferStrategy.DEVICE_LOCAL:  # mapped only when direct (BAR)
+            rec.view = rec.ptr = None
+            rec.direct_ptr = None if allocation.view is None else \
+                ffi.from_buffer(allocation.view)
+        else:
+            rec.view = allocation.view
+            rec.ptr = None if allocation.view is None else ffi.from_buffer(allocation.view)
         rec.capacity = allocation.size
         rec.memory_type_index = allocation.type_index
         rec.memory_flags = allocation.flags
@@ -324,8 +365,24 @@ class BufferManager(Unshareable):
             rec.host_write_serial = self._timeline.last_serial
             counters.host_writes += 1
         elif nbytes:
-            self._stage(rec.handle, offset, data, nbytes)
+            if rec.direct_ptr is not None and self._idle_for(rec.handle):
+                memmove(rec.direct_ptr + offset, data, nbytes)  # in place: nothing in flight
+                if not rec.coherent:
+                    self.allocator.flush(rec.allocation, offset, nbytes,
+                                         what=f"update_buffer({rec.name!r})")
+                counters.direct_writes += 1
+            else:
+                self._stage(rec.handle, offset, data, nbytes)
         rec.last_updated_frame = frames.frame_number
+
+    def _idle_for(self, handle: Any) -> bool:
+        """True when a host write into ``handle``'s memory races nothing: no copy into it is
+        recorded or queued, and every submission so far has completed (polled, no wait)."""
+        if handle in self._pending_dst or self.frames.has_queued:
+            return False
+        timeline = self._timeline
+        return timeline.completed >= timeline.last_serial or \
+            timeline.poll() >= timeline.last_serial
 
     def _stage(self, handle: Any, offset: int, data: Any, nbytes: int) -> None:
         """Copy ``data`` into this frame's staging ring and queue the GPU copy to ``handle``.
@@ -341,6 +398,7 @@ class BufferManager(Unshareable):
         chunk, staged = ring.allocate(nbytes)
         memmove(chunk.ptr + staged, data, nbytes)  # one copy into the staging ring
         self._ops.append(CopyOp(chunk.handle, staged, handle, offset, nbytes))
+        self._pending_dst.add(handle)
         counters = self._counters
         counters.uploads += 1
         counters.upload_bytes += nbytes
@@ -402,6 +460,7 @@ class BufferManager(Unshareable):
             chunk.view[staged:staged + nbytes] = np.ascontiguousarray(packed).view(np.uint8)
             self._ops.append(CopyOp(chunk.handle, staged, rec.handle, first, span,
                                     regions=regions))
+            self._pending_dst.add(rec.handle)
             counters.uploads += 1
             counters.upload_bytes += nbytes
             counters.scatter_regions += len(regions)
@@ -464,6 +523,7 @@ class BufferManager(Unshareable):
             span = items[-1][0] + items[-1][2] - first
             self._ops.append(CopyOp(chunk.handle, staged, rec.handle, first, span,
                                     regions=regions))
+            self._pending_dst.add(rec.handle)
             counters.uploads += 1
             counters.upload_bytes += total
             counters.scatter_regions += count
@@ -540,6 +600,7 @@ class BufferManager(Unshareable):
             return
         chunk, staged_offset = staged
         self._ops.append(CopyOp(chunk.handle, staged_offset, rec.handle, offset, nbytes))
+        self._pending_dst.add(rec.handle)
         counters.uploads += 1
         counters.upload_bytes += nbytes
         counters.mapped_writes += 1
@@ -612,6 +673,7 @@ class BufferManager(Unshareable):
             else:
                 self._ops.append(CopyOp(None, 0, handle, 0, allocation.size))
                 self._ops.append(CopyOp(old_handle, 0, handle, 0, keep))
+                self._pending_dst.add(handle)
             item = RetiredBuffer(self, old_handle, old_allocation, old_size, rec.name)
             self.frames.retire(item)
             rec.size = new_size
@@ -789,6 +851,7 @@ class BufferManager(Unshareable):
         self.require_open("submit_uploads")
         cmd = frames.command_buffer(what="submit_uploads")
         self._recorder.record(cmd, ops)
+        self._pending_dst.clear()  # recorded: frames.has_queued covers them from here
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what="submit_uploads")
         # Sent first in the frame's next submission (its render), or at end_frame.
         frames.queue(cmd)
@@ -1026,6 +1089,8 @@ class BufferManager(Unshareable):
         stats.peak_live_bytes = c.peak_bytes
         stats.peak_staging_bytes_per_frame = max(c.peak_staging, slot_ring.used_this_frame)
         stats.mapped_writes_total = c.mapped_writes
+        stats.direct_writes_total = c.direct_writes
+        stats.direct_buffers = sum(1 for r in self._live.values() if r.direct_ptr is not None)
         stats.pinned_views = len(self.allocator.pins.pinned)
         stats.pinned_waiting = len(self.allocator.pins.waiting)
         stats.scatter_writes_total = c.scatter_writes

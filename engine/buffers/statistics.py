@@ -51,6 +51,10 @@ class BufferStatistics:
     peak_live_buffers: int = 0
     peak_live_bytes: int = 0
     peak_staging_bytes_per_frame: int = 0
+    direct_writes_total: int = 0
+    """DEVICE_LOCAL writes that went straight into DEVICE_LOCAL|HOST_VISIBLE memory."""
+    direct_buffers: int = 0
+    """Live DEVICE_LOCAL buffers in DEVICE_LOCAL|HOST_VISIBLE memory (``direct_writes``)."""
     mapped_writes_total: int = 0
     """``map_write`` blocks completed."""
     pinned_views: int = 0
@@ -105,6 +109,8 @@ class BufferStatistics:
                                             f"{self.buffers_freed_total}"),
             ("resizes", str(self.resizes_total)),
             ("uploads total", f"{self.uploads_total} ({_mib(self.upload_bytes_total)})"),
+            ("direct device-local", f"{self.direct_writes_total} writes into "
+                                    f"{self.direct_buffers} buffers"),
             ("zero-copy writes", f"{self.mapped_writes_total} (views pinning "
                                  f"{self.pinned_views} allocations, {self.pinned_waiting} "
                                  "given back)"),
@@ -165,6 +171,7 @@ class BufferCounters:
         self.peak_buffers = self.peak_bytes = self.peak_staging = 0
         self.live_bytes = 0
         self.mapped_writes = self.scatter_writes = self.scatter_regions = 0
+        self.direct_writes = 0
         self.readbacks_started = self.readbacks_completed = self.readback_waits = 0
 
     def new_frame(self) -> None:

@@ -144,6 +144,11 @@ class FrameTracker:
                 del retired[i]
                 return
 
+    @property
+    def has_queued(self) -> bool:
+        """Whether recorded command buffers wait for the frame's next submission."""
+        return bool(self._queued)
+
     def queue(self, command_buffer: Any, on_submitted: Callable[[int], None] | None = None
               ) -> None:
         """Hold a recorded command buffer until the frame's next :meth:`submit` (or

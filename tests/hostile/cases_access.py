@@ -71,7 +71,7 @@ CASES.append(Case(1, "view-kept-past-destroy-and-reuse", setup(NEIGHBOURS, """
             kept[:] = 0xEE
             m.end_frame()
         for new, value in made:
-            check(m.read_buffer(new) == bytes([value]) * 4096, "a stale view wrote into a new buffer")
+            check(m.read_buffer(new) == bytes([value]) * 4096, "a stale view wrote in")
         del kept
     still_fine("after stale views")
 """), wrong_data=True))
