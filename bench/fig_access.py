@@ -353,5 +353,79 @@ def readback(session: Session) -> dict[str, Any]:
                  extra=extra)
 
 
+REBAR_SIZES = (4096, 65536, 1 << 20, 16 << 20)
+
+
+def rebar(session: Session) -> list[dict[str, Any]]:
+    """Direct (in place, DEVICE_LOCAL|HOST_VISIBLE memory) vs staged writes of a DEVICE_LOCAL
+    buffer when nothing is in flight: each op is one ``update_buffer`` and everything needed
+    until the GPU has the bytes (staged: submit the copy and wait for it)."""
+    from engine.buffers.manager import DIRECT_MAX_BYTES
+    from engine.errors import EngineError
+
+    direct = session.manager(frames_in_flight=3, direct_writes=True)
+    staged = session.manager(frames_in_flight=3, direct_writes=False)
+    probe = session.manager(frames_in_flight=3)
+    default = probe.direct_writes
+    session.release(probe)
+    figures = []
+    for size in REBAR_SIZES:
+        payload = data.source(size, seed=12)
+        try:
+            bufs = {name: m.create_buffer(BufferConfig(f"rebar{size}", size,
+                                                       BufferStrategy.DEVICE_LOCAL))
+                    for name, m in (("ours_direct", direct), ("ours_staged", staged))}
+        except EngineError as exc:
+            figures.append(build(f"access/rebar/{data.fmt_size(size)}", "access",
+                                 f"direct vs staged DEVICE_LOCAL write, {data.fmt_size(size)}",
+                                 measurement=None, skipped={"ours_direct": str(exc)}))
+            continue
+        if direct.statistics().direct_buffers == 0:
+            reason = ("no DEVICE_LOCAL|HOST_VISIBLE memory type with room here"
+                      if size <= DIRECT_MAX_BYTES else "above DIRECT_MAX_BYTES")
+            figures.append(build(f"access/rebar/{data.fmt_size(size)}", "access",
+                                 f"direct vs staged DEVICE_LOCAL write, {data.fmt_size(size)}",
+                                 measurement=None, skipped={"ours_direct": reason}))
+            for name, m in (("ours_direct", direct), ("ours_staged", staged)):
+                m.destroy_buffer(bufs[name])
+            continue
+
+        def op(m: Any, buf: Any, payload: Any = payload) -> Runner:
+            def run(n: int) -> float:
+                start = time.perf_counter()
+                for _ in range(n):
+                    m.update_buffer(buf, payload)
+                    m.submit_uploads()
+                    m.frames.wait_idle_and_recycle(what="bench rebar")
+                return time.perf_counter() - start
+
+            return run
+
+        runners = {"ours_direct": op(direct, bufs["ours_direct"]),
+                   "ours_staged": op(staged, bufs["ours_staged"])}
+        before = direct.statistics().direct_writes_total
+        measured = measure(runners, session.settings)
+        direct_count = direct.statistics().direct_writes_total - before
+        ok = all(m.read_buffer(bufs[name]) == payload.tobytes()
+                 for name, m in (("ours_direct", direct), ("ours_staged", staged)))
+        if not ok:
+            raise AssertionError("access/rebar: wrong contents")
+        figures.append(build(
+            f"access/rebar/{data.fmt_size(size)}", "access",
+            f"direct vs staged DEVICE_LOCAL write, {data.fmt_size(size)}, nothing in flight",
+            measurement=measured, per="write", nbytes=size,
+            ratios=(("ours_staged", "ours_direct"),),
+            params={"size": size},
+            extra={"direct_writes_made": direct_count,
+                   "direct_memory_flags": hex(bufs["ours_direct"].memory_flags),
+                   "staged_memory_flags": hex(bufs["ours_staged"].memory_flags),
+                   "default_direct_writes_here": default}))
+        for name, m in (("ours_direct", direct), ("ours_staged", staged)):
+            m.destroy_buffer(bufs[name])
+    for m in (direct, staged):
+        session.release(m)
+    return figures
+
+
 def run(session: Session) -> list[dict[str, Any]]:
-    return [compute_upload(session), scatter(session), readback(session)]
+    return [compute_upload(session), scatter(session), readback(session), *rebar(session)]
