@@ -2,9 +2,11 @@
 
 Every frame it follows the camera's target entity (if any), builds view and projection
 matrices (right-handed, y up; Vulkan clip space: y down, depth 0..1), and writes the whole
-GlobalUbo (320 B: matrices, eye, viewport, ambient, time, dt, light and particle counts) into
-this frame slot's buffer of the GlobalUboSet. The data changes every frame, which is exactly
-what a per-frame set is for: no buffer a frame in flight reads is ever written.
+GlobalUbo (320 B: matrices, eye, viewport, ambient, time, dt, light and particle counts) in
+place into this frame slot's buffer of the GlobalUboSet (``map_write``: the values go
+straight into the mapped memory the shaders read, no temporary block). The data changes
+every frame, which is exactly what a per-frame set is for: no buffer a frame in flight reads
+is ever written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from components.camera import Camera
 from components.transform import Transform
 from engine.buffers.sets import GlobalUboSet
 from engine.render.layouts import GLOBAL_UBO_DTYPE
+
+_FIELDS = GLOBAL_UBO_DTYPE.fields
+assert _FIELDS is not None
+_TAIL: int = _FIELDS["camera_pos"][1]  # 256: after the four matrices
+_COUNTS: int = _FIELDS["light_count"][1]  # 312
 
 
 class _Sized(Protocol):
@@ -83,13 +90,7 @@ class CameraSystem(esper.Processor):
         self.particles = particles
         self.ambient = ambient
         self.time = 0.0
-        self._data = np.zeros(1, GLOBAL_UBO_DTYPE)
-        raw = self._data.view(np.uint8)
-        # Views over the UBO bytes: four matrices, then camera_pos/viewport/ambient/time/dt,
-        # then the two counts (GLOBAL_UBO_DTYPE offsets 0, 256 and 312).
-        self._matrices = raw[:256].view(np.float32).reshape(4, 4, 4)
-        self._tail = raw[256:312].view(np.float32)
-        self._counts = raw[312:320].view(np.uint32)
+        self._tail = np.zeros(14, np.float32)
 
     def process(self, dt: float = 0.0, *args: Any, **kwargs: Any) -> None:
         self.time += dt
@@ -118,10 +119,15 @@ class CameraSystem(esper.Processor):
         h = max(1, self.viewport.height)
         mats = camera_matrices(cam.eye, cam.target, cam.fov_y, w / h, cam.near, cam.far)
         cam.view, cam.proj, cam.view_proj, cam.inv_view_proj = mats.astype(np.float32)
-        self._matrices[...] = mats.transpose(0, 2, 1)  # column-major for GLSL
         ex, ey, ez = cam.eye
         ar, ag, ab = self.ambient
-        self._tail[:12] = (ex, ey, ez, 0.0, w, h, 1.0 / w, 1.0 / h, ar, ag, ab, 0.0)
-        self._tail[12:14] = (self.time, dt)
-        self._counts[:] = (self.lights.count, self.particles.count)
-        self.ubo.update(self._data)
+        tail = self._tail
+        tail[:12] = (ex, ey, ez, 0.0, w, h, 1.0 / w, 1.0 / h, ar, ag, ab, 0.0)
+        tail[12:14] = (self.time, dt)
+        # In place, at GLOBAL_UBO_DTYPE's offsets: four column-major matrices, then
+        # camera_pos, viewport, ambient, time, dt, then the two counts.
+        with self.ubo.map_write(np.uint8) as raw:
+            raw[:_TAIL].view(np.float32).reshape(4, 4, 4)[...] = mats.transpose(0, 2, 1)
+            raw[_TAIL:_COUNTS].view(np.float32)[:] = tail
+            raw[_COUNTS:_COUNTS + 8].view(np.uint32)[:] = (self.lights.count,
+                                                           self.particles.count)

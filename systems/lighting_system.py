@@ -1,10 +1,12 @@
 """LightingSystem (SIMULATE phase): pack PointLights std430 into the light storage buffer.
 
 The buffer (``lights``: DEVICE_LOCAL, STORAGE, LIGHT_DTYPE, 48 B per light) is written through
-``update_buffer`` only in frames where a light was added, removed or changed; a frame with no
+``update_rows`` only in frames where a light was added, removed or changed; a frame with no
 change makes no upload at all. Change detection: every light keeps a key tuple of all its
 fields plus its world position; a frame compares one tuple per light (about a microsecond).
-The changed slots are written as one contiguous range.
+The changed slots are written with one ``update_rows`` call (one staging allocation and one
+GPU copy whose regions merge neighbouring slots), so two lights changed at opposite ends of
+the buffer cost two small regions, not a rewrite of everything between them.
 
 Slots are dense: light ``i`` of the draw is slot ``i``. A removed light's slot is filled by
 the last light (two slots change). When lights exceed the capacity the buffer grows with
@@ -50,11 +52,10 @@ class LightingSystem(esper.Processor):
         self._slots: list[PointLight] = []
         self._known: dict[int, PointLight] = {}
         self._seen: Any = None
-        self._lo = self._hi = -1
+        self._dirty: list[int] = []
 
     def _mark(self, slot: int) -> None:
-        self._lo = slot if self._lo < 0 else min(self._lo, slot)
-        self._hi = max(self._hi, slot)
+        self._dirty.append(slot)
 
     def _sync(self, current: list[Any]) -> None:
         now: dict[int, PointLight] = {ent: light for ent, (light, _tr) in current}
@@ -107,12 +108,13 @@ class LightingSystem(esper.Processor):
                                     light.intensity, light.pulse_hz, light.pulse_phase,
                                     light.pulse_depth, light.glow)
                 self._mark(light.slot)
-        lo, hi = self._lo, min(self._hi, self.count - 1)
-        if lo >= 0 and hi >= lo:
-            self.manager.update_buffer(self.buffer, records[lo:hi + 1],
-                                       offset=lo * LIGHT_DTYPE.itemsize)
-            self.uploads += 1
-        self._lo = self._hi = -1
+        if self._dirty:
+            count = self.count
+            slots = np.fromiter((s for s in set(self._dirty) if s < count), dtype=np.int64)
+            if len(slots):
+                self.manager.update_rows(self.buffer, slots, records[slots])
+                self.uploads += 1
+            self._dirty.clear()
 
     def read_lights(self) -> np.ndarray[Any, Any]:
         """The packed lights as the GPU has them (a blocking read-back: tests and tools)."""
