@@ -17,6 +17,8 @@ from engine import (
     GraphicsContext,
 )
 
+pytestmark = pytest.mark.usefixtures("staged_uploads")  # staging mechanics are tested here
+
 STRATEGIES = list(BufferStrategy)
 
 

@@ -13,6 +13,8 @@ from engine import (
     errors,
 )
 
+pytestmark = pytest.mark.usefixtures("staged_uploads")  # staging mechanics are tested here
+
 S = BufferStrategy
 
 

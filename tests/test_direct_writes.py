@@ -71,7 +71,8 @@ def test_resize_and_large_buffers(direct):
     direct.destroy_buffer(big)
 
 
-def test_the_option_is_checked(vk_context):
+def test_the_option_is_checked(vk_context, monkeypatch):
+    monkeypatch.delenv("ENGINE_DIRECT_WRITES", raising=False)
     with pytest.raises(InvalidOptionError):
         BufferManager(vk_context, direct_writes="yes")
     manager = BufferManager(vk_context)

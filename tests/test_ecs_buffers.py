@@ -18,6 +18,8 @@ from engine import (
 from engine.schedule import Phase, phase_of, priority
 from systems import BufferSystem
 
+pytestmark = pytest.mark.usefixtures("staged_uploads")  # staging mechanics are tested here
+
 
 class Recorder(esper.Processor):
     def __init__(self, log: list[str], name: str) -> None:

@@ -11,6 +11,8 @@ import engine.errors as E  # noqa: N812
 from engine import BufferConfig, BufferManager, BufferStrategy, BufferUsage, FrameCommands
 from engine.device.vk import ffi, lib
 
+pytestmark = pytest.mark.usefixtures("staged_uploads")  # staging mechanics are tested here
+
 S = BufferStrategy
 MIB = 1 << 20
 

@@ -15,6 +15,8 @@ from engine.errors import NoSuitableMemoryTypeError, OutOfDeviceMemoryError
 from engine.memory.allocator import preferred_block_size
 from engine.memory.blocks import BlockPool
 
+pytestmark = pytest.mark.usefixtures("staged_uploads")  # staging mechanics are tested here
+
 S = BufferStrategy
 
 

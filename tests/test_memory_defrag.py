@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from memory_fakes import MIB
 
 from engine import BufferConfig, BufferStrategy, BufferUsage
 from engine.buffers.defrag import defragment
+
+pytestmark = pytest.mark.usefixtures("staged_uploads")  # staging mechanics are tested here
 
 S = BufferStrategy
 

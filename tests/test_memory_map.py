@@ -7,11 +7,14 @@ import struct
 import zlib
 
 import numpy as np
+import pytest
 from memory_fakes import MIB
 
 from engine import BufferConfig, BufferStrategy, BufferUsage
 from engine.memory.map_picture import COLOURS, LEGEND_HEIGHT, ROW_GAP, image_size, save_memory_map
 from engine.memory.stats import build_stats_dict, build_stats_string
+
+pytestmark = pytest.mark.usefixtures("staged_uploads")  # staging mechanics are tested here
 
 S = BufferStrategy
 

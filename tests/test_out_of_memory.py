@@ -7,6 +7,8 @@ import pytest
 from engine import BufferConfig, BufferManager, BufferStrategy, errors
 from engine.device.vk import FAULTS
 
+pytestmark = pytest.mark.usefixtures("staged_uploads")  # staging mechanics are tested here
+
 
 @pytest.fixture(autouse=True)
 def _disarm():

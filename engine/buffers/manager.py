@@ -49,10 +49,10 @@ from engine.device.context import GraphicsContext
 from engine.device.interrupts import defers_interrupts
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import (
+    BudgetExceededError,
     EngineError,
     FrameStateError,
     NoSuitableMemoryTypeError,
-    OutOfDeviceMemoryError,
 )
 from engine.frames.slot import FrameSlot
 from engine.frames.tracker import FrameTracker
@@ -264,8 +264,8 @@ class BufferManager(Unshareable):
                     self.context, self.allocator, align_up(size, self._alignment), usage,
                     DIRECT_ORDER, map_memory=True, what=what, label="device_local (direct)",
                     name=name)
-            except (OutOfDeviceMemoryError, NoSuitableMemoryTypeError):
-                pass
+            except (BudgetExceededError, NoSuitableMemoryTypeError):
+                pass  # no such memory, or its heap is over budget: ordinary device-local
         return create_bound_buffer(
             self.context, self.allocator, align_up(size, self._alignment), usage,
             strategy.memory_order, map_memory=strategy.is_host, what=what,
