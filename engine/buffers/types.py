@@ -105,7 +105,7 @@ class BufferConfig:
         name: a label for statistics, validation messages and debuggers (need not be unique).
         size: bytes the user may write (> 0). The VkBuffer is rounded up to the device's
             ``lcm(minUniformBufferOffsetAlignment, nonCoherentAtomSize)``.
-        strategy: a :class:`BufferStrategy`.
+        strategy: a :class:`~engine.buffers.types.BufferStrategy`.
         usage: :class:`BufferUsage` flags (at least one GPU use).
         dtype: optional numpy dtype of the elements; when set, ``update_buffer`` only accepts
             arrays of exactly this dtype, at offsets that are multiples of its itemsize.

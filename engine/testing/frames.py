@@ -36,7 +36,8 @@ class FrameDriver:
 
     Attributes:
         frames: frames stepped so far.
-        buffer_system, binding_system: what :meth:`install` added (``None`` before).
+        buffer_system: the BufferSystem :meth:`install` added (``None`` before).
+        binding_system: the BindingSystem :meth:`install` added (``None`` without a binder).
     """
 
     def __init__(self, validation: ValidationLog | None = None) -> None:
