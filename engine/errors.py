@@ -189,3 +189,11 @@ class ReadOnlyFieldError(EngineError, AttributeError):
 
 class NotCopyableError(EngineError, TypeError):
     """An object that owns Vulkan handles was copied or pickled; a copy would share them."""
+
+
+# --- packaging -----------------------------------------------------------------------------
+
+
+class ShadowedPackageError(EngineError, ImportError):
+    """A module of the user's named like one of the project's top-level packages
+    (``components``, ``systems``, ``games``) comes first on ``sys.path`` and hides it."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import esper
 import pytest
 
+from engine.packages import require_own_package
 from engine.schedule import PHASE_SPACING, Phase, phase_of
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class FrameDriver:
             add_system(MySystem(buffer_manager), Phase.SIMULATE)
             frame_driver.step(3)
         """
+        require_own_package("systems", "frame_driver.install")
         from systems.buffer_system import BufferSystem  # not at import: no window stack needed
 
         self.manager = manager
