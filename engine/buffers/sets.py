@@ -10,7 +10,8 @@ Two ways to write:
 - :meth:`BufferSet.update` writes one slot (data that is rewritten every frame: camera, time).
 - :meth:`BufferSet.update_all` sets the value from now on: the current slot at once, every other
   slot when its next frame begins (``begin_frame``, after the slot's previous use completed):
-  data that changes now and then (a material, an emitter). Each write is a direct copy into mapped memory; nothing is staged or submitted.
+  data that changes now and then (a material, an emitter). Each write is a direct copy into
+  mapped memory; nothing is staged or submitted.
 """
 
 from __future__ import annotations
