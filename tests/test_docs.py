@@ -105,3 +105,25 @@ def test_the_site_builds_without_a_warning(tmp_path):
     assert "HostWriteHazardError" in api, "docstrings reach the reference"
     images = {p.name for p in (out / "_images").iterdir()}
     assert {"screenshot.png", "meshes.png", "particles.png", "memory-map.png"} <= images
+
+
+def test_every_python_block_of_the_pages_is_valid_python():
+    blocks = []
+    for page in pages():
+        text = page.read_text()
+        for m in re.finditer(r"```(?:python|\{code-block\} python\n(?::\w+:[^\n]*\n)*)\n?(.*?)```",
+                             text, re.S):
+            blocks.append((page, m.group(1)))
+    assert len(blocks) >= 8
+    for page, code in blocks:
+        compile(code, str(page), "exec")  # a SyntaxError names the page
+
+
+def test_the_testing_page_shows_the_test_that_the_suite_runs():
+    page = (DOCS / "howto" / "testing.md").read_text()
+    shown = re.search(r"```python\n(.*?)```", page, re.S)
+    assert shown, "docs/howto/testing.md shows a test"
+    source = (ROOT / "tests" / "test_minimal_example.py").read_text()
+    missing = [line for line in shown.group(1).splitlines() if line.strip() and line not in source]
+    assert not missing, f"lines of docs/howto/testing.md not in tests/test_minimal_example.py: " \
+                        f"{missing}"
