@@ -76,6 +76,7 @@ from engine import BufferManager, ManagedBuffer
 def grow(manager: BufferManager, buffer: ManagedBuffer) -> None:
     reveal_type(manager.frame_number)
     reveal_type(manager.create_buffer)
+    reveal_type(buffer.size)
     manager.resize_buffer(buffer, "twice as big")
 """
 
@@ -102,7 +103,8 @@ def test_mypy_sees_the_installed_librarys_types(wheel, tmp_path):
     assert re.search(r'app.py:6: note: Revealed type is "def \(config: '
                      r'engine\.buffers\.types\.BufferConfig.*-> '
                      r'engine\.buffers\.types\.ManagedBuffer"', typed), typed
-    assert re.search(r'app.py:7: error: Argument 2 to "resize_buffer" of "BufferManager" has '
+    assert 'app.py:7: note: Revealed type is "int"' in typed, "ManagedBuffer.size: " + typed
+    assert re.search(r'app.py:8: error: Argument 2 to "resize_buffer" of "BufferManager" has '
                      r'incompatible type "str"; expected "int"', typed), typed
 
     (site / "engine" / "py.typed").unlink()  # the same install without the marker

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -139,11 +139,15 @@ _PUBLIC_FIELDS = ("name", "size", "strategy", "usage", "dtype", "generation",
                   "last_updated_frame", "handle", "capacity", "buffer_id")
 
 
-def _read_only(field_name: str, doc: str) -> property:
+def _read_only(field_name: str, doc: str, kind: Any) -> property:
+    """A read-only property over the slot ``_<field_name>``; ``kind`` is its type, for the
+    documentation (type checkers read the typed declarations in ``ManagedBuffer``)."""
     slot = "_" + field_name
 
     def get(self: ManagedBuffer) -> Any:
         return getattr(self, slot)
+
+    get.__annotations__ = {"return": kind}
 
     def refuse(self: ManagedBuffer, value: Any) -> None:
         fix = ("call resize_buffer() to change the size" if field_name == "size" else
@@ -210,20 +214,53 @@ class ManagedBuffer(SharedIdentity):
         "_view",
     )
 
-    name = _read_only("name", "The label of the BufferConfig.")
-    size = _read_only("size", "Bytes the user may write (as requested; see capacity).")
-    strategy = _read_only("strategy", "The BufferStrategy.")
-    usage = _read_only("usage", "BufferUsage flags, TRANSFER_SRC/DST included.")
-    dtype = _read_only("dtype", "The numpy dtype of the elements, or None.")
-    generation = _read_only("generation", "1 at creation; +1 each time the VkBuffer is replaced.")
-    memory_type_index = _read_only("memory_type_index", "The VkMemoryType index.")
-    memory_flags = _read_only("memory_flags", "The VkMemoryPropertyFlags of the memory type.")
-    alive = _read_only("alive", "False once destroy_buffer retired it.")
-    created_frame = _read_only("created_frame", "The frame number at creation.")
-    last_updated_frame = _read_only("last_updated_frame", "The frame of the last write.")
-    handle = _read_only("handle", "The current VkBuffer (changes on resize).")
-    capacity = _read_only("capacity", "Bytes allocated for the VkBuffer (>= size).")
-    buffer_id = _read_only("buffer_id", "A number unique within the manager.")
+    if TYPE_CHECKING:  # what type checkers see; at run time, the read-only properties below
+        @property
+        def name(self) -> str: ...
+        @property
+        def size(self) -> int: ...
+        @property
+        def strategy(self) -> BufferStrategy: ...
+        @property
+        def usage(self) -> BufferUsage: ...
+        @property
+        def dtype(self) -> np.dtype[Any] | None: ...
+        @property
+        def generation(self) -> int: ...
+        @property
+        def memory_type_index(self) -> int: ...
+        @property
+        def memory_flags(self) -> int: ...
+        @property
+        def alive(self) -> bool: ...
+        @property
+        def created_frame(self) -> int: ...
+        @property
+        def last_updated_frame(self) -> int: ...
+        @property
+        def handle(self) -> Any: ...
+        @property
+        def capacity(self) -> int: ...
+        @property
+        def buffer_id(self) -> int: ...
+    else:
+        name = _read_only("name", "The label of the BufferConfig.", "str")
+        size = _read_only("size", "Bytes the user may write (as requested; see capacity).", "int")
+        strategy = _read_only("strategy", "The BufferStrategy.", "BufferStrategy")
+        usage = _read_only("usage", "BufferUsage flags, TRANSFER_SRC/DST included.", "BufferUsage")
+        dtype = _read_only(
+            "dtype", "The numpy dtype of the elements, or None.", "np.dtype[Any] | None")
+        generation = _read_only(
+            "generation", "1 at creation; +1 each time the VkBuffer is replaced.", "int")
+        memory_type_index = _read_only("memory_type_index", "The VkMemoryType index.", "int")
+        memory_flags = _read_only(
+            "memory_flags", "The VkMemoryPropertyFlags of the memory type.", "int")
+        alive = _read_only("alive", "False once destroy_buffer retired it.", "bool")
+        created_frame = _read_only("created_frame", "The frame number at creation.", "int")
+        last_updated_frame = _read_only("last_updated_frame", "The frame of the last write.", "int")
+        handle = _read_only("handle", "The current VkBuffer (changes on resize).", "Any")
+        capacity = _read_only("capacity", "Bytes allocated for the VkBuffer (>= size).", "int")
+        buffer_id = _read_only("buffer_id", "A number unique within the manager.", "int")
 
     def __init__(self, name: str, size: int, strategy: BufferStrategy, usage: BufferUsage,
                  dtype: np.dtype[Any] | None = None, generation: int = 1,
