@@ -134,3 +134,25 @@ def test_the_testing_page_shows_the_test_that_the_suite_runs():
     missing = [line for line in shown.group(1).splitlines() if line.strip() and line not in source]
     assert not missing, f"lines of docs/howto/testing.md not in tests/test_minimal_example.py: " \
                         f"{missing}"
+
+
+def test_the_reference_documents_every_module():
+    """Each module of engine/, components/ and systems/ (not an underscore one, not an empty
+    package) has an ``automodule`` in a page of docs/reference, so a new module is documented."""
+    pages_text = "".join(p.read_text() for p in (DOCS / "reference").glob("*.md"))
+    documented = set(re.findall(r"automodule:: ([\w.]+)", pages_text))
+    undocumented = []
+    for package in ("engine", "components", "systems"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+                if not path.read_text().strip():
+                    continue  # an empty package: nothing to document
+            if any(part.startswith("_") for part in parts):
+                continue
+            if ".".join(parts) not in documented:
+                undocumented.append(".".join(parts))
+    assert not undocumented, (
+        f"not in the API reference: {undocumented}; add '.. automodule:: NAME' to a page of "
+        "docs/reference (internals.md for modules a game does not call)")
