@@ -5,7 +5,7 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 PY = $$(cat build/python)
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench bench-quick soak lint deps
+.PHONY: demo test docs bench bench-quick soak lint deps
 
 deps:
 	@scripts/deps.sh test
@@ -15,6 +15,12 @@ demo: deps
 
 test: deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The documentation site (Sphinx, furo, MyST) into build/docs/html; any warning fails it.
+docs:
+	@scripts/deps.sh docs
+	$(PY) -m sphinx -b html -n -W --keep-going -E -d build/docs/doctrees docs build/docs/html
+	@echo "docs: build/docs/html/index.html"
 
 bench:
 	@scripts/deps.sh bench

@@ -16,7 +16,9 @@ Vec3 = tuple[float, float, float]
 
 @dataclass(slots=True, eq=False)
 class Camera:
-    """Attributes:
+    """The camera that views the scene (one entity holds it).
+
+    Attributes:
         eye, target: world positions (the CameraSystem moves them when following).
         fov_y: vertical field of view (degrees).
         near, far: clip distances (units).

@@ -16,7 +16,9 @@ Vec4 = tuple[float, float, float, float]
 
 @dataclass(slots=True, eq=False)
 class ParticleEmitter:
-    """Attributes:
+    """A GPU particle fountain at its entity's Transform.
+
+    Attributes:
         rate: particles spawned per second (steady state, while slots are free).
         lifetime: mean particle lifetime in seconds (each particle 0.6x-1.4x).
         speed: random speed added in a random direction (units/s).

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 @dataclass(slots=True, eq=False)
 class Player:
-    """Attributes:
+    """The player's spark: what the InputSystem and the game rules read and write.
+
+    Attributes:
         speed: top speed (units/s).
         radius: collision radius (units).
         move_x, move_z: requested direction this frame, each -1..1 (set by the InputSystem).

@@ -15,7 +15,9 @@ Vec3 = tuple[float, float, float]
 
 @dataclass(slots=True, eq=False)
 class PointLight:
-    """Attributes:
+    """A point light at its entity's Transform, drawn as a light volume.
+
+    Attributes:
         color: linear RGB, 0..1.
         intensity: brightness multiplier.
         radius: world units; nothing beyond it is lit (the light volume's size).

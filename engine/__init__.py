@@ -8,6 +8,7 @@ The public names are re-exported here::
 from __future__ import annotations
 
 from engine import errors
+from engine._version import __version__
 from engine.binding.binder import PipelineId, ResourceBinder
 from engine.binding.pipelines import ComputePipeline, FrameCommands
 from engine.buffers.manager import BufferManager
@@ -47,5 +48,6 @@ __all__ = [
     "add_system",
     "errors",
     "priority",
+    "__version__",
     *[name for name in dir(errors) if name.endswith("Error")],
 ]

@@ -9,8 +9,8 @@ i.e. the call, the resource, the rule that was broken and the fix. Every check r
 state changes, so a call that raises leaves the manager exactly as it was.
 
 Raw exceptions of the ``vulkan`` bindings (``VkError...``, ``OverflowError``...) never reach a
-user: :mod:`engine.device.vk` translates them into :class:`VulkanError` (or
-:class:`OutOfDeviceMemoryError`).
+user: :mod:`engine.device.vk` translates them into :class:`~engine.errors.VulkanError` (or
+:class:`~engine.errors.OutOfDeviceMemoryError`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class InvalidDataError(EngineError):
 
 
 class InvalidStrategyError(EngineError):
-    """The strategy is not a :class:`BufferStrategy` member."""
+    """The strategy is not a :class:`~engine.buffers.types.BufferStrategy` member."""
 
 
 class InvalidUsageError(EngineError):
@@ -212,3 +212,11 @@ class ReadbackCancelledError(EngineError):
 
 class InvalidRowsError(EngineError, ValueError):
     """``update_rows``/``update_ranges``: bad indices, rows or ranges (types, bounds, overlap)."""
+
+
+# --- packaging -----------------------------------------------------------------------------
+
+
+class ShadowedPackageError(EngineError, ImportError):
+    """A module of the user's named like one of the project's top-level packages
+    (``components``, ``systems``, ``games``) comes first on ``sys.path`` and hides it."""

@@ -3,7 +3,8 @@
 esper runs processors by descending ``priority``; this table is the only place that maps the
 phases of a frame (docs/ARCHITECTURE.md, "One frame") to numbers. Systems register by phase name::
 
-    add_system(BufferSystem(manager), Phase.UPLOADS)
+    add_system(SpinSystem(manager, spin), Phase.SIMULATE)   # a system of yours
+    BufferSystem.install(manager)    # the engine's: BEGIN, UPLOADS and END at once
 
 =========  ==================================================================================
 phase      what runs

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing, skip what is present (so it also works offline), then write the
 # Python interpreter to use into build/python.
-#   scripts/deps.sh [test|bench]
+#   scripts/deps.sh [test|docs|bench]
 # System parts come from apt (Debian); Python parts go into .venv from pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,8 +43,10 @@ fi
 
 # --- Python: use what is importable, else build .venv from pyproject.toml -------------------
 modules="vulkan, glfw, esper, numpy, engine.testing.plugin"
+docs_modules="sphinx, furo, myst_parser"   # the docs extra (part of the test extra)
 case "$extra" in
   test) modules="$modules, pytest, hypothesis" ;;
+  docs) modules="$modules, $docs_modules" ;;
   bench) modules="$modules, pytest, hypothesis, wgpu, moderngl, matplotlib" ;;
 esac
 probe() { PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" "$1" -c "import $modules" >/dev/null 2>&1; }
@@ -61,5 +63,14 @@ else
   .venv/bin/python -m pip install -q -e ".[$extras]" 2>&1 | grep -v '^WARNING: Location' >&2 || true
   probe .venv/bin/python || { echo "deps: Python packages still missing after install" >&2; exit 1; }
   py=.venv/bin/python
+fi
+# The suite runs without the docs tools (tests/test_docs.py then skips its build), so a .venv
+# made before they joined the test extra gets them here; tried once, so offline stays quick.
+if [ "$extra" = test ] && [ "$py" = .venv/bin/python ] && [ ! -e build/docs-deps-tried ] && \
+    ! .venv/bin/python -c "import $docs_modules" >/dev/null 2>&1; then
+  touch build/docs-deps-tried
+  echo "deps: installing the docs extra into .venv (sphinx, furo, myst-parser)" >&2
+  .venv/bin/python -m pip install -q -e ".[test,dev]" 2>&1 | grep -v '^WARNING: Location' >&2 || \
+    echo "deps: could not install the docs extra; the docs build test will skip" >&2
 fi
 echo "$py" > build/python

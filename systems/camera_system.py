@@ -74,7 +74,9 @@ def camera_matrices(eye: tuple[float, float, float], target: tuple[float, float,
 
 
 class CameraSystem(esper.Processor):
-    """Args:
+    """Writes this frame slot's global uniform block (SIMULATE phase).
+
+    Args:
         ubo: the GlobalUboSet (GLOBAL_UBO_DTYPE) the shaders read as ``GlobalUbo``.
         viewport: anything with ``width``/``height`` in pixels (the render target).
         lights, particles: anything with ``count`` (LightingSystem, ParticleSystem).

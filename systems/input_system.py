@@ -2,10 +2,11 @@
 
 Events arrive through :meth:`InputSystem.on_key` (and ``on_mouse_button``/``on_cursor``), which
 a window calls from its GLFW callbacks and tests call directly with synthetic events. Each
-frame, :meth:`process` polls the window (if any) and turns the held keys into every
+frame, :meth:`InputSystem.process` polls the window (if any) and turns the held keys into every
 :class:`~components.player.Player`'s ``move_x``/``move_z`` (WASD or arrows, normalised), or,
 while the left mouse button is held, into a ground target under the cursor. One-shot keys
-(pause, restart, quit...) become named actions that the game takes with :meth:`take_actions`.
+(pause, restart, quit...) become named actions that the game takes with
+:meth:`InputSystem.take_actions`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ ACTION_KEYS: dict[int, str] = {
 
 
 class InputSystem(esper.Processor):
-    """Args:
+    """Keyboard and mouse into Player components and named actions (INPUT phase).
+
+    Args:
         window: a :class:`~engine.render.window.Window` to poll and listen to, or None
             (headless: only synthetic events).
     """

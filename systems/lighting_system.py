@@ -29,7 +29,9 @@ from engine.render.layouts import LIGHT_DTYPE
 
 
 class LightingSystem(esper.Processor):
-    """Args:
+    """Packs every PointLight into one std430 storage buffer (SIMULATE phase).
+
+    Args:
         manager: the BufferManager.
         capacity: lights the buffer holds before its first resize.
 

@@ -1,6 +1,7 @@
 """ParticleSystem (SIMULATE phase): write emitter changes and the frame's simulation parameters.
 
-Buffers it owns (created at construction, destroyed by :meth:`destroy` or the manager):
+Buffers it owns (created at construction, destroyed by :meth:`ParticleSystem.destroy` or the
+manager):
 
 - ``particles``: DEVICE_LOCAL, STORAGE | VERTEX, ``capacity`` x 64 B (PARTICLE_DTYPE). The
   compute shader simulates it in place; the sprite draw reads it as a vertex buffer. The host
@@ -38,7 +39,9 @@ LOCAL_SIZE = 256
 
 
 class ParticleSystem(esper.Processor):
-    """Args:
+    """Emitter changes and the frame's simulation parameters (SIMULATE phase).
+
+    Args:
         manager: the BufferManager.
         capacity: particle slots in the buffer (all emitters share them).
         max_emitters: emitter records in the emitter buffer.

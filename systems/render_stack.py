@@ -14,7 +14,8 @@ its phase::
     END       BufferEndSystem (end_frame)
 
 Games add their own systems around these (see ``games/wisp/app.py``); tests use it to render
-small scenes. :meth:`close` retires what it created (the manager and binder are not owned).
+small scenes. :meth:`RenderStack.close` retires what it created (the manager and binder are not
+owned).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ from systems.render_system import RenderSystem
 
 
 class RenderStack:
-    """Args:
+    """The standard frame, assembled in the current esper world.
+
+    Args:
         manager, binder: the device's BufferManager and ResourceBinder (same frames in flight).
         target: an OffscreenTarget or SwapchainTarget (not owned).
         scene_vertices: SCENE_VERTEX_DTYPE array of the static scene (one draw).

@@ -1,9 +1,9 @@
 """RenderSystem (RENDER phase): record, submit and present the frame.
 
 It runs after the BufferSystem submitted the frame's uploads and the BindingSystem wrote the
-slot's descriptors, and hands the slot to :meth:`Renderer.render` (compute, scene, light
-volumes, particles, one fence-tracked submission, present). It also records how long the
-frame's Python work took since the BEGIN phase (``cpu_ms``), for the frame statistics.
+slot's descriptors, and hands the slot to :meth:`~engine.render.renderer.Renderer.render` (compute,
+scene, light volumes, particles, one fence-tracked submission, present). It also records how long
+the frame's Python work took since the BEGIN phase (``cpu_ms``), for the frame statistics.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from engine.render.renderer import Renderer
 
 
 class RenderSystem(esper.Processor):
-    """Args:
+    """Records, submits and presents the frame (RENDER phase).
+
+    Args:
         renderer: the frame recorder for the current target.
         manager: whose ``frame_index`` is the slot of this frame.
 

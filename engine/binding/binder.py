@@ -17,18 +17,19 @@ How it works:
   nothing dirty costs O(1) per pipeline.
 - Resizes reach the binder through ``context.buffer_listeners``: a ``"replaced"`` buffer marks
   only the bindings that reference it (identity map buffer -> binding keys) dirty. Data writes
-  never notify, so they never cause descriptor writes. :meth:`update_all` visits only the
-  pipelines with dirty bindings in the slot (O(1) for a frame without changes).
+  never notify, so they never cause descriptor writes. :meth:`ResourceBinder.update_all` visits only
+  the pipelines with dirty bindings in the slot (O(1) for a frame without changes).
 
 A bound buffer that is destroyed: the ``"destroyed"`` event marks its bindings dead, and every
 later ``update_frame`` of that pipeline raises :class:`~engine.errors.BufferDestroyedError`
 naming the binding and the buffer, before writing anything (the old descriptor stays; it is
 valid only until the frame that destroyed the buffer completes, so the pipeline must not be used
-again before a live buffer is bound, or the binding is dropped with :meth:`unbind`).
+again before a live buffer is bound, or the binding is dropped with :meth:`ResourceBinder.unbind`).
 
-Lifetimes: layouts, pools, sets and adopted pipelines live until :meth:`release_pipeline` or
-:meth:`close` (both wait for the device to go idle: call them at load/shutdown time, never per
-frame). The context closes the binder before the device goes.
+Lifetimes: layouts, pools, sets and adopted pipelines live until
+:meth:`ResourceBinder.release_pipeline` or :meth:`ResourceBinder.close` (both wait for the device to
+go idle: call them at load/shutdown time, never per frame). The context closes the binder before the
+device goes.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 The planning is the memory layer's (:mod:`engine.memory.defrag_plan`: which blocks can be
 emptied, and the allocations in them). Here each planned allocation is mapped to its live
-``DEVICE_LOCAL`` buffer and moved with :meth:`BufferManager.relocate_buffer`, the manager's one
-replace path (the same as resize):
+``DEVICE_LOCAL`` buffer and moved with
+:meth:`~engine.buffers.manager.BufferManager.relocate_buffer`, the manager's one replace path
+(the same as resize):
 
 1. a new ``VkBuffer`` of the same size is bound to a free range of *another* block of the same
    memory type;

@@ -9,8 +9,9 @@ Two ways to write:
 
 - :meth:`BufferSet.update` writes one slot (data that is rewritten every frame: camera, time).
 - :meth:`BufferSet.update_all` sets the value from now on: the current slot at once, every other
-  slot in the upload phase of its next frame (data that changes now and then: a material, an
-  emitter). Each write is a direct copy into mapped memory; nothing is staged or submitted.
+  slot when its next frame begins (``begin_frame``, after the slot's previous use completed):
+  data that changes now and then (a material, an emitter). Each write is a direct copy into
+  mapped memory; nothing is staged or submitted.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ class BufferSet(Unshareable):
         """Make ``data`` (at byte ``offset``) the contents of every slot from now on.
 
         The current slot is written at once (all slots during set-up, before the first frame);
-        the others in the upload phase (``submit_uploads``) of their next frame, in call order.
+        the others when their next frame begins (``begin_frame`` applies them, in call order,
+        once the slot's previous frame completed).
         Checks happen now, so a bad call raises here and queues nothing.
         """
         if isinstance(data, np.generic):

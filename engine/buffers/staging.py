@@ -5,7 +5,7 @@ How uploads to device-local buffers work:
 1. ``update_buffer`` copies the data once into the current slot's :class:`StagingRing`
    (persistently mapped, host-visible coherent memory) and appends a :class:`CopyOp`.
 2. The BufferSystem (schedule phase "uploads") calls ``BufferManager.submit_uploads()``, which
-   records every op of the frame into one command buffer by :func:`record_copies`:
+   records every op of the frame into one command buffer by :meth:`CopyRecorder.record`:
    a barrier (earlier GPU work -> transfer), the copies (with a transfer->transfer barrier only
    where a copy touches bytes an earlier copy of the batch wrote), and a barrier (transfer ->
    everything later) so that the frame's compute and draws see the data. It is submitted on the

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import operator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -107,7 +107,7 @@ class BufferConfig:
         name: a label for statistics, validation messages and debuggers (need not be unique).
         size: bytes the user may write (> 0). The VkBuffer is rounded up to the device's
             ``lcm(minUniformBufferOffsetAlignment, nonCoherentAtomSize)``.
-        strategy: a :class:`BufferStrategy`.
+        strategy: a :class:`~engine.buffers.types.BufferStrategy`.
         usage: :class:`BufferUsage` flags (at least one GPU use).
         dtype: optional numpy dtype of the elements; when set, ``update_buffer`` only accepts
             arrays of exactly this dtype, at offsets that are multiples of its itemsize.
@@ -136,8 +136,16 @@ class DescriptorInfo(NamedTuple):
     range: int
 
 
-def _read_only(field_name: str, doc: str) -> property:
+def _read_only(field_name: str, doc: str, kind: Any) -> property:
+    """A read-only property over the buffer's record field ``field_name``; ``kind`` is its
+    type, for the documentation (type checkers read the typed declarations in
+    ``ManagedBuffer``)."""
     getter = operator.attrgetter("_record." + field_name)
+
+    def get(self: ManagedBuffer) -> Any:
+        return getter(self)
+
+    get.__annotations__ = {"return": kind}
 
     def refuse(self: ManagedBuffer, value: Any) -> None:
         fix = ("call resize_buffer() to change the size" if field_name == "size" else
@@ -151,7 +159,7 @@ def _read_only(field_name: str, doc: str) -> property:
     def refuse_delete(self: ManagedBuffer) -> None:
         refuse(self, "<deleted>")
 
-    return property(getter, refuse, refuse_delete, doc)
+    return property(get, refuse, refuse_delete, doc)
 
 
 class ManagedBuffer(SharedIdentity):
@@ -179,23 +187,61 @@ class ManagedBuffer(SharedIdentity):
 
     __slots__ = ("__weakref__", "_record")
 
-    name = _read_only("name", "The label of the BufferConfig.")
-    size = _read_only("size", "Bytes the user may write (as requested; see capacity).")
-    strategy = _read_only("strategy", "The BufferStrategy.")
-    usage = _read_only("usage", "BufferUsage flags, TRANSFER_SRC/DST included.")
-    dtype = _read_only("dtype", "The numpy dtype of the elements, or None.")
-    generation = _read_only("generation", "1 at creation; +1 each time the VkBuffer is replaced.")
-    memory_type_index = _read_only("memory_type_index", "The VkMemoryType index.")
-    memory_flags = _read_only("memory_flags", "The VkMemoryPropertyFlags of the memory type.")
-    alive = _read_only("alive", "False once destroy_buffer retired it.")
-    created_frame = _read_only("created_frame", "The frame number at creation.")
-    last_updated_frame = _read_only("last_updated_frame", "The frame of the last write.")
-    handle = _read_only("handle", "The current VkBuffer (changes on resize).")
-    capacity = _read_only("capacity", "Bytes allocated for the VkBuffer (>= size).")
-    buffer_id = _read_only("buffer_id", "A number unique within the manager.")
-    allocation = _read_only("allocation", "The memory range (an "
-                            "``engine.memory.blocks.Allocation``), None once destroyed.")
-    manager = _read_only("manager", "The BufferManager that owns this buffer.")
+    if TYPE_CHECKING:  # what type checkers see; at run time, the read-only properties below
+        @property
+        def name(self) -> str: ...
+        @property
+        def size(self) -> int: ...
+        @property
+        def strategy(self) -> BufferStrategy: ...
+        @property
+        def usage(self) -> BufferUsage: ...
+        @property
+        def dtype(self) -> np.dtype[Any] | None: ...
+        @property
+        def generation(self) -> int: ...
+        @property
+        def memory_type_index(self) -> int: ...
+        @property
+        def memory_flags(self) -> int: ...
+        @property
+        def alive(self) -> bool: ...
+        @property
+        def created_frame(self) -> int: ...
+        @property
+        def last_updated_frame(self) -> int: ...
+        @property
+        def handle(self) -> Any: ...
+        @property
+        def capacity(self) -> int: ...
+        @property
+        def buffer_id(self) -> int: ...
+        @property
+        def allocation(self) -> Any: ...
+        @property
+        def manager(self) -> Any: ...
+    else:
+        name = _read_only("name", "The label of the BufferConfig.", "str")
+        size = _read_only("size", "Bytes the user may write (as requested; see capacity).", "int")
+        strategy = _read_only("strategy", "The BufferStrategy.", "BufferStrategy")
+        usage = _read_only("usage", "BufferUsage flags, TRANSFER_SRC/DST included.", "BufferUsage")
+        dtype = _read_only(
+            "dtype", "The numpy dtype of the elements, or None.", "np.dtype[Any] | None")
+        generation = _read_only(
+            "generation", "1 at creation; +1 each time the VkBuffer is replaced.", "int")
+        memory_type_index = _read_only("memory_type_index", "The VkMemoryType index.", "int")
+        memory_flags = _read_only(
+            "memory_flags", "The VkMemoryPropertyFlags of the memory type.", "int")
+        alive = _read_only("alive", "False once destroy_buffer retired it.", "bool")
+        created_frame = _read_only("created_frame", "The frame number at creation.", "int")
+        last_updated_frame = _read_only("last_updated_frame", "The frame of the last write.", "int")
+        handle = _read_only("handle", "The current VkBuffer (changes on resize).", "Any")
+        capacity = _read_only("capacity", "Bytes allocated for the VkBuffer (>= size).", "int")
+        buffer_id = _read_only("buffer_id", "A number unique within the manager.", "int")
+        allocation = _read_only("allocation", "The memory range (an "
+                                "``engine.memory.blocks.Allocation``), None once destroyed.",
+                                "Any")
+        manager = _read_only("manager", "The BufferManager that owns this buffer.", "Any")
 
     def __init__(self, record: BufferRecord) -> None:
         """Made by :meth:`BufferManager.create_buffer` over its record for the buffer."""

@@ -14,9 +14,9 @@ transfers included. A dedicated transfer queue would need queue-family ownership
 every buffer a frame touches; the graphics queue's copy engine is fast enough for per-frame
 uploads (see BENCHMARKS.md), so we keep one queue and one submission order.
 
-Lifetime: create with :meth:`GraphicsContext.create`, close with :meth:`close` (or ``with``).
-Closing waits for the device, then destroys the device, messenger and instance; the validation
-layer reports any object still alive at that point as a leak.
+Lifetime: create with :meth:`GraphicsContext.create`, close with :meth:`GraphicsContext.close` (or
+``with``). Closing waits for the device, then destroys the device, messenger and instance; the
+validation layer reports any object still alive at that point as a leak.
 """
 
 from __future__ import annotations

@@ -7,12 +7,12 @@ the engine therefore goes through :meth:`QueueTimeline.submit`, which gives it t
 *serial* (1, 2, 3, ...) and a fence. Whoever must know that "everything submitted so far" has
 finished remembers :attr:`QueueTimeline.last_serial` and later waits for it.
 
-- :attr:`completed` is the newest serial whose submission, and every earlier one, is known
-  complete. It advances only in :meth:`wait`, so that decisions made from it (host-write
-  hazards, frees) do not depend on how fast the GPU is.
+- :attr:`QueueTimeline.completed` is the newest serial whose submission, and every earlier one, is
+  known complete. It advances only in :meth:`QueueTimeline.wait`, so that decisions made from it
+  (host-write hazards, frees) do not depend on how fast the GPU is.
 - Fences are recycled: a waited fence is reset and reused by a later submission.
-- Submissions complete in serial order as far as callers can tell: :meth:`wait` waits for
-  every fence up to the serial asked for, oldest first.
+- Submissions complete in serial order as far as callers can tell: :meth:`QueueTimeline.wait` waits
+  for every fence up to the serial asked for, oldest first.
 
 Thread rule: like every engine object, a timeline is used only from its context's owner
 thread (:meth:`~engine.device.context.GraphicsContext.check_thread`).

@@ -11,8 +11,8 @@ What this layer fixes in the raw bindings:
 - **Hot paths**: per-frame code builds raw cffi structs with ``ffi.new`` (5-20x faster
   than the package constructors) or mutates prebuilt ones.
 - **Extension entry points**: :class:`EntryPoints` looks each one up once and caches it.
-- **Fault injection**: :data:`FAULTS` lets tests make the next allocation at a named site fail
-  with a real ``VK_ERROR_OUT_OF_DEVICE_MEMORY`` path.
+- **Fault injection**: ``FAULTS`` (a :class:`FaultInjector`) lets tests make the next allocation at
+  a named site fail with a real ``VK_ERROR_OUT_OF_DEVICE_MEMORY`` path.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ class FaultInjector:
         self._armed.clear()
 
     def check(self, site: str, what: str) -> None:
-        """Raise :class:`OutOfDeviceMemoryError` if ``site`` is armed (called before allocating)."""
+        """Raise :class:`~engine.errors.OutOfDeviceMemoryError` if ``site`` is armed (called before
+        allocating)."""
         left = self._armed.get(site, 0)
         if left:
             self._armed[site] = left - 1
@@ -155,7 +156,8 @@ class EntryPoints:
         self._cache: dict[str, Any] = {}
 
     def get(self, name: str) -> Any:
-        """The named entry point; raises :class:`VulkanError` if the driver lacks it."""
+        """The named entry point; raises :class:`~engine.errors.VulkanError` if the driver lacks
+        it."""
         fn = self._cache.get(name)
         if fn is None:
             missing = (_vk.ProcedureNotFoundError, _vk.ExtensionNotSupportedError)

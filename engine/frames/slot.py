@@ -15,7 +15,8 @@ slot collects:
   is the newest submission made while the slot was current, or the newest submission of the
   *queue* (by any manager) when something was retired, since that work may still read it.
 
-Recycling (:meth:`FrameSlot.recycle`) happens once per use of the slot, right after
+Recycling (the tracker returns the slot's command buffers to the pool, releases what it
+retired and resets its staging ring) happens once per use of the slot, right after
 ``FrameTracker.begin`` waited for ``wait_serial``: no per-frame scan over all retired buffers.
 """
 

@@ -8,16 +8,16 @@ all use it):
    (the slot's previous frame, and anything else the queue ran before a retire), then
    recycles the slot: its command buffers go back to the pool, its retired objects are
    released, its staging ring is reset. Frame 0 also recycles the set-up slot (frame ``-1``).
-2. During the frame, :meth:`command_buffer` hands out recording command buffers that the slot
-   keeps; :meth:`queue` holds recorded ones (the uploads) so that they ride in the frame's
-   next :meth:`submit` (the render) instead of costing a submit of their own; :meth:`retire`
-   puts a destroyed object on the slot's list.
-3. :meth:`end` submits anything still queued and closes the frame.
+2. During the frame, :meth:`FrameTracker.command_buffer` hands out recording command buffers that
+   the slot keeps; :meth:`FrameTracker.queue` holds recorded ones (the uploads) so that they ride in
+   the frame's next :meth:`FrameTracker.submit` (the render) instead of costing a submit of their
+   own; :meth:`FrameTracker.retire` puts a destroyed object on the slot's list.
+3. :meth:`FrameTracker.end` submits anything still queued and closes the frame.
 
 Outside frames (scripts, notebooks, tests that never call ``begin_frame``) the current slot is
-the set-up slot or the last ended frame's; :meth:`wait_idle_and_recycle` (used after blocking
-read-backs and when a staging ring fills up outside a frame) waits for the queue and recycles
-the current slot in place, so memory stays bounded whether or not frames run.
+the set-up slot or the last ended frame's; :meth:`FrameTracker.wait_idle_and_recycle` (used after
+blocking read-backs and when a staging ring fills up outside a frame) waits for the queue and
+recycles the current slot in place, so memory stays bounded whether or not frames run.
 
 Frame completion is per queue: waits go through the shared timeline, so work another manager
 submitted on the same context is waited for before a buffer retired here is freed.

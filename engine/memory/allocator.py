@@ -24,7 +24,7 @@ Design (as the Vulkan Memory Allocator, VMA, does it; constants below):
 - **Empty blocks** are released with hysteresis: one empty block per type is kept (all of them
   when the heap is over budget).
 - **Budget** (:mod:`engine.memory.budget`): a new block or dedicated allocation that would
-  exceed the heap's budget raises :class:`~engine.memory.budget.BudgetExceededError`.
+  exceed the heap's budget raises :class:`~engine.errors.BudgetExceededError`.
 
 Every ``vkAllocateMemory`` is counted (``allocate_calls``).
 """
@@ -78,8 +78,9 @@ class MemoryAllocator:
         allocate_calls: successful ``vkAllocateMemory`` calls so far.
         live_allocations: allocations handed out and not yet freed.
         device_memory_count: ``VkDeviceMemory`` objects alive (blocks + dedicated).
-        pools: the :class:`BlockPool` of each memory type index that has been used.
-        budget: the per-heap :class:`BudgetTracker`.
+        pools: the :class:`~engine.memory.blocks.BlockPool` of each memory type index that has
+            been used.
+        budget: the per-heap :class:`~engine.memory.budget.BudgetTracker`.
     """
 
     def __init__(self, ctx: GraphicsContext, *, block_size: int | None = None,
@@ -205,13 +206,14 @@ class MemoryAllocator:
 
     def create_block_memory(self, type_index: int, size: int, *, what: str
                             ) -> tuple[Any, ByteView | None]:
-        """:class:`BlockBackend`: a block, mapped persistently when host-visible."""
+        """For :class:`~engine.memory.blocks.BlockBackend`: a block, mapped persistently when
+        host-visible."""
         host = bool(self._types[type_index].flags & HOST_VISIBLE)
         return self._vk_allocate(type_index, size, f"{what} (new {size}-byte block)", host)
 
     def destroy_block_memory(self, type_index: int, memory: Any, size: int, mapped: bool
                              ) -> None:
-        """:class:`BlockBackend`: unmap and free a block."""
+        """For :class:`~engine.memory.blocks.BlockBackend`: unmap and free a block."""
         self._vk_free(type_index, memory, size, mapped)
 
     def _vk_allocate(self, type_index: int, size: int, what: str, map_memory: bool

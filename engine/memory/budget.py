@@ -11,12 +11,12 @@ What is measured, per memory heap (bytes):
   plain RAM); or the test override from :meth:`BudgetTracker.set_override`.
 
 Behaviour: every new ``VkDeviceMemory`` (a block or a dedicated allocation) is checked first;
-one that would take ``usage`` past ``budget`` is not made and :class:`BudgetExceededError` (an
-:class:`~engine.errors.OutOfDeviceMemoryError`) is raised with the heap, the numbers and the fix.
-Sub-allocations inside existing blocks do not change heap usage and are never refused. The
-allocator first retries smaller blocks, then the memory types of ``fallback_types`` (if the
-caller passed any); :class:`~engine.buffers.manager.BufferManager` passes none, so a buffer
-over budget raises.
+one that would take ``usage`` past ``budget`` is not made and
+:class:`~engine.errors.BudgetExceededError` (an :class:`~engine.errors.OutOfDeviceMemoryError`) is
+raised with the heap, the numbers and the fix. Sub-allocations inside existing blocks do not change
+heap usage and are never refused. The allocator first retries smaller blocks, then the memory types
+of ``fallback_types`` (if the caller passed any); :class:`~engine.buffers.manager.BufferManager`
+passes none, so a buffer over budget raises.
 
 The query runs before each new block (a few dozen times in a program's life) and for each
 statistics snapshot, so its cost (a few microseconds) is irrelevant.
@@ -105,7 +105,8 @@ class BudgetTracker:
         return [self.heap(i) for i in range(len(self.heap_sizes))]
 
     def check(self, heap_index: int, size: int, *, what: str, type_index: int) -> None:
-        """Raise :class:`BudgetExceededError` if ``size`` more bytes exceed the heap's budget."""
+        """Raise :class:`~engine.errors.BudgetExceededError` if ``size`` more bytes exceed the
+        heap's budget."""
         self.refresh()
         b = self.heap(heap_index)
         if b.usage + size > b.budget:

@@ -1,9 +1,9 @@
 """A picture of device memory: one row per block, used ranges coloured by strategy, as a PNG.
 
-Layout (pixels): a legend strip at the top (:data:`LEGEND_HEIGHT` high, one swatch per entry
+Layout (pixels): a legend strip at the top (``LEGEND_HEIGHT`` high, one swatch per entry
 of :data:`COLOURS`, in that order, no text), a gap, then one row per ``VkDeviceMemory``:
 memory types in index order, each type's blocks by id, then its dedicated allocations. Every row
-is ``row_height`` high plus a :data:`ROW_GAP` white gap, and spans the full ``width`` for its
+is ``row_height`` high plus a ``ROW_GAP`` white gap, and spans the full ``width`` for its
 own block (x = offset * width / block size), so small blocks stay readable. A used range is at
 least 1 pixel wide; one at least 3 pixels wide gets a darker first column to show where it
 begins. Free ranges are light grey.

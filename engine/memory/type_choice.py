@@ -34,7 +34,7 @@ def candidate_types(types: tuple[MemoryType, ...], order: MemoryOrder, type_bits
     """Every memory type matching a pair of ``order`` among ``type_bits``, best first.
 
     ``type_bits`` -1 means any type. ``label`` names the request (e.g. a strategy) in the
-    :class:`NoSuitableMemoryTypeError` raised when no type matches.
+    :class:`~engine.errors.NoSuitableMemoryTypeError` raised when no type matches.
     """
     out: list[MemoryType] = []
     for required, unwanted in order:

@@ -9,8 +9,9 @@ through :func:`destroy_bound_buffer`, as ``vmaCreateBuffer``/``vmaDestroyBuffer`
 2. ``vkCreateBuffer`` (exclusive sharing) and its memory requirements;
 3. the memory type: the first candidate of the order among ``memoryTypeBits``
    (:func:`~engine.memory.type_choice.candidate_types`), the rest are budget fall-backs;
-4. a suballocation (or a dedicated block) from the :class:`~engine.memory.allocator.
-   MemoryAllocator`, persistently mapped for host-visible memory;
+4. a suballocation (or a dedicated block) from the
+   :class:`~engine.memory.allocator.MemoryAllocator`, persistently mapped for host-visible
+   memory;
 5. ``vkBindBufferMemory``.
 
 If any step fails or is interrupted (an exception, a ``KeyboardInterrupt``), everything made

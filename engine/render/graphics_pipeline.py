@@ -62,7 +62,8 @@ def create_graphics_pipeline(ctx: GraphicsContext, desc: GraphicsPipelineDesc,
                              stages: dict[str, bytes], layout: Any, render_pass: Any) -> Any:
     """Create a pipeline of ``desc`` with SPIR-V ``stages`` (``{"vert": ..., "frag": ...}``).
 
-    Returns the ``VkPipeline``; destroy it with :func:`destroy_pipeline`.
+    Returns the ``VkPipeline``; destroy it with ``vkDestroyPipeline``
+    (:meth:`GraphicsPipeline.destroy` does).
     """
     what = f"create_graphics_pipeline({desc.name!r})"
     L = vk

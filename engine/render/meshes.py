@@ -1,4 +1,5 @@
-"""Simple scene meshes as non-indexed triangle lists of :data:`SCENE_VERTEX_DTYPE` vertices.
+"""Simple scene meshes as non-indexed triangle lists of
+:data:`~engine.render.layouts.SCENE_VERTEX_DTYPE` vertices.
 
 World space is right-handed, y up, in world units. Triangles wind counter-clockwise seen from
 outside; with the y-flipping projection they stay counter-clockwise in Vulkan framebuffer

@@ -10,7 +10,7 @@ GLFW's references stay alive. Sizes are in framebuffer pixels.
 X errors: Xlib's default error handler ends the process (``exit(1)``, no traceback). The
 driver's window-system code shares GLFW's X connection, and on Xvfb an unchecked request it
 sends can fail with BadRequest (seen: request 138.5 while swapchains were recreated); Xlib then
-reports it whenever GLFW next reads events. :func:`_install_x_error_handler` replaces that
+reports it whenever GLFW next reads events. ``_install_x_error_handler()`` replaces that
 handler with one that logs the error (logger ``engine.window``) and goes on; GLFW still
 installs its own handler around the calls whose errors it checks.
 """

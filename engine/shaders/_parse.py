@@ -222,7 +222,8 @@ def _words(code: bytes | bytearray | memoryview) -> tuple[int, ...]:
 
 
 def parse_module(code: bytes | bytearray | memoryview) -> SpirvModule:
-    """Parse a SPIR-V binary; raise :class:`ReflectionError` on any structural problem."""
+    """Parse a SPIR-V binary; raise :class:`~engine.errors.ReflectionError` on any structural
+    problem."""
     words = _words(code)
     n = len(words)
     version, generator, bound = words[1], words[2], words[3]

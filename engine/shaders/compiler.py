@@ -127,8 +127,8 @@ def _target(target_env: object, call: str) -> str | None:
 def shader_path(name: str) -> Path:
     """Path of ``name`` (e.g. ``"particles.comp"``) inside the package folder ``engine/glsl/``.
 
-    Raises :class:`ShaderCompileError` if the file does not exist (listing those that do) or if
-    ``name`` points outside the folder.
+    Raises :class:`~engine.errors.ShaderCompileError` if the file does not exist (listing those that
+    do) or if ``name`` points outside the folder.
     """
     _text(name, f"shader_path({_short(name)})", "name", "pass a file name such as 'minimal.vert'")
     path = (GLSL_DIR / name).resolve()
@@ -188,8 +188,9 @@ def compile_glsl_source(
     """Compile GLSL ``source`` for ``stage`` (``'vert'``, ``'frag'``, ``'comp'``...).
 
     ``name`` stands for the source in error messages; ``#include`` is resolved in ``engine/glsl/``.
-    Raises :class:`ShaderCompileError` for a ``source`` or ``name`` that is not a str, has a NUL
-    or a character UTF-8 cannot encode, an unknown stage or ``target_env``, or a rejected shader.
+    Raises :class:`~engine.errors.ShaderCompileError` for a ``source`` or ``name`` that is not a
+    str, has a NUL or a character UTF-8 cannot encode, an unknown stage or ``target_env``, or a
+    rejected shader.
     """
     call = f"compile_glsl_source(stage={_short(stage)})"
     _text(name, call, "name", "pass a str such as 'my_shader.comp'")

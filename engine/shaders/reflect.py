@@ -206,8 +206,9 @@ class ShaderReflection:
 def reflect_spirv(code: bytes | bytearray | memoryview) -> ShaderReflection:
     """Reflect a SPIR-V module (bytes, either byte order).
 
-    Raises :class:`ReflectionError` for malformed or truncated modules and for constructs the
-    reflector cannot read (e.g. an array length that is a specialization-constant expression).
+    Raises :class:`~engine.errors.ReflectionError` for malformed or truncated modules and for
+    constructs the reflector cannot read (e.g. an array length that is a specialization-constant
+    expression).
     """
     try:
         return _Reflector(sp.parse_module(code)).reflect()

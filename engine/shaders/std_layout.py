@@ -408,7 +408,8 @@ class _Checker:
 
 
 def check_dtype(dtype: np.dtype[Any], block: Block, *, rule: str = "std430") -> None:
-    """Raise :class:`LayoutMismatchError` unless ``dtype`` matches ``block`` member by member.
+    """Raise :class:`~engine.errors.LayoutMismatchError` unless ``dtype`` matches ``block`` member
+    by member.
 
     Offsets (bytes, relative to the block), element counts, strides, sizes and scalar kinds must
     agree; the runtime array is not part of the dtype. ``rule`` ('std140', 'std430', 'scalar')

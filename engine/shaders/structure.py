@@ -8,7 +8,7 @@ whether or not ``spirv-val`` is installed. It refuses, with
   number (Vulkan takes little-endian modules); a version other than 1.0-1.6; an id bound of 0 or
   above SPIR-V's limit of 0x3FFFFF; a non-zero schema word;
 * a word count of 0 or one that runs past the end; an opcode the SPIR-V grammar does not define
-  (tables in :mod:`engine.shaders._opcodes`); a typed instruction shorter than its operands
+  (tables in ``engine.shaders._opcodes``); a typed instruction shorter than its operands
   need; a result id outside ``1 .. bound - 1`` or defined
   twice; a result type that is not a type declared earlier;
 * preamble instructions (capabilities, extensions, imports, the memory model, entry points,
@@ -61,7 +61,8 @@ def _where(word: int) -> str:
 
 
 def check_structure(code: bytes, what: str = "check_structure") -> None:
-    """Raise :class:`SpirvValidationError` unless ``code`` passes the checks listed above.
+    """Raise :class:`~engine.errors.SpirvValidationError` unless ``code`` passes the checks listed
+    above.
 
     ``what`` starts every message (e.g. ``"ComputePipeline('p#1')"``).
     """

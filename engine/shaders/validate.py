@@ -1,10 +1,10 @@
 """Validate SPIR-V before it reaches the driver: structural check, reflection and ``spirv-val``.
 
-:func:`validate_spirv` is what :func:`engine.shaders.module.create_shader_module` calls before
+:func:`validate_spirv` is what ``engine.shaders.module.create_shader_module`` calls before
 ``vkCreateShaderModule``, because a driver trusts its input: one flipped bit in a module can
 crash it (a segfault, not an error). In order:
 
-1. :func:`engine.shaders.structure.check_structure` (always; pure Python);
+1. ``engine.shaders.structure.check_structure`` (always; pure Python);
 2. :func:`engine.shaders.reflect.reflect_spirv` (what the binder needs must be readable);
 3. ``spirv-val --target-env vulkanX.Y`` (Debian package ``spirv-tools``) when it is on PATH,
    with the Vulkan environment that matches the module's SPIR-V version. Modules that our own

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import esper
 import pytest
 
+from engine.packages import require_own_package
 from engine.schedule import PHASE_SPACING, Phase, phase_of
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ class FrameDriver:
 
     Attributes:
         frames: frames stepped so far.
-        buffer_system, binding_system: what :meth:`install` added (``None`` before).
+        buffer_system: the BufferSystem :meth:`install` added (``None`` before).
+        binding_system: the BindingSystem :meth:`install` added (``None`` without a binder).
     """
 
     def __init__(self, validation: ValidationLog | None = None) -> None:
@@ -56,6 +58,7 @@ class FrameDriver:
             add_system(MySystem(buffer_manager), Phase.SIMULATE)
             frame_driver.step(3)
         """
+        require_own_package("systems", "frame_driver.install")
         from systems.buffer_system import BufferSystem  # not at import: no window stack needed
 
         self.manager = manager

@@ -3,21 +3,22 @@
 Installing the project registers it (the ``pytest11`` entry point ``vkbuffers``), so any test
 directory gets these fixtures without a conftest:
 
-==================  ==============================================================================
-``vk_context``      a headless :class:`~engine.GraphicsContext` (lavapipe, or ``--vk-device``)
-                    with the Khronos validation layer and synchronisation validation on; closed
-                    after the test, so leaked objects are reported (and fail the test).
-``validation``      the test's :class:`~engine.testing.validation.ValidationLog`:
-                    ``expect(fragment)`` consumes a message you provoke on purpose,
-                    ``assert_clean(when)`` fails on any other, ``during(label)`` labels a block.
-``buffer_manager``  ``BufferManager(vk_context, frames_in_flight=3)``, closed after the test.
-``resource_binder`` ``ResourceBinder`` with the manager's ``frames_in_flight``, closed first.
-``ecs_world``       a fresh esper world, switched to for the test and deleted afterwards.
-``frame_driver``    :class:`~engine.testing.frames.FrameDriver`: ``install(manager, binder)``
-                    adds the BufferSystem/BindingSystem, ``step(n)`` runs n frames of the schedule.
-``read_back``       :class:`~engine.testing.readback.ReadBack`: buffers as numpy arrays typed by a
-                    shader block's reflected dtype (``block``, ``elements``, ``array``).
-==================  ==============================================================================
+===================  =============================================================================
+``vk_context``       a headless :class:`~engine.device.context.GraphicsContext` (lavapipe, or
+                     ``--vk-device``) with the Khronos validation layer and synchronisation
+                     validation on; closed after the test, so leaked objects are reported (and
+                     fail the test).
+``validation``       the test's :class:`~engine.testing.validation.ValidationLog`:
+                     ``expect(fragment)`` consumes a message you provoke on purpose,
+                     ``assert_clean(when)`` fails on any other, ``during(label)`` labels a block.
+``buffer_manager``   ``BufferManager(vk_context, frames_in_flight=3)``, closed after the test.
+``resource_binder``  ``ResourceBinder`` with the manager's ``frames_in_flight``, closed first.
+``ecs_world``        a fresh esper world, switched to for the test and deleted afterwards.
+``frame_driver``     :class:`~engine.testing.frames.FrameDriver`: ``install(manager, binder)``
+                     adds the BufferSystem/BindingSystem, ``step(n)`` runs n frames of the schedule.
+``read_back``        :class:`~engine.testing.readback.ReadBack`: buffers as numpy arrays typed by a
+                     shader block's reflected dtype (``block``, ``elements``, ``array``).
+===================  =============================================================================
 
 Any validation message fails the test that caused it: at the end of the frame that caused it
 (``frame_driver.step``), at the end of the test body, or at teardown (leaks). The report names
