@@ -565,8 +565,9 @@ class BufferManager(Unshareable):
 
     def open_mapped_write(self, buffer: ManagedBuffer, rec: BufferRecord, offset: int,
                           nbytes: int, what: str) -> tuple[np.ndarray[Any, Any], Any]:
-        """Entry of a :class:`MappedWrite`: the pinned ``np.uint8`` view of ``nbytes`` at
-        ``offset`` and what its exit needs (the staging chunk and offset, or None)."""
+        """Entry of a :class:`~engine.buffers.mapped.MappedWrite`: the pinned ``np.uint8``
+        view of ``nbytes`` at ``offset`` and what its exit needs (the staging chunk and
+        offset, or None)."""
         self.require_open(what)
         if self._live.get(buffer) is not rec:
             checks.raise_destroyed(buffer, "map_write")
@@ -585,8 +586,9 @@ class BufferManager(Unshareable):
 
     def close_mapped_write(self, rec: BufferRecord, offset: int, nbytes: int, staged: Any,
                            deliver: bool, what: str) -> None:
-        """Exit of a :class:`MappedWrite`: flush (host) or queue the GPU copy (DEVICE_LOCAL,
-        only when ``deliver``: the block ended without an exception)."""
+        """Exit of a :class:`~engine.buffers.mapped.MappedWrite`: flush (host) or queue the
+        GPU copy (DEVICE_LOCAL, only when ``deliver``: the block ended without an
+        exception)."""
         frames = self.frames
         counters = self._counters
         if rec.ptr is not None:

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 
 class MappedWrite(SharedIdentity):
-    """The context manager :meth:`BufferManager.map_write` returns (enter it once)."""
+    """The context manager :meth:`~engine.buffers.manager.BufferManager.map_write` returns
+    (enter it once)."""
 
     __slots__ = ("_buffer", "_count", "_dtype", "_generation", "_manager", "_offset",
                  "_record", "_staged", "_state")

@@ -49,7 +49,8 @@ class PendingRead:
 
 
 class Readback(SharedIdentity):
-    """One pending read; made by :meth:`BufferManager.read_async` (see the module doc).
+    """One pending read; made by :meth:`~engine.buffers.manager.BufferManager.read_async`
+    (see the module doc).
 
     Attributes:
         name: the buffer's name. offset, size: the range read, in bytes.

@@ -151,7 +151,7 @@ class BufferSet(Unshareable):
                   frame_index: int | None = None) -> MappedWrite:
         """A zero-copy write into the buffer of ``frame_index`` (default: the current slot):
         ``with uniforms.map_write() as view: view["time"] = t`` (see
-        :meth:`BufferManager.map_write`; the set's dtype is the default)."""
+        :meth:`~engine.buffers.manager.BufferManager.map_write`; the set's dtype is the default)."""
         slot = self._slot(frame_index, "BufferSet.map_write")
         try:
             return self.manager.map_write(self.buffers[slot], dtype, offset=offset, count=count)

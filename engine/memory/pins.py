@@ -46,8 +46,9 @@ class PinTable:
     """The pins of one allocator: views made, views gone (queued), allocations waiting."""
 
     def __init__(self) -> None:
-        self.dropped: collections.deque[Allocation] = collections.deque()
-        """Allocations whose view just died (appended by finalizers, from any thread)."""
+        self.dropped: Any = collections.deque()
+        """A ``collections.deque`` of the allocations whose view just died (appended by the
+        weak-reference callbacks, from any thread)."""
         self.pinned: dict[int, Allocation] = {}
         """``id(allocation) -> allocation`` for allocations with live views."""
         self.waiting: dict[int, Allocation] = {}
