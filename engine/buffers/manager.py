@@ -244,6 +244,7 @@ class BufferManager(Unshareable):
         buffer._allocation = allocation
         buffer._manager = self
         buffer._view = allocation.view
+        buffer._append_view = None
         buffer._ptr = None if allocation.view is None else ffi.from_buffer(allocation.view)
         buffer._capacity = allocation.size
         buffer._memory_type_index = allocation.type_index
@@ -414,6 +415,7 @@ class BufferManager(Unshareable):
         """After a replace committed: the new memory has no host-write history, the counters
         move, and the binders hear "replaced"."""
         buffer._host_write_frame = -(1 << 62)  # new memory: no GPU work has read it yet
+        buffer._append_frame = -(1 << 62)
         buffer._host_write_serial = self._timeline.last_serial
         self._counters.note_live(len(self._live), buffer.size - old_size)
         self._notify(buffer, "replaced")
@@ -433,7 +435,7 @@ class BufferManager(Unshareable):
             self.frames.retire(item)
             del self._live[buffer.buffer_id]
             buffer._alive = False
-            buffer._view = buffer._ptr = buffer._allocation = None
+            buffer._view = buffer._ptr = buffer._allocation = buffer._append_view = None
         except BaseException:
             self.frames.unretire(item)
             self._live[buffer.buffer_id] = buffer
@@ -543,6 +545,95 @@ class BufferManager(Unshareable):
             buffer._host_write_serial = self._timeline.last_serial
             buffer._last_updated_frame = write_frame
             self._counters.host_writes += 1
+
+    def append_blocks(self, buffer: ManagedBuffer, rows: np.ndarray[Any, Any], offset: int,
+                      stride: int, *, what: str = "append_blocks") -> None:
+        """Write row ``i`` of ``rows`` at byte ``offset + i * stride`` of a host-visible buffer,
+        in ONE vectorised numpy copy into the mapping (a strided view), then one flush of the
+        whole span where the memory is not coherent.
+
+        ``rows``: a C-contiguous numpy array; its first axis counts the rows, the rest of each
+        row (``rows.nbytes // len(rows)`` bytes) is copied as raw bytes. ``stride`` (bytes) is
+        at least one row; the bytes between rows are left as they are.
+
+        The write is *append-only within a frame*: the hazard rule of :meth:`update_buffer`
+        applies (the frame that last wrote the buffer must have completed), except that
+        inside one frame, rows at or past the end of what ``append_blocks`` already wrote in
+        that frame may follow GPU submissions of the same frame: those bytes are fresh, and a
+        linear allocator (:class:`~engine.buffers.uniform_ring.UniformRing`) hands their
+        offsets out only after this call returned, so no GPU work recorded earlier reads them.
+        Rewriting bytes of this frame after a submission raises HostWriteHazardError.
+
+        Raises (before changing anything): ForeignBufferError, BufferDestroyedError,
+        InvalidStrategyError (not host-visible), InvalidDataError, InvalidOffsetError,
+        InvalidSizeError, OutOfBoundsError, HostWriteHazardError, ManagerClosedError.
+        """
+        if _get_ident() != self._owner:
+            self.context.raise_wrong_thread(what)
+        if buffer.__class__ is not ManagedBuffer or buffer._manager is not self:
+            checks.raise_foreign(buffer, self, what)
+        if not buffer._alive:
+            checks.raise_destroyed(buffer, what)
+        if self._closed:
+            checks.raise_closed(what)
+        view = buffer._view
+        if view is None:
+            checks.raise_not_host(buffer, what)
+        if rows.__class__ is not np.ndarray or rows.dtype.hasobject or rows.ndim == 0 \
+                or not rows.flags.c_contiguous:
+            checks.raise_bad_rows(buffer, rows, what)
+        if buffer._dtype is not None and rows.dtype != buffer._dtype:
+            checks.raise_dtype(buffer, rows, what)
+        n = rows.shape[0]
+        if n == 0:
+            return
+        row_bytes = rows.nbytes // n
+        if offset.__class__ is not int or stride.__class__ is not int:
+            offset = checks.coerce_offset(offset, buffer, what)
+            stride = checks.coerce_stride(stride, what)
+        if stride < row_bytes or stride <= 0 or offset < 0:
+            checks.raise_bad_stride(buffer, offset, stride, row_bytes, what)
+        span = (n - 1) * stride + row_bytes
+        if offset + span > buffer._size:
+            checks.raise_out_of_bounds(buffer, offset, span, what)
+        frames = self.frames
+        write_frame = frames.frame_number if frames.frame_open or \
+            frames.frame_number < 0 else frames.frame_number + 1
+        if self.hazard_checks:
+            last = buffer._host_write_frame
+            if last != write_frame:
+                if last > frames.completed_frame:
+                    checks.raise_hazard(buffer, last, write_frame, self.frames_in_flight, what)
+            elif buffer._append_frame != write_frame or offset < buffer._append_end:
+                timeline = self._timeline
+                if buffer._host_write_serial < timeline.last_serial > timeline.completed:
+                    checks.raise_submitted_hazard(buffer, write_frame, what)
+        cached = buffer._append_view
+        if cached is not None and cached[0] is view and cached[1] == stride \
+                and cached[2] == row_bytes and not offset % stride:
+            first = offset // stride
+            dst = cached[3][first:first + n]
+        else:
+            if not offset % stride:  # the whole buffer as rows at this stride, kept
+                fit = (buffer._size - row_bytes) // stride + 1
+                whole = np.ndarray((fit, row_bytes), np.uint8, view, 0, (stride, 1))
+                buffer._append_view = (view, stride, row_bytes, whole)
+                first = offset // stride
+                dst = whole[first:first + n]
+            else:
+                dst = np.ndarray((n, row_bytes), np.uint8, view, offset, (stride, 1))
+        dst[...] = rows.reshape(n, -1).view(np.uint8)  # one vectorised copy into the mapping
+        if not buffer._coherent:
+            self.allocator.flush(buffer._allocation, offset, span, what=f"{what}({buffer.name!r})")
+        end = offset + span
+        if buffer._append_frame != write_frame or end > buffer._append_end:
+            buffer._append_end = end if buffer._append_frame != write_frame \
+                else max(end, buffer._append_end)
+        buffer._append_frame = write_frame
+        buffer._host_write_frame = write_frame
+        buffer._host_write_serial = self._timeline.last_serial
+        buffer._last_updated_frame = frames.frame_number
+        self._counters.host_writes += 1
 
     @defers_interrupts
     def submit_uploads(self) -> int:
@@ -776,7 +867,7 @@ class BufferManager(Unshareable):
             _id, buffer = self._live.popitem()
             destroy_bound_buffer(self.context, self.allocator, buffer._handle, buffer._allocation)
             buffer._alive = False
-            buffer._view = buffer._ptr = None
+            buffer._view = buffer._ptr = buffer._append_view = None
             buffer._allocation = None
         for ring in self.staging_rings():
             ring.close()

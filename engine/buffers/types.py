@@ -189,6 +189,9 @@ class ManagedBuffer(SharedIdentity):
         "__weakref__",
         "_alive",
         "_allocation",
+        "_append_end",
+        "_append_frame",
+        "_append_view",
         "_buffer_id",
         "_capacity",
         "_coherent",
@@ -251,6 +254,9 @@ class ManagedBuffer(SharedIdentity):
         self._ptr: Any = None  # cffi char[] over the same bytes (hot path)
         self._host_write_frame = -(1 << 62)
         self._host_write_serial = 0  # queue serial at the last host write
+        self._append_frame = -(1 << 62)  # the frame of the last append_blocks write
+        self._append_end = 0  # bytes [0, end) of that frame were appended (append_blocks)
+        self._append_view: Any = None  # (mapping view, stride, row bytes, strided uint8 view)
         self._coherent = True
 
     def descriptor_info(self, offset: int = 0, range: int | None = None) -> DescriptorInfo:
