@@ -20,6 +20,7 @@ from engine.buffers.types import (
     DescriptorInfo,
     ManagedBuffer,
 )
+from engine.buffers.uniform_ring import UniformRing
 from engine.device.context import GraphicsContext
 from engine.errors import *  # noqa: F403
 from engine.schedule import Phase, add_system, priority
@@ -40,6 +41,7 @@ __all__ = [
     "Phase",
     "PipelineId",
     "ResourceBinder",
+    "UniformRing",
     "add_system",
     "errors",
     "priority",

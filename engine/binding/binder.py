@@ -36,11 +36,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 import engine.binding.checks as bc
 from engine.binding.descriptors import (
     MergedLayout,
     create_layout_objects,
     destroy_set_layouts,
+    mark_dynamic,
     merge_reflections,
 )
 from engine.binding.state import (
@@ -57,6 +60,7 @@ from engine.binding.state import (
 )
 from engine.buffers.checks import check_frames_in_flight, check_slot
 from engine.buffers.types import ManagedBuffer
+from engine.buffers.uniform_ring import UniformRing
 from engine.device.context import GraphicsContext
 from engine.device.interrupts import defers_interrupts
 from engine.device.vk import ffi, lib, vk
@@ -67,6 +71,7 @@ from engine.errors import (
     UnknownPipelineError,
 )
 from engine.identity import Unshareable
+from engine.numbers import as_int
 from engine.shaders.reflect import DescriptorKind
 
 __all__ = ["PipelineId", "ResourceBinder", "ShaderStage"]
@@ -110,14 +115,20 @@ class ResourceBinder(Unshareable):
     # --- pipelines -------------------------------------------------------------------------
 
     @defers_interrupts
-    def register_pipeline(self, name: str, spirv_modules: Sequence[bytes] | bytes
-                          ) -> PipelineId:
+    def register_pipeline(self, name: str, spirv_modules: Sequence[bytes] | bytes, *,
+                          dynamic: Iterable[str] | None = None) -> PipelineId:
         """Reflect and merge the stages; create layouts, a pool and per-frame sets.
 
         ``spirv_modules``: the SPIR-V of every stage (one module per stage), or one module.
+        ``dynamic``: names (block type or variable) of uniform/storage buffer bindings whose
+        set layout says ``*_BUFFER_DYNAMIC``: SPIR-V cannot tell, and the layout is built
+        here, so they are declared now. Bind a :class:`~engine.buffers.uniform_ring.UniformRing`
+        to each with :meth:`bind_ring_named`; every dispatch/draw then passes one dynamic
+        offset per dynamic binding (:meth:`dynamic_binding_names` gives the order).
 
-        Raises ReflectionError, ConflictingBindingError (nothing is created);
-        OutOfDeviceMemoryError, VulkanError (everything created so far is destroyed).
+        Raises ReflectionError, ConflictingBindingError, UnknownBindingError,
+        DynamicBindingError, InvalidOptionError (nothing is created); OutOfDeviceMemoryError,
+        VulkanError (everything created so far is destroyed).
         """
         what = f"register_pipeline({name!r})"
         self._require_open(what)
@@ -139,6 +150,7 @@ class ResourceBinder(Unshareable):
             raise ReflectionError(f"{what}: no SPIR-V module given; pass one per stage.")
         merged = merge_reflections([s.reflection for s in stages], what=what,
                                    max_sets=self.max_sets)
+        merged = mark_dynamic(merged, dynamic, self.context.limits, what=what)
         pid = PipelineId(str(name), self._next_index)
         set_layouts, layout, pool = create_layout_objects(
             self.context, merged, self.frames_in_flight, label=str(pid), what=what)
@@ -255,6 +267,7 @@ class ResourceBinder(Unshareable):
         pipe = self._get(pipeline_id, what)
         key, binding = bc.locate(what, pipe.merged, name, array_element)
         real_kind = bc.check_kind(what, binding, kind)
+        bc.refuse_plain_on_dynamic(what, binding)
         items = bc.normalize_buffers(what, buffers, self.frames_in_flight, self.context)
         off, rng = bc.check_range(what, binding, real_kind, items, offset, range, self.context)
         bc.check_layout(what, binding, real_kind, dtype, element_dtype)
@@ -264,6 +277,98 @@ class ResourceBinder(Unshareable):
         for buf in items:
             self._by_buffer.setdefault(buf, {})[(pipe.pid, key)] = None
         self._mark(pipe, key, self._all_slots)
+
+    @defers_interrupts
+    def bind_ring_named(self, pipeline_id: PipelineId, name: str, ring: UniformRing, *,
+                        dtype: Any = None) -> None:
+        """Bind a :class:`~engine.buffers.uniform_ring.UniformRing` to the dynamic binding
+        ``name``: slot k's descriptor points at the ring's slot-k buffer, offset 0, range one
+        block (``ring.block_size`` bytes); each dispatch/draw picks the block by its dynamic
+        offset. Written once per slot by :meth:`update_frame` (the ring's buffers are never
+        replaced, so steady frames write nothing).
+
+        The block layout is checked against reflection: ``dtype`` (default: the ring's dtype)
+        by the std140 (uniform) or std430 (storage) rule, and the block covers the shader's.
+
+        Raises (nothing changes): UnknownPipelineError, UnknownBindingError,
+        DynamicBindingError (the binding is not declared dynamic), BindingTypeMismatchError
+        (a storage ring on a uniform binding, or the reverse), BindingCountError,
+        RingClosedError, ForeignBufferError, BindingSizeError, LayoutMismatchError.
+        """
+        what = f"bind_ring_named({str(pipeline_id)!r}, {name!r})"
+        self._require_open(what)
+        pipe = self._get(pipeline_id, what)
+        key, binding = bc.locate(what, pipe.merged, name, 0)
+        if not binding.kind.is_buffer:
+            bc.check_kind(what, binding, None)
+        kind, items = bc.check_ring(what, binding, ring, self.frames_in_flight, self.context)
+        bc.check_layout(what, binding, kind, ring.dtype if dtype is None else dtype, None)
+        self._drop(pipe, key)
+        pipe.bound[key] = BoundBuffer(binding, kind, str(name), items, 0, ring.block_size,
+                                      pipe.written_for(key), bc.max_range(kind, self.context),
+                                      ring)
+        for buf in items:
+            self._by_buffer.setdefault(buf, {})[(pipe.pid, key)] = None
+        self._mark(pipe, key, self._all_slots)
+
+    def dynamic_binding_count(self, pipeline_id: PipelineId) -> int:
+        """How many dynamic offsets each bind of the pipeline's sets takes."""
+        return len(self._get(pipeline_id, "dynamic_binding_count").dynamic)
+
+    def dynamic_binding_names(self, pipeline_id: PipelineId) -> list[str]:
+        """The dynamic bindings' labels, in the order their offsets are passed (by set, then
+        binding number, as ``vkCmdBindDescriptorSets`` consumes them)."""
+        pipe = self._get(pipeline_id, "dynamic_binding_names")
+        return [pipe.merged.bindings[(k[0], k[1])].label for k in pipe.dynamic]
+
+    def dynamic_offset_array(self, pipeline_id: PipelineId, frame_index: int,
+                             offsets: Any, *, what: str = "dynamic_offset_array"
+                             ) -> tuple[int, Any]:
+        """Check ``offsets`` (one per dynamic binding, in :meth:`dynamic_binding_names` order)
+        and store them in the pipeline's prebuilt ``uint32_t[]``; returns ``(count, array)``
+        for ``vkCmdBindDescriptorSets`` (``array`` is owned by the binder and reused by the
+        next call: pass it on at once).
+
+        Each offset must be the start of a block pushed into the bound ring in the current
+        frame, for slot ``frame_index``: a multiple of the ring's stride (hence of the device's
+        alignment), and below ``ring.used_in(frame_index) * ring.stride``, so the GPU reads
+        only blocks written before this bind was recorded, and never past the buffer.
+
+        Raises DynamicOffsetError (wrong count, not an integer, misaligned, not pushed this
+        frame, nothing bound), InvalidFrameIndexError, UnknownPipelineError.
+        """
+        pipe = self._pipelines.get(pipeline_id) or self._get(pipeline_id, what)
+        if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
+            frame_index = check_slot(frame_index, self.frames_in_flight, what)
+        keys = pipe.dynamic
+        if offsets is None:
+            offsets = ()
+        elif isinstance(offsets, np.ndarray):
+            offsets = offsets.reshape(-1).tolist() if offsets.dtype.kind in "iu" else \
+                list(offsets.reshape(-1))
+        elif not isinstance(offsets, Sequence) or isinstance(offsets, str | bytes):
+            bc.raise_offset_count(what, self.dynamic_binding_names(pipeline_id), offsets)
+        if len(offsets) != len(keys):
+            bc.raise_offset_count(what, self.dynamic_binding_names(pipeline_id), offsets)
+        array = pipe.offset_array
+        bound = pipe.bound
+        for i, key in enumerate(keys):
+            entry = bound.get(key)
+            ring = entry.ring if entry is not None else None
+            offset = offsets[i]
+            if ring is None or offset.__class__ is not int:
+                value = None if ring is None else as_int(offset)
+                if value is None:
+                    label = pipe.merged.bindings[(key[0], key[1])].label
+                    bc.raise_offset(what, label, ring, offset, frame_index)
+                offset = value
+            assert ring is not None
+            stride = ring.stride
+            if offset < 0 or offset % stride or offset >= ring.used_in(frame_index) * stride:
+                bc.raise_offset(what, entry.label if entry is not None else "?", ring, offset,
+                                frame_index)
+            array[i] = offset
+        return len(keys), array
 
     def _mark(self, pipe: PipelineState, key: Key, slots: Iterable[int]) -> None:
         """Mark ``key`` dirty in ``slots``, and the pipeline pending there (for update_all)."""

@@ -630,8 +630,11 @@ class BufferManager(Unshareable):
             buffer._append_end = end if buffer._append_frame != write_frame \
                 else max(end, buffer._append_end)
         buffer._append_frame = write_frame
+        if buffer._host_write_frame != write_frame:
+            # The serial of the frame's FIRST write is kept: fresh rows appended after a
+            # submission must not hide that earlier rows of the frame may be read by it.
+            buffer._host_write_serial = self._timeline.last_serial
         buffer._host_write_frame = write_frame
-        buffer._host_write_serial = self._timeline.last_serial
         buffer._last_updated_frame = frames.frame_number
         self._counters.host_writes += 1
 
