@@ -25,6 +25,7 @@ from engine import (
 )
 from engine import errors as E  # noqa: N812
 from engine.buffers.uniform_ring import UniformRing
+from engine.device.vk import vk
 from engine.shaders.compiler import compile_glsl
 
 SHADERS = Path(__file__).parent / "shaders" / "ring"
@@ -270,6 +271,13 @@ def test_offsets_are_consumed_by_set_then_binding(buffer_manager, resource_binde
                                    dynamic=["Extra", "Tint"])
     assert binder.dynamic_binding_names(pid) == ["Tint", "Extra"]
     assert binder.dynamic_binding_count(pid) == 2
+    assert binder.pool_sizes(pid) == {  # 3 frame slots, dynamic types counted on their own
+        vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER: 3,
+        vk.VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER_DYNAMIC: 3,
+        vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER_DYNAMIC: 3}
+    plain = binder.register_pipeline("plain_two", [compile_glsl(SHADERS / "copy_two.comp")])
+    assert binder.pool_sizes(plain) == {vk.VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER: 3,
+                                        vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER: 6}
     pipeline = ComputePipeline(binder, pid)
     assert pipeline.dynamic_count == 2
     tints = UniformRing(m, TINT, 8, name="tints")
@@ -442,6 +450,10 @@ def test_a_ring_is_not_copyable_and_belongs_to_its_context(vk_context, buffer_ma
         copy.copy(ring)
     with pytest.raises(E.NotCopyableError):
         pickle.dumps(ring)
+    for field in ("capacity", "stride", "block_size", "dtype", "alignment", "manager"):
+        with pytest.raises(E.ReadOnlyFieldError, match="fixed when the ring is created"):
+            setattr(ring, field, 1)
+    assert ring.capacity == 2 and ring.stride == -(-24 // ring.alignment) * ring.alignment
     with GraphicsContext.create(validation=True) as other:
         binder = ResourceBinder(other, frames_in_flight=3)
         pid = binder.register_pipeline("copy", [compile_glsl(SHADERS / "copy_block.comp")],

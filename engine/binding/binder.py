@@ -311,6 +311,11 @@ class ResourceBinder(Unshareable):
             self._by_buffer.setdefault(buf, {})[(pipe.pid, key)] = None
         self._mark(pipe, key, self._all_slots)
 
+    def pool_sizes(self, pipeline_id: PipelineId) -> dict[int, int]:
+        """Descriptors the pipeline's pool holds, per ``VkDescriptorType`` value (every frame
+        slot together); dynamic buffers are counted under their own types."""
+        return dict(self._get(pipeline_id, "pool_sizes").pool.sizes)
+
     def dynamic_binding_count(self, pipeline_id: PipelineId) -> int:
         """How many dynamic offsets each bind of the pipeline's sets takes."""
         return len(self._get(pipeline_id, "dynamic_binding_count").dynamic)

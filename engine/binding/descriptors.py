@@ -310,6 +310,8 @@ class DescriptorPool:
         self.sets: list[tuple[Any, ...]] = []
         self.set_arrays: list[Any] = []
         """Per frame slot, a prebuilt ``VkDescriptorSet[]`` for vkCmdBindDescriptorSets."""
+        self.sizes: dict[int, int] = {}
+        """Descriptors the pool holds per ``VkDescriptorType`` (all frames together)."""
         n_sets = len(set_layouts)
         if n_sets == 0:
             self.sets = [() for _ in range(frames)]
@@ -318,6 +320,7 @@ class DescriptorPool:
         per_type: dict[int, int] = {}
         for b in merged.bindings.values():
             per_type[b.vk_type] = per_type.get(b.vk_type, 0) + b.count  # dynamic: own type
+        self.sizes = {t: count * frames for t, count in sorted(per_type.items())}
         sizes = ffi.new("VkDescriptorPoolSize[]", max(len(per_type), 1))
         for i, (dtype, count) in enumerate(sorted(per_type.items())):
             sizes[i].type = dtype

@@ -50,6 +50,7 @@ from engine.errors import (
     InvalidNameError,
     InvalidOptionError,
     InvalidSizeError,
+    ReadOnlyFieldError,
     RingClosedError,
     RingDataError,
     RingFrameError,
@@ -62,6 +63,23 @@ from engine.numbers import as_flag, as_int
 _get_ident = threading.get_ident
 MAX_DYNAMIC_OFFSET = (1 << 32) - 1
 """Dynamic offsets are ``uint32``: no block may start beyond this byte."""
+
+
+def _fixed(field_name: str, doc: str) -> Any:
+    """A read-only property over ``_<field_name>``: assigning raises ReadOnlyFieldError (a
+    changed stride or capacity would make pushes and offset checks disagree with the
+    buffers)."""
+    private = "_" + field_name
+
+    def get(self: UniformRing) -> Any:
+        return getattr(self, private)
+
+    def refuse(self: UniformRing, value: Any = None) -> None:
+        raise ReadOnlyFieldError(
+            f"UniformRing({self._name!r}).{field_name} = {value!r}: {field_name} is fixed when "
+            "the ring is created; create another UniformRing with the value you want.")
+
+    return property(get, refuse, refuse, doc)
 
 
 class UniformRing(Unshareable):
@@ -115,27 +133,22 @@ class UniformRing(Unshareable):
                 f"{what}: capacity {count} blocks of stride {stride} bytes puts blocks beyond "
                 f"byte {MAX_DYNAMIC_OFFSET}, which a uint32 dynamic offset cannot reach; use "
                 f"at most {MAX_DYNAMIC_OFFSET // stride + 1} blocks (or several rings).")
-        self.manager = manager
-        self.name = name
-        self.dtype: np.dtype[Any] | None = dtype
-        """The block's numpy dtype, or None for a ring of raw blocks."""
-        self.block_size = block_size
-        """Bytes of one block (what a descriptor's range covers)."""
-        self.alignment = alignment
-        """The device's minimum dynamic-offset alignment for this descriptor type, bytes."""
-        self.stride = stride
-        """Bytes from one block's start to the next (``block_size`` rounded up)."""
-        self.capacity = count
-        """Blocks per frame (per slot)."""
-        self.storage = storage_flag
-        self.frames_in_flight = manager.frames_in_flight
+        self._manager = manager
+        self._name = name
+        self._dtype: np.dtype[Any] | None = dtype
+        self._block_size = block_size
+        self._alignment = alignment
+        self._stride = stride
+        self._capacity = count
+        self._storage = storage_flag
+        self._frames_in_flight = manager.frames_in_flight
         self._what = what
         self._owner = manager.context.owner_thread
         self._frames = manager.frames
         self._closed = False
-        self._slot_frame = [-(1 << 62)] * self.frames_in_flight
+        self._slot_frame = [-(1 << 62)] * self._frames_in_flight
         """Per slot, the frame whose blocks its cursor counts."""
-        self._slot_used = [0] * self.frames_in_flight
+        self._slot_used = [0] * self._frames_in_flight
         """Per slot, blocks pushed in that frame."""
         offsets = np.arange(count, dtype=np.uint32) * np.uint32(stride)
         offsets.flags.writeable = False
@@ -144,7 +157,7 @@ class UniformRing(Unshareable):
         usage = BufferUsage.STORAGE if storage_flag else BufferUsage.UNIFORM
         made: list[ManagedBuffer] = []
         try:
-            for f in range(self.frames_in_flight):
+            for f in range(self._frames_in_flight):
                 made.append(manager.create_buffer(BufferConfig(
                     f"{name}[{f}]", count * stride, BufferStrategy.HOST_VISIBLE, usage)))
         except BaseException:
@@ -156,6 +169,20 @@ class UniformRing(Unshareable):
 
     # --- state ---------------------------------------------------------------------------
 
+    manager = _fixed("manager", "The BufferManager that owns the per-slot buffers.")
+    name = _fixed("name", "The base label (slot k's buffer is name[k]).")
+    dtype = _fixed("dtype", "The block's numpy dtype, or None for a ring of raw blocks.")
+    block_size = _fixed("block_size", "Bytes of one block (what a descriptor's range covers).")
+    alignment = _fixed("alignment", "The device's minimum dynamic-offset alignment for this "
+                       "descriptor type, in bytes.")
+    stride = _fixed("stride", "Bytes from one block's start to the next (block_size rounded "
+                    "up to the alignment).")
+    capacity = _fixed("capacity", "Blocks per frame (per slot).")
+    storage = _fixed("storage", "True for a storage-buffer ring (std430, "
+                     "STORAGE_BUFFER_DYNAMIC).")
+    frames_in_flight = _fixed("frames_in_flight", "Frame slots (one buffer each): the "
+                              "manager's value.")
+
     @property
     def buffers(self) -> tuple[ManagedBuffer, ...]:
         """The per-slot buffers, slot 0 first (empty once closed)."""
@@ -164,7 +191,7 @@ class UniformRing(Unshareable):
     @property
     def closed(self) -> bool:
         """True after :meth:`close`, or once the manager closed."""
-        return self._closed or self.manager.closed
+        return self._closed or self._manager.closed
 
     def buffer(self, frame_index: int | None = None) -> ManagedBuffer:
         """The buffer of slot ``frame_index`` (default: the current slot)."""
@@ -182,13 +209,13 @@ class UniformRing(Unshareable):
     def used(self) -> int:
         """Blocks pushed in the current frame (the last frame's count between frames)."""
         number = self._frames.frame_number
-        slot = number % self.frames_in_flight
+        slot = number % self._frames_in_flight
         return self._slot_used[slot] if self._slot_frame[slot] == number else 0
 
     @property
     def free(self) -> int:
         """Blocks that may still be pushed in the current frame."""
-        return self.capacity - self.used
+        return self._capacity - self.used
 
     def offsets(self) -> np.ndarray[Any, Any]:
         """The offsets of every block pushed in the current frame, in push order (uint32,
@@ -197,12 +224,12 @@ class UniformRing(Unshareable):
 
     def _slot(self, frame_index: Any, what: str) -> int:
         if frame_index is None:
-            return self.manager.frame_index
-        n = self.frames_in_flight
+            return self._manager.frame_index
+        n = self._frames_in_flight
         slot = as_int(frame_index)
         if slot is None or not 0 <= slot < n:
             raise InvalidFrameIndexError(
-                f"{what}({self.name!r}): frame index {frame_index!r} is not a slot 0..{n - 1}.")
+                f"{what}({self._name!r}): frame index {frame_index!r} is not a slot 0..{n - 1}.")
         return slot
 
     # --- pushes --------------------------------------------------------------------------
@@ -222,19 +249,19 @@ class UniformRing(Unshareable):
         if self._closed or not frames.frame_open or _get_ident() != self._owner:
             self._refuse("push")
         number = frames.frame_number
-        slot = number % self.frames_in_flight
+        slot = number % self._frames_in_flight
         used = self._slot_used[slot] if self._slot_frame[slot] == number else 0
         row = self._one_row(value)
-        if used >= self.capacity:
+        if used >= self._capacity:
             self._raise_full("push", used, 1)
         try:
-            self.manager.append_blocks(self._buffers[slot], row, used * self.stride,
-                                       self.stride, what="UniformRing.push")
+            self._manager.append_blocks(self._buffers[slot], row, used * self._stride,
+                                       self._stride, what="UniformRing.push")
         except EngineError as exc:
             raise self._renamed(exc, "push") from None
         self._slot_frame[slot] = number
         self._slot_used[slot] = used + 1
-        return used * self.stride
+        return used * self._stride
 
     @defers_interrupts
     def push_many(self, array: Any) -> np.ndarray[Any, Any]:
@@ -252,18 +279,18 @@ class UniformRing(Unshareable):
         if self._closed or not frames.frame_open or _get_ident() != self._owner:
             self._refuse("push_many")
         number = frames.frame_number
-        slot = number % self.frames_in_flight
+        slot = number % self._frames_in_flight
         used = self._slot_used[slot] if self._slot_frame[slot] == number else 0
-        if array.__class__ is not np.ndarray or array.dtype != self.dtype or array.ndim != 1 \
+        if array.__class__ is not np.ndarray or array.dtype != self._dtype or array.ndim != 1 \
                 or not array.flags.c_contiguous:
             array = self._rows(array)
         n = array.shape[0]
-        if used + n > self.capacity:
+        if used + n > self._capacity:
             self._raise_full("push_many", used, n)
         if n:
             try:
-                self.manager.append_blocks(self._buffers[slot], array, used * self.stride,
-                                           self.stride, what="UniformRing.push_many")
+                self._manager.append_blocks(self._buffers[slot], array, used * self._stride,
+                                           self._stride, what="UniformRing.push_many")
             except EngineError as exc:
                 raise self._renamed(exc, "push_many") from None
         self._slot_frame[slot] = number
@@ -272,8 +299,8 @@ class UniformRing(Unshareable):
 
     def _one_row(self, value: Any) -> np.ndarray[Any, Any]:
         """``value`` as a (1, ...) array of one block; RingDataError otherwise."""
-        what = f"UniformRing.push({self.name!r})"
-        dtype = self.dtype
+        what = f"UniformRing.push({self._name!r})"
+        dtype = self._dtype
         if isinstance(value, np.generic | np.ndarray):
             arr = np.asarray(value)
             if dtype is not None and arr.dtype == dtype:
@@ -286,13 +313,13 @@ class UniformRing(Unshareable):
                 raise RingDataError(
                     f"{what}: a value of dtype {arr.dtype}; the ring's blocks are {dtype}. "
                     "Convert it (np.array(value, dtype=ring.dtype)) or pass "
-                    f"{self.block_size} bytes.")
+                    f"{self._block_size} bytes.")
             if arr.dtype.hasobject:
                 raise RingDataError(f"{what}: an array of Python objects cannot be uploaded.")
-            if arr.nbytes != self.block_size:
+            if arr.nbytes != self._block_size:
                 raise RingDataError(
                     f"{what}: {arr.nbytes} bytes (dtype {arr.dtype}, shape {arr.shape}); a "
-                    f"block is exactly {self.block_size} bytes.")
+                    f"block is exactly {self._block_size} bytes.")
             return np.ascontiguousarray(arr).reshape(1, -1).view(np.uint8)
         if isinstance(value, bytes | bytearray | memoryview):
             try:
@@ -300,23 +327,23 @@ class UniformRing(Unshareable):
             except (TypeError, ValueError):
                 raise RingDataError(f"{what}: a non-contiguous memoryview; pass bytes(...)."
                                     ) from None
-            if raw.nbytes != self.block_size:
+            if raw.nbytes != self._block_size:
                 raise RingDataError(
-                    f"{what}: {raw.nbytes} bytes; a block is exactly {self.block_size} bytes.")
+                    f"{what}: {raw.nbytes} bytes; a block is exactly {self._block_size} bytes.")
             return np.frombuffer(raw, dtype=np.uint8).reshape(1, -1)
-        kind = f"of dtype {dtype}" if dtype is not None else f"of {self.block_size} bytes"
+        kind = f"of dtype {dtype}" if dtype is not None else f"of {self._block_size} bytes"
         raise RingDataError(f"{what}: a {type(value).__name__} is not a block; pass a numpy "
-                            f"value {kind}, or {self.block_size} bytes.")
+                            f"value {kind}, or {self._block_size} bytes.")
 
     def _rows(self, array: Any) -> np.ndarray[Any, Any]:
         """``array`` as rows of one block each; RingDataError otherwise."""
-        what = f"UniformRing.push_many({self.name!r})"
-        dtype = self.dtype
+        what = f"UniformRing.push_many({self._name!r})"
+        dtype = self._dtype
         if not isinstance(array, np.ndarray):
             raise RingDataError(
                 f"{what}: a {type(array).__name__} is not an array of blocks; pass a 1-D numpy "
                 + (f"array of dtype {dtype}." if dtype is not None else
-                   f"(n, {self.block_size}) uint8 array."))
+                   f"(n, {self._block_size}) uint8 array."))
         if array.dtype.hasobject:
             raise RingDataError(f"{what}: an array of Python objects cannot be uploaded.")
         if dtype is not None:
@@ -329,25 +356,25 @@ class UniformRing(Unshareable):
                     f"{what}: array of shape {array.shape}; pass a 1-D array, one block per "
                     "element.")
             return np.ascontiguousarray(array)
-        if array.ndim == 2 and array.dtype == np.uint8 and array.shape[1] == self.block_size:
+        if array.ndim == 2 and array.dtype == np.uint8 and array.shape[1] == self._block_size:
             return np.ascontiguousarray(array)
-        if array.ndim == 1 and array.dtype.itemsize == self.block_size:
+        if array.ndim == 1 and array.dtype.itemsize == self._block_size:
             return np.ascontiguousarray(array)
         raise RingDataError(
             f"{what}: array of shape {array.shape} and dtype {array.dtype}; pass an "
-            f"(n, {self.block_size}) uint8 array or a 1-D array whose itemsize is "
-            f"{self.block_size} bytes.")
+            f"(n, {self._block_size}) uint8 array or a 1-D array whose itemsize is "
+            f"{self._block_size} bytes.")
 
     def _raise_full(self, call: str, used: int, n: int) -> None:
         raise RingFullError(
-            f"UniformRing.{call}({self.name!r}): {n} more block(s) do not fit: {used} of "
-            f"{self.capacity} blocks are used in frame {self._frames.frame_number}; nothing "
+            f"UniformRing.{call}({self._name!r}): {n} more block(s) do not fit: {used} of "
+            f"{self._capacity} blocks are used in frame {self._frames.frame_number}; nothing "
             f"was written. Create the ring with a larger capacity (at least {used + n} blocks "
             "per frame), or use a second ring.")
 
     def _refuse(self, call: str) -> None:
         """Why a push cannot run: closed, wrong thread, or outside a frame."""
-        what = f"UniformRing.{call}({self.name!r})"
+        what = f"UniformRing.{call}({self._name!r})"
         self._require_open(what)
         raise RingFrameError(
             f"{what}: no frame is open; push blocks between begin_frame() and end_frame() "
@@ -356,13 +383,13 @@ class UniformRing(Unshareable):
     def _require_open(self, what: str) -> None:
         if self._closed:
             raise RingClosedError(f"{what}: the ring was closed; create a new UniformRing.")
-        if self.manager.closed:
+        if self._manager.closed:
             raise RingClosedError(f"{what}: the ring's BufferManager was closed (its buffers "
                                   "are freed); create a new manager and ring.")
-        self.manager.require_open(what)
+        self._manager.require_open(what)
 
     def _renamed(self, exc: EngineError, call: str) -> EngineError:
-        return type(exc)(f"UniformRing.{call}({self.name!r}) -> {exc}")
+        return type(exc)(f"UniformRing.{call}({self._name!r}) -> {exc}")
 
     # --- lifetime ------------------------------------------------------------------------
 
@@ -372,9 +399,9 @@ class UniformRing(Unshareable):
         frame); later pushes raise RingClosedError. Safe to call twice."""
         if self._closed:
             return
-        manager = self.manager
+        manager = self._manager
         if not manager.closed:
-            manager.require_open(f"UniformRing.close({self.name!r})")
+            manager.require_open(f"UniformRing.close({self._name!r})")
             for buffer in self._buffers:
                 if buffer.alive:
                     manager.destroy_buffer(buffer)
@@ -390,9 +417,9 @@ class UniformRing(Unshareable):
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"{self.used}/{self.capacity} used"
-        return (f"<UniformRing {self.name!r} {self.block_size} B blocks, stride {self.stride}, "
-                f"{self.frames_in_flight} slots, {state}>")
+        state = "closed" if self.closed else f"{self.used}/{self._capacity} used"
+        return (f"<UniformRing {self._name!r} {self._block_size} B blocks, stride {self._stride}, "
+                f"{self._frames_in_flight} slots, {state}>")
 
 
 def _block(block_dtype_or_size: Any, what: str) -> tuple[np.dtype[Any] | None, int]:
