@@ -31,13 +31,14 @@ SCHEMA = 1
 
 def families() -> dict[str, Callable[[Any], list[dict[str, Any]]]]:
     """Figure families in run order (imported lazily, so ``--help`` stays fast)."""
-    from . import fig_binding, fig_churn, fig_frame, fig_game, fig_staged, fig_update
+    from . import fig_binding, fig_churn, fig_frame, fig_game, fig_ring, fig_staged, fig_update
 
     return {"update": fig_update.run, "staged": fig_staged.run, "frame": fig_frame.run,
-            "binding": fig_binding.run, "churn": fig_churn.run, "game": fig_game.run}
+            "binding": fig_binding.run, "ring": fig_ring.run, "churn": fig_churn.run,
+            "game": fig_game.run}
 
 
-FAMILY_NAMES = ("update", "staged", "frame", "binding", "churn", "game")
+FAMILY_NAMES = ("update", "staged", "frame", "binding", "ring", "churn", "game")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -22,12 +22,14 @@ VARIANT_LABEL = {
     "raw": "raw Vulkan", "raw_pipelined": "raw Vulkan, pipelined",
     "numpy": "numpy (limit)", "wgpu": "wgpu-py", "moderngl": "moderngl",
     "numpy_1dst": "numpy, 1 destination", "moderngl_1buf": "moderngl, 1 buffer",
+    "ours_bound": "ours + 1,000 binds by dynamic offset", "buffers": "1,000 buffers, update_buffer",
 }
 FAMILY_TITLE = {
     "update": "Host-visible update_buffer vs numpy, wgpu-py, moderngl",
     "staged": "Device-local staged upload per frame vs raw Vulkan staging copy",
     "frame": "Frame workload: 1,000 UBOs (10 change) + 100,000 x 32 B particles, update part",
     "binding": "BindingSystem per frame",
+    "ring": "Uniform ring: 1,000 blocks of 256 B per frame, bound by dynamic offset",
     "churn": "Create + destroy churn",
     "game": "Game frame time",
 }

@@ -346,34 +346,42 @@ class ResourceBinder(Unshareable):
         if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
             frame_index = check_slot(frame_index, self.frames_in_flight, what)
         keys = pipe.dynamic
-        if offsets is None:
-            offsets = ()
-        elif isinstance(offsets, np.ndarray):
-            offsets = offsets.reshape(-1).tolist() if offsets.dtype.kind in "iu" else \
-                list(offsets.reshape(-1))
-        elif not isinstance(offsets, Sequence) or isinstance(offsets, str | bytes):
-            bc.raise_offset_count(what, self.dynamic_binding_names(pipeline_id), offsets)
-        if len(offsets) != len(keys):
+        cls = offsets.__class__
+        if cls is not list and cls is not tuple:
+            offsets = self._offset_sequence(pipe, offsets, what)
+        n = len(keys)
+        if len(offsets) != n:
             bc.raise_offset_count(what, self.dynamic_binding_names(pipeline_id), offsets)
         array = pipe.offset_array
         bound = pipe.bound
-        for i, key in enumerate(keys):
-            entry = bound.get(key)
+        for i in range(n):
+            entry = bound.get(keys[i])
             ring = entry.ring if entry is not None else None
             offset = offsets[i]
             if ring is None or offset.__class__ is not int:
                 value = None if ring is None else as_int(offset)
                 if value is None:
+                    key = keys[i]
                     label = pipe.merged.bindings[(key[0], key[1])].label
                     bc.raise_offset(what, label, ring, offset, frame_index)
                 offset = value
-            assert ring is not None
+            assert ring is not None and entry is not None
             stride = ring.stride
-            if offset < 0 or offset % stride or offset >= ring.used_in(frame_index) * stride:
-                bc.raise_offset(what, entry.label if entry is not None else "?", ring, offset,
-                                frame_index)
+            if offset < 0 or offset % stride or offset >= ring.pushed_bytes(frame_index):
+                bc.raise_offset(what, entry.label, ring, offset, frame_index)
             array[i] = offset
-        return len(keys), array
+        return n, array
+
+    def _offset_sequence(self, pipe: PipelineState, offsets: Any, what: str) -> Sequence[Any]:
+        """``offsets`` as a list or tuple (None: none; a numpy array: its values)."""
+        if offsets is None:
+            return ()
+        if isinstance(offsets, np.ndarray):
+            return offsets.reshape(-1).tolist() if offsets.dtype.kind in "iu" else \
+                list(offsets.reshape(-1))
+        if not isinstance(offsets, Sequence) or isinstance(offsets, str | bytes):
+            bc.raise_offset_count(what, self.dynamic_binding_names(pipe.pid), offsets)
+        return offsets
 
     def _mark(self, pipe: PipelineState, key: Key, slots: Iterable[int]) -> None:
         """Mark ``key`` dirty in ``slots``, and the pipeline pending there (for update_all)."""

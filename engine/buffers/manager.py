@@ -622,7 +622,9 @@ class BufferManager(Unshareable):
                 dst = whole[first:first + n]
             else:
                 dst = np.ndarray((n, row_bytes), np.uint8, view, offset, (stride, 1))
-        dst[...] = rows.reshape(n, -1).view(np.uint8)  # one vectorised copy into the mapping
+        # One vectorised copy into the mapping; the source is read as raw bytes through the
+        # buffer protocol (a structured dtype's .view(np.uint8) costs microseconds).
+        dst[...] = np.ndarray((n, row_bytes), np.uint8, rows, 0, (row_bytes, 1))
         if not buffer._coherent:
             self.allocator.flush(buffer._allocation, offset, span, what=f"{what}({buffer.name!r})")
         end = offset + span

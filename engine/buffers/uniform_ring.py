@@ -205,6 +205,15 @@ class UniformRing(Unshareable):
         number = self._frames.frame_number
         return self._slot_used[slot] if self._slot_frame[slot] == number else 0
 
+    def pushed_bytes(self, frame_index: int) -> int:
+        """``used_in(frame_index) * stride``: every valid dynamic offset for that slot is
+        below this (the binder checks each bind against it)."""
+        if frame_index.__class__ is not int or not 0 <= frame_index < self._frames_in_flight:
+            frame_index = self._slot(frame_index, "UniformRing.pushed_bytes")
+        if self._slot_frame[frame_index] != self._frames.frame_number:
+            return 0
+        return self._slot_used[frame_index] * self._stride
+
     @property
     def used(self) -> int:
         """Blocks pushed in the current frame (the last frame's count between frames)."""
