@@ -460,3 +460,17 @@ def test_a_ring_is_not_copyable_and_belongs_to_its_context(vk_context, buffer_ma
                                        dynamic={"Object"})
         with pytest.raises(E.ForeignBufferError):
             binder.bind_ring_named(pid, "Object", ring)
+
+
+def test_the_how_to_page_example_runs(validation, monkeypatch):
+    """docs/howto/uniform-ring.md's example runs as written (from the repository root, as
+    its shader path says), validation on."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)
+    page = root / "docs" / "howto" / "uniform-ring.md"
+    code = re.search(r"```python\n(.*?)```", page.read_text(), re.S)
+    assert code, "the how-to has a python block"
+    exec(compile(code.group(1), "docs/howto/uniform-ring.md", "exec"), {})
+    validation.assert_clean("running the uniform-ring how-to")
