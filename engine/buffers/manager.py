@@ -549,7 +549,8 @@ class BufferManager(Unshareable):
     def append_blocks(self, buffer: ManagedBuffer, rows: np.ndarray[Any, Any], offset: int,
                       stride: int, *, what: str = "append_blocks") -> None:
         """Write row ``i`` of ``rows`` at byte ``offset + i * stride`` of a host-visible buffer,
-        in ONE vectorised numpy copy into the mapping (a strided view), then one flush of the
+        in ONE copy into the mapping (a memmove when the rows are packed, ``stride`` equal to
+        a row; else one vectorised numpy copy through a strided view), then one flush of the
         whole span where the memory is not coherent.
 
         ``rows``: a C-contiguous numpy array; its first axis counts the rows, the rest of each
@@ -574,20 +575,19 @@ class BufferManager(Unshareable):
             checks.raise_foreign(buffer, self, what)
         if not buffer._alive:
             checks.raise_destroyed(buffer, what)
-        if self._closed:
-            checks.raise_closed(what)
-        view = buffer._view
-        if view is None:
+        ptr = buffer._ptr
+        if ptr is None:
             checks.raise_not_host(buffer, what)
-        if rows.__class__ is not np.ndarray or rows.dtype.hasobject or rows.ndim == 0 \
-                or not rows.flags.c_contiguous:
+        if rows.__class__ is not np.ndarray or not rows.flags.c_contiguous or rows.ndim == 0 \
+                or rows.dtype.hasobject:
             checks.raise_bad_rows(buffer, rows, what)
         if buffer._dtype is not None and rows.dtype != buffer._dtype:
             checks.raise_dtype(buffer, rows, what)
         n = rows.shape[0]
         if n == 0:
             return
-        row_bytes = rows.nbytes // n
+        nbytes = rows.nbytes
+        row_bytes = nbytes // n
         if offset.__class__ is not int or stride.__class__ is not int:
             offset = checks.coerce_offset(offset, buffer, what)
             stride = checks.coerce_stride(stride, what)
@@ -608,30 +608,18 @@ class BufferManager(Unshareable):
                 timeline = self._timeline
                 if buffer._host_write_serial < timeline.last_serial > timeline.completed:
                     checks.raise_submitted_hazard(buffer, write_frame, what)
-        cached = buffer._append_view
-        if cached is not None and cached[0] is view and cached[1] == stride \
-                and cached[2] == row_bytes and not offset % stride:
-            first = offset // stride
-            dst = cached[3][first:first + n]
+        if stride == row_bytes:
+            memmove(ptr + offset, rows, nbytes)  # packed rows: one copy into the mapping
         else:
-            if not offset % stride:  # the whole buffer as rows at this stride, kept
-                fit = (buffer._size - row_bytes) // stride + 1
-                whole = np.ndarray((fit, row_bytes), np.uint8, view, 0, (stride, 1))
-                buffer._append_view = (view, stride, row_bytes, whole)
-                first = offset // stride
-                dst = whole[first:first + n]
-            else:
-                dst = np.ndarray((n, row_bytes), np.uint8, view, offset, (stride, 1))
-        # One vectorised copy into the mapping; the source is read as raw bytes through the
-        # buffer protocol (a structured dtype's .view(np.uint8) costs microseconds).
-        dst[...] = np.ndarray((n, row_bytes), np.uint8, rows, 0, (row_bytes, 1))
+            self._strided_copy(buffer, rows, n, row_bytes, offset, stride)
         if not buffer._coherent:
             self.allocator.flush(buffer._allocation, offset, span, what=f"{what}({buffer.name!r})")
         end = offset + span
-        if buffer._append_frame != write_frame or end > buffer._append_end:
-            buffer._append_end = end if buffer._append_frame != write_frame \
-                else max(end, buffer._append_end)
-        buffer._append_frame = write_frame
+        if buffer._append_frame != write_frame:
+            buffer._append_frame = write_frame
+            buffer._append_end = end
+        elif end > buffer._append_end:
+            buffer._append_end = end
         if buffer._host_write_frame != write_frame:
             # The serial of the frame's FIRST write is kept: fresh rows appended after a
             # submission must not hide that earlier rows of the frame may be read by it.
@@ -639,6 +627,27 @@ class BufferManager(Unshareable):
         buffer._host_write_frame = write_frame
         buffer._last_updated_frame = frames.frame_number
         self._counters.host_writes += 1
+
+    def _strided_copy(self, buffer: ManagedBuffer, rows: np.ndarray[Any, Any], n: int,
+                      row_bytes: int, offset: int, stride: int) -> None:
+        """One vectorised numpy copy of ``n`` rows into the mapping at ``stride`` (a strided
+        uint8 view of the whole buffer, kept per (mapping, stride, row size)); the source is
+        read as raw bytes through the buffer protocol (a structured dtype's
+        ``.view(np.uint8)`` costs microseconds)."""
+        view = buffer._view
+        cached = buffer._append_view
+        if cached is None or cached[0] is not view or cached[1] != stride \
+                or cached[2] != row_bytes:
+            fit = (buffer._size - row_bytes) // stride + 1
+            cached = (view, stride, row_bytes,
+                      np.ndarray((fit, row_bytes), np.uint8, view, 0, (stride, 1)))
+            buffer._append_view = cached
+        src = np.ndarray((n, row_bytes), np.uint8, rows, 0, (row_bytes, 1))
+        if offset % stride:
+            np.ndarray((n, row_bytes), np.uint8, view, offset, (stride, 1))[...] = src
+        else:
+            first = offset // stride
+            cached[3][first:first + n] = src
 
     @defers_interrupts
     def submit_uploads(self) -> int:

@@ -285,7 +285,7 @@ class UniformRing(Unshareable):
         RingClosedError, HostWriteHazardError, WrongThreadError.
         """
         frames = self._frames
-        if self._closed or not frames.frame_open or _get_ident() != self._owner:
+        if self._closed or not frames.frame_open:
             self._refuse("push_many")
         number = frames.frame_number
         slot = number % self._frames_in_flight
@@ -293,15 +293,18 @@ class UniformRing(Unshareable):
         if array.__class__ is not np.ndarray or array.dtype != self._dtype or array.ndim != 1 \
                 or not array.flags.c_contiguous:
             array = self._rows(array)
-        n = array.shape[0]
+        n = len(array)
         if used + n > self._capacity:
             self._raise_full("push_many", used, n)
-        if n:
+        if n:  # append_blocks checks the thread, the buffer and the hazard rule
+            stride = self._stride
             try:
-                self._manager.append_blocks(self._buffers[slot], array, used * self._stride,
-                                           self._stride, what="UniformRing.push_many")
+                self._manager.append_blocks(self._buffers[slot], array, used * stride, stride,
+                                            what="UniformRing.push_many")
             except EngineError as exc:
                 raise self._renamed(exc, "push_many") from None
+        elif _get_ident() != self._owner:
+            self._refuse("push_many")
         self._slot_frame[slot] = number
         self._slot_used[slot] = used + n
         return self._offsets[used:used + n]
