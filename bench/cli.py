@@ -76,9 +76,17 @@ def _merge(path: Path, result: dict[str, Any], only: list[str] | None) -> dict[s
     if old.get("schema") != SCHEMA or old.get("quick") != result.get("quick"):
         return result
     merged_families = dict(old.get("families", {}))
+    for fam in result["families"].values():  # where the new families ran (maybe elsewhere)
+        fam["machine"] = result["machine"]
+        fam["run"] = result["run"]
     merged_families.update(result["families"])
     result["families"] = {k: merged_families[k] for k in FAMILY_NAMES if k in merged_families}
     result["runs"] = [*old.get("runs", [old.get("run", {})]), result["run"]]
+    # The header keeps describing the families measured by the earlier full run: its
+    # machine, versions and peers (a partial run may not open the peers at all).
+    for key in ("machine", "driver", "versions", "peers", "settings"):
+        if key in old:
+            result[key] = old[key]
     return result
 
 
