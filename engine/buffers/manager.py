@@ -547,7 +547,7 @@ class BufferManager(Unshareable):
             self._counters.host_writes += 1
 
     def append_blocks(self, buffer: ManagedBuffer, rows: np.ndarray[Any, Any], offset: int,
-                      stride: int, *, what: str = "append_blocks") -> None:
+                      stride: int, what: str = "append_blocks") -> None:
         """Write row ``i`` of ``rows`` at byte ``offset + i * stride`` of a host-visible buffer,
         in ONE copy into the mapping (a memmove when the rows are packed, ``stride`` equal to
         a row; else one vectorised numpy copy through a strided view), then one flush of the
@@ -597,10 +597,11 @@ class BufferManager(Unshareable):
         if offset + span > buffer._size:
             checks.raise_out_of_bounds(buffer, offset, span, what)
         frames = self.frames
-        write_frame = frames.frame_number if frames.frame_open or \
-            frames.frame_number < 0 else frames.frame_number + 1
+        write_frame = frames.frame_number
+        if not frames.frame_open and write_frame >= 0:
+            write_frame += 1
+        last = buffer._host_write_frame
         if self.hazard_checks:
-            last = buffer._host_write_frame
             if last != write_frame:
                 if last > frames.completed_frame:
                     checks.raise_hazard(buffer, last, write_frame, self.frames_in_flight, what)
@@ -620,11 +621,11 @@ class BufferManager(Unshareable):
             buffer._append_end = end
         elif end > buffer._append_end:
             buffer._append_end = end
-        if buffer._host_write_frame != write_frame:
+        if last != write_frame:
             # The serial of the frame's FIRST write is kept: fresh rows appended after a
             # submission must not hide that earlier rows of the frame may be read by it.
             buffer._host_write_serial = self._timeline.last_serial
-        buffer._host_write_frame = write_frame
+            buffer._host_write_frame = write_frame
         buffer._last_updated_frame = frames.frame_number
         self._counters.host_writes += 1
 

@@ -145,6 +145,7 @@ class UniformRing(Unshareable):
         self._what = what
         self._owner = manager.context.owner_thread
         self._frames = manager.frames
+        self._append = manager.append_blocks
         self._closed = False
         self._slot_frame = [-(1 << 62)] * self._frames_in_flight
         """Per slot, the frame whose blocks its cursor counts."""
@@ -299,8 +300,8 @@ class UniformRing(Unshareable):
         if n:  # append_blocks checks the thread, the buffer and the hazard rule
             stride = self._stride
             try:
-                self._manager.append_blocks(self._buffers[slot], array, used * stride, stride,
-                                            what="UniformRing.push_many")
+                self._append(self._buffers[slot], array, used * stride, stride,
+                             "UniformRing.push_many")
             except EngineError as exc:
                 raise self._renamed(exc, "push_many") from None
         elif _get_ident() != self._owner:
