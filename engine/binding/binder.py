@@ -327,8 +327,7 @@ class ResourceBinder(Unshareable):
         return [pipe.merged.bindings[(k[0], k[1])].label for k in pipe.dynamic]
 
     def dynamic_offset_array(self, pipeline_id: PipelineId, frame_index: int,
-                             offsets: Any, *, what: str = "dynamic_offset_array"
-                             ) -> tuple[int, Any]:
+                             offsets: Any, *, what: str = "") -> tuple[int, Any]:
         """Check ``offsets`` (one per dynamic binding, in :meth:`dynamic_binding_names` order)
         and store them in the pipeline's prebuilt ``uint32_t[]``; returns ``(count, array)``
         for ``vkCmdBindDescriptorSets`` (``array`` is owned by the binder and reused by the
@@ -342,7 +341,10 @@ class ResourceBinder(Unshareable):
         Raises DynamicOffsetError (wrong count, not an integer, misaligned, not pushed this
         frame, nothing bound), InvalidFrameIndexError, UnknownPipelineError.
         """
-        pipe = self._pipelines.get(pipeline_id) or self._get(pipeline_id, what)
+        pipe = self._pipelines.get(pipeline_id) or self._get(
+            pipeline_id, what or "dynamic_offset_array")
+        if not what:  # the caller's name for messages (ComputePipeline.record passes its own)
+            what = f"dynamic_offset_array({str(pipeline_id)!r})"
         if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
             frame_index = check_slot(frame_index, self.frames_in_flight, what)
         keys = pipe.dynamic
