@@ -66,39 +66,42 @@ def ring_case(cls, name, code, **kw):
 
 CASES: list[Case] = []
 
-for t in INT_TYPES:
-    CASES.append(ring_case(4, f"capacity-np-{t}", f"""
-        r = UniformRing(m, OBJ, np.{t}(5), name="np")
-        check(type(r.capacity) is int and r.capacity == 5, "capacity normalised to int")
-        check(all(type(b.size) is int for b in r.buffers), "buffer sizes are ints")
+CASES.append(ring_case(4, "capacity-np-every-width", f"""
+    for t in {INT_TYPES!r}:
+        r = UniformRing(m, OBJ, getattr(np, t)(5), name="np")
+        check(type(r.capacity) is int and r.capacity == 5, f"{{t}}: capacity normalised to int")
+        check(all(type(b.size) is int for b in r.buffers), f"{{t}}: buffer sizes are ints")
         m.begin_frame()
         offs = r.push_many(blocks(4, 1))
         check(offs.dtype == np.uint32 and offs.tolist() == [i * r.stride for i in range(4)],
-              "offsets")
+              f"{{t}}: offsets")
         r.push(blocks(1, 2)[0])
         with raises(RingFullError, match="larger capacity"):
             r.push(blocks(1, 3)[0])
         m.end_frame()
         r.close()
-        frame_ok("after a np.{t} capacity")
-    """))
-    CASES.append(ring_case(4, f"dynamic-offset-np-{t}", f"""
+    frame_ok("after numpy capacities")
+"""))
+
+CASES.append(ring_case(4, "dynamic-offset-np-every-width", f"""
+    for t in {INT_TYPES!r}:
+        kind = getattr(np, t)
         m.begin_frame()
         offs = ring.push_many(blocks(3, 4))
         binder.update_all(m.frame_index)
         cmd = cmds.begin()
-        value = np.{t}(ring.stride) if np.iinfo(np.{t}).max >= ring.stride else ring.stride
+        value = kind(ring.stride) if np.iinfo(kind).max >= ring.stride else ring.stride
         pipe.record(cmd, m.frame_index, 1, push_constants=np.array([0], np.uint32),
                     dynamic_offsets=[value])
-        if np.iinfo(np.{t}).min < 0:
+        if np.iinfo(kind).min < 0:
             with raises(DynamicOffsetError, match="multiple"):
                 pipe.record(cmd, m.frame_index, 1, push_constants=np.array([0], np.uint32),
-                            dynamic_offsets=[np.{t}(-16)])
+                            dynamic_offsets=[kind(-16)])
         cmds.submit(cmd)
         m.end_frame()
-        check(seen(1).tobytes() == blocks(3, 4)[1:2].tobytes(), "np.{t} offset chose block 1")
-        frame_ok("after np.{t} offsets")
-    """))
+        check(seen(1).tobytes() == blocks(3, 4)[1:2].tobytes(), f"{{t}} offset chose block 1")
+    frame_ok("after numpy offsets")
+"""))
 
 CASES.append(ring_case(4, "capacity-and-size-not-integers", f"""
     for bad in ({", ".join(NOT_INTEGERS)}, None, -1, 0, 1 << 80, np.int64(-5)):
