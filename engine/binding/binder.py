@@ -371,6 +371,10 @@ class ResourceBinder(Unshareable):
             stride = ring.stride
             if offset < 0 or offset % stride or offset >= ring.pushed_bytes(frame_index):
                 bc.raise_offset(what, entry.label, ring, offset, frame_index)
+            buffers = entry.buffers
+            if offset + (entry.range or entry.min_range) > buffers[frame_index % len(buffers)].size:
+                bc.raise_offset_past_end(what, entry.label, ring, offset,
+                                         buffers[frame_index % len(buffers)])
             array[i] = offset
         return n, array
 

@@ -291,3 +291,13 @@ def raise_offset(what: str, label: str, ring: UniformRing | None, offset: Any,
         f"{ring.name!r} in the current frame for slot {frame_index} ({used} block(s) pushed, "
         f"offsets 0..{max(used - 1, 0) * ring.stride}); push the block this frame and bind "
         "the offset push() returned.")
+
+
+def raise_offset_past_end(what: str, label: str, ring: UniformRing, offset: int,
+                          buffer: ManagedBuffer) -> NoReturn:
+    """A block pushed this frame that the slot's buffer no longer holds (it was shrunk by
+    ``resize_buffer`` behind the ring's back)."""
+    raise DynamicOffsetError(
+        f"{what}: dynamic offset {offset} for {label!r} plus the block's bytes exceeds buffer "
+        f"{buffer.name!r} of {buffer.size} bytes (it was resized after the block was pushed "
+        f"into ring {ring.name!r}); do not resize a ring's buffers, push the block again.")

@@ -263,8 +263,25 @@ CASES.append(ring_case(7, "buffers-changed-behind-its-back", """
         m.update_buffer(ring.buffer(), bytes(24), offset=2 * ring.stride)
     m.end_frame()
     check(seen(2).tobytes() == blocks(2, 2).tobytes(), "the dispatch read the blocks pushed")
-    # a slot's buffer shrunk by hand: pushes past its end are refused, not written
+    # a slot's buffer shrunk by hand after blocks were pushed: offsets past its new end are
+    # refused at the bind, the blocks it still holds are read
+    while True:
+        m.begin_frame()
+        if m.frame_index == 0:
+            break
+        m.end_frame()
+    kept = blocks(4, 6)
+    offs = ring.push_many(kept)
     m.resize_buffer(ring.buffers[0], 2 * ring.stride)
+    binder.update_all(m.frame_index)
+    cmd = cmds.begin()
+    with raises(DynamicOffsetError, match="resized"):
+        record(cmd, [offs[3]])
+    record(cmd, [offs[1]])
+    cmds.submit(cmd)
+    m.end_frame()
+    check(seen(1).tobytes() == kept[1:2].tobytes(), "the kept block is read after the shrink")
+    # pushes past its end are refused, not written
     for _ in range(3):
         m.begin_frame()
         if m.frame_index == 0:
