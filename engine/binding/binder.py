@@ -33,6 +33,7 @@ frame). The context closes the binder before the device goes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -76,6 +77,8 @@ from engine.shaders.reflect import DescriptorKind
 
 __all__ = ["PipelineId", "ResourceBinder", "ShaderStage"]
 
+_get_ident = threading.get_ident
+
 
 class ResourceBinder(Unshareable):
     """Descriptor layouts, sets and buffer bindings of pipelines, by reflected name.
@@ -96,6 +99,7 @@ class ResourceBinder(Unshareable):
         frames_in_flight = check_frames_in_flight(frames_in_flight, "ResourceBinder")
         context.require_open("ResourceBinder()")
         self.context = context
+        self._owner = context.owner_thread
         self.frames_in_flight = int(frames_in_flight)
         props = vk.vkGetPhysicalDeviceProperties(context.physical_device)
         self.max_sets = int(props.limits.maxBoundDescriptorSets)
@@ -345,6 +349,8 @@ class ResourceBinder(Unshareable):
             pipeline_id, what or "dynamic_offset_array")
         if not what:  # the caller's name for messages (ComputePipeline.record passes its own)
             what = f"dynamic_offset_array({str(pipeline_id)!r})"
+        if _get_ident() != self._owner:  # the offsets go into one shared prebuilt array
+            self.context.raise_wrong_thread(what)
         if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
             frame_index = check_slot(frame_index, self.frames_in_flight, what)
         keys = pipe.dynamic

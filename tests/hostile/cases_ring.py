@@ -333,10 +333,18 @@ CASES.append(ring_case(2, "push-from-another-thread", """
                 errors.append("ok")
             except BaseException as exc:
                 errors.append(type(exc).__name__)
-    t = threading.Thread(target=worker)
+    def offsets():
+        try:
+            binder.dynamic_offset_array(pid, 0, [0])
+            errors.append("no error")
+        except WrongThreadError:
+            errors.append("ok")
+        except BaseException as exc:
+            errors.append(type(exc).__name__)
+    t = threading.Thread(target=lambda: (worker(), offsets()))
     t.start()
     t.join(120)
-    check(errors == ["ok"] * 4, f"other threads are refused: {errors}")
+    check(errors == ["ok"] * 5, f"other threads are refused: {errors}")
     check(ring.used == 0 and not ring.closed, "nothing changed")
     m.end_frame()
     frame_ok("after another thread")
