@@ -20,6 +20,14 @@ How it works:
   never notify, so they never cause descriptor writes. :meth:`update_all` visits only the
   pipelines with dirty bindings in the slot (O(1) for a frame without changes).
 
+Dynamic bindings: ``register_pipeline(..., dynamic={names})`` makes those uniform/storage
+buffer bindings ``*_BUFFER_DYNAMIC`` in the set layout (SPIR-V cannot say so), and only a
+:class:`~engine.buffers.uniform_ring.UniformRing` binds there (:meth:`bind_ring_named`: one
+block's range over each slot's ring buffer, written once per slot). Each bind of the sets then
+takes one offset per dynamic binding, by set and binding number; :meth:`dynamic_offset_array`
+checks them against the ring (a block pushed in the current frame for that slot) and fills a
+prebuilt ``uint32_t[]`` for ``vkCmdBindDescriptorSets``.
+
 A bound buffer that is destroyed: the ``"destroyed"`` event marks its bindings dead, and every
 later ``update_frame`` of that pipeline raises :class:`~engine.errors.BufferDestroyedError`
 naming the binding and the buffer, before writing anything (the old descriptor stays; it is
