@@ -50,6 +50,7 @@ from engine.errors import (
     InvalidNameError,
     InvalidOptionError,
     InvalidSizeError,
+    OutOfDeviceMemoryError,
     ReadOnlyFieldError,
     RingClosedError,
     RingDataError,
@@ -151,9 +152,6 @@ class UniformRing(Unshareable):
         """Per slot, the frame whose blocks its cursor counts."""
         self._slot_used = [0] * self._frames_in_flight
         """Per slot, blocks pushed in that frame."""
-        offsets = np.arange(count, dtype=np.uint32) * np.uint32(stride)
-        offsets.flags.writeable = False
-        self._offsets = offsets
         self._buffers: tuple[ManagedBuffer, ...] = ()
         usage = BufferUsage.STORAGE if storage_flag else BufferUsage.UNIFORM
         made: list[ManagedBuffer] = []
@@ -161,6 +159,14 @@ class UniformRing(Unshareable):
             for f in range(self._frames_in_flight):
                 made.append(manager.create_buffer(BufferConfig(
                     f"{name}[{f}]", count * stride, BufferStrategy.HOST_VISIBLE, usage)))
+            try:  # every block's offset, once (push_many returns views of it)
+                offsets = np.arange(count, dtype=np.uint32) * np.uint32(stride)
+            except MemoryError:
+                raise OutOfDeviceMemoryError(
+                    f"{what}: no host memory for the offsets of {count} blocks; use a smaller "
+                    "capacity.") from None
+            offsets.flags.writeable = False
+            self._offsets = offsets
         except BaseException:
             for buffer in made:
                 if buffer.alive:
