@@ -474,3 +474,45 @@ def test_the_how_to_page_example_runs(validation, monkeypatch):
     assert code, "the how-to has a python block"
     exec(compile(code.group(1), "docs/howto/uniform-ring.md", "exec"), {})
     validation.assert_clean("running the uniform-ring how-to")
+
+
+def test_bind_sets_records_the_sets_with_checked_dynamic_offsets(buffer_manager,
+                                                                 resource_binder):
+    """The binder's own bind-sets path (for recording objects other than ComputePipeline):
+    a dispatch after ``bind_sets`` with another offset reads that block."""
+    from engine.device.barriers import memory_barrier
+    from engine.device.vk import ffi, lib
+
+    m, binder = buffer_manager, resource_binder
+    ring = UniformRing(m, OBJECT, 8, name="objs")
+    rig = CopyRig(m, binder, ring, 8)
+    m.begin_frame()
+    binder.update_all(m.frame_index)
+    blocks = objects(3, 5)
+    offsets = ring.push_many(blocks)
+    cmd = rig.commands.begin()
+    slot = m.frame_index
+    rig.pipeline.record(cmd, slot, 1, push_constants=np.array([0], np.uint32),
+                        dynamic_offsets=[offsets[0]])
+    for bad, error in (([], E.DynamicOffsetError), ([3 * ring.stride], E.DynamicOffsetError),
+                       (None, E.DynamicOffsetError)):
+        with pytest.raises(error):
+            binder.bind_sets(cmd, rig.pid, slot, graphics=False, dynamic_offsets=bad)
+    with pytest.raises(E.InvalidDataError):
+        binder.bind_sets(None, rig.pid, slot, graphics=False, dynamic_offsets=[0])
+    with pytest.raises(E.InvalidOptionError):
+        binder.bind_sets(cmd, rig.pid, slot, graphics="no", dynamic_offsets=[0])
+    binder.bind_sets(cmd, rig.pid, slot, graphics=False, dynamic_offsets=[offsets[2]])
+    memory_barrier(cmd, vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, vk.VK_ACCESS_SHADER_WRITE_BIT,
+                   vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                   vk.VK_ACCESS_SHADER_READ_BIT | vk.VK_ACCESS_SHADER_WRITE_BIT)
+    index = ffi.new("uint32_t*", 1)
+    lib.vkCmdPushConstants(cmd, binder.pipeline_layout(rig.pid),
+                           vk.VK_SHADER_STAGE_COMPUTE_BIT, 0, 4, index)
+    lib.vkCmdDispatch(cmd, 1, 1, 1)
+    rig.commands.submit(cmd)
+    m.end_frame()
+    seen = rig.seen(2)
+    assert seen[0].tobytes() == blocks[0].tobytes() and seen[1].tobytes() == blocks[2].tobytes()
+    with pytest.raises(E.FrameStateError):
+        binder.bind_sets(cmd, rig.pid, slot, graphics=False, dynamic_offsets=[0])

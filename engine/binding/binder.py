@@ -74,11 +74,14 @@ from engine.device.context import GraphicsContext
 from engine.device.interrupts import defers_interrupts
 from engine.device.vk import ffi, lib, vk
 from engine.errors import (
+    FrameStateError,
+    InvalidDataError,
     InvalidOptionError,
     ManagerClosedError,
     ReflectionError,
     UnknownPipelineError,
 )
+from engine.frames.command_pool import is_recording
 from engine.identity import Unshareable
 from engine.numbers import as_int
 from engine.shaders.reflect import DescriptorKind
@@ -86,6 +89,9 @@ from engine.shaders.reflect import DescriptorKind
 __all__ = ["PipelineId", "ResourceBinder", "ShaderStage"]
 
 _get_ident = threading.get_ident
+_COMMAND_BUFFER = ffi.typeof("VkCommandBuffer")
+_GRAPHICS = vk.VK_PIPELINE_BIND_POINT_GRAPHICS
+_COMPUTE = vk.VK_PIPELINE_BIND_POINT_COMPUTE
 
 
 class ResourceBinder(Unshareable):
@@ -391,6 +397,45 @@ class ResourceBinder(Unshareable):
                                          buffers[frame_index % len(buffers)])
             array[i] = offset
         return n, array
+
+    def bind_sets(self, cmd: Any, pipeline_id: PipelineId, frame_index: int, *,
+                  graphics: bool = True, dynamic_offsets: Any = None) -> None:
+        """Record ``vkCmdBindDescriptorSets`` of every set of slot ``frame_index`` (set 0
+        first) at the graphics bind point (``graphics=False``: compute), with the checked
+        dynamic offsets (:meth:`dynamic_offset_array`; none for a pipeline without dynamic
+        bindings). For recording objects other than ``ComputePipeline.record``, which does
+        this itself.
+
+        Raises (recording nothing): InvalidDataError (not a command buffer of an engine
+        pool), FrameStateError (not recording), BufferDestroyedError, DynamicOffsetError,
+        InvalidFrameIndexError, UnknownPipelineError, InvalidOptionError.
+        """
+        what = f"bind_sets({str(pipeline_id)!r})"
+        if not isinstance(cmd, ffi.CData) or ffi.typeof(cmd) is not _COMMAND_BUFFER \
+                or cmd == ffi.NULL:
+            raise InvalidDataError(f"{what}: cmd {cmd!r} is not a VkCommandBuffer; pass one "
+                                   "begun by FrameCommands.begin() (or the renderer).")
+        if not is_recording(cmd):
+            raise FrameStateError(f"{what}: cmd is not in the recording state (submitted, or "
+                                  "its manager was closed); record into a command buffer of "
+                                  "this frame.")
+        if graphics.__class__ is not bool:
+            raise InvalidOptionError(f"{what}: graphics={graphics!r} is not a flag; pass True "
+                                     "or False.")
+        self.check_recordable(pipeline_id, what)
+        pipe = self._pipelines[pipeline_id]
+        if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
+            frame_index = check_slot(frame_index, self.frames_in_flight, what)
+        if pipe.dynamic or dynamic_offsets is not None:
+            count, offsets = self.dynamic_offset_array(pipeline_id, frame_index,
+                                                       dynamic_offsets, what=what)
+        else:
+            count, offsets = 0, ffi.NULL
+        sets = pipe.pool.sets[frame_index]
+        if sets:
+            lib.vkCmdBindDescriptorSets(
+                cmd, _GRAPHICS if graphics else _COMPUTE, pipe.layout, 0, len(sets),
+                pipe.pool.set_arrays[frame_index], count, offsets if count else ffi.NULL)
 
     def _offset_sequence(self, pipe: PipelineState, offsets: Any, what: str) -> Sequence[Any]:
         """``offsets`` as a list or tuple (None: none; a numpy array: its values)."""
