@@ -45,6 +45,10 @@ def seen(n):
     check((words[:, 6] == 0xC0FFEE).all(), "the shader ran for every dispatch")
     return np.ascontiguousarray(words[:, :6]).view(OBJ).reshape(n)
 
+def ffi_null():
+    from engine.device.vk import ffi
+    return ffi.cast("VkCommandBuffer", 0)
+
 def frame_ok(where, r=None, k=7):
     r = ring if r is None else r
     m.begin_frame()
@@ -145,6 +149,15 @@ CASES.append(ring_case(4, "dynamic-offsets-out-of-range", f"""
     with raises(DynamicOffsetError, match="slot"):
         pipe.record(cmd, (m.frame_index + 1) % 3, 1, push_constants=push,
                     dynamic_offsets=[0])
+    for bad in (4 * ring.stride, -1, 1 << 64, 1.0, None):
+        with raises(DynamicOffsetError):
+            binder.bind_sets(cmd, pid, m.frame_index, graphics=False, dynamic_offsets=[bad])
+    for bad_cmd in (None, 0, "cmd", ffi_null()):
+        with raises(EngineError):
+            binder.bind_sets(bad_cmd, pid, m.frame_index, graphics=False, dynamic_offsets=[0])
+    for bad_slot in (3, -1, 1.0, None, np.uint8(9)):
+        with raises(EngineError):
+            binder.bind_sets(cmd, pid, bad_slot, graphics=False, dynamic_offsets=[0])
     record(cmd, offs)
     cmds.submit(cmd)
     m.end_frame()
