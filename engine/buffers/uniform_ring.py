@@ -279,7 +279,6 @@ class UniformRing(Unshareable):
         self._slot_used[slot] = used + 1
         return used * self._stride
 
-    @defers_interrupts
     def push_many(self, array: Any) -> np.ndarray[Any, Any]:
         """Write one block per row of ``array``, in ONE vectorised copy; returns their offsets
         (a read-only ``uint32`` array, bytes, one per row, increasing by ``stride``).
@@ -290,6 +289,10 @@ class UniformRing(Unshareable):
 
         Raises (nothing is written): RingDataError, RingFullError, RingFrameError,
         RingClosedError, HostWriteHazardError, WrongThreadError.
+
+        The hot path of the ring, so (like ``update_buffer``) not wrapped to defer a Ctrl-C:
+        the count moves only after the copy, so an interrupt can at worst lose blocks that were
+        written (they are written again by the next push), never count unwritten ones.
         """
         frames = self._frames
         if self._closed or not frames.frame_open:
