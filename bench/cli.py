@@ -31,14 +31,23 @@ SCHEMA = 1
 
 def families() -> dict[str, Callable[[Any], list[dict[str, Any]]]]:
     """Figure families in run order (imported lazily, so ``--help`` stays fast)."""
-    from . import fig_access, fig_binding, fig_churn, fig_frame, fig_game, fig_staged, fig_update
+    from . import (
+        fig_access,
+        fig_binding,
+        fig_churn,
+        fig_frame,
+        fig_game,
+        fig_ring,
+        fig_staged,
+        fig_update,
+    )
 
     return {"update": fig_update.run, "staged": fig_staged.run, "frame": fig_frame.run,
-            "access": fig_access.run, "binding": fig_binding.run, "churn": fig_churn.run,
-            "game": fig_game.run}
+            "access": fig_access.run, "binding": fig_binding.run, "ring": fig_ring.run,
+            "churn": fig_churn.run, "game": fig_game.run}
 
 
-FAMILY_NAMES = ("update", "staged", "frame", "access", "binding", "churn", "game")
+FAMILY_NAMES = ("update", "staged", "frame", "access", "binding", "ring", "churn", "game")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -76,9 +85,17 @@ def _merge(path: Path, result: dict[str, Any], only: list[str] | None) -> dict[s
     if old.get("schema") != SCHEMA or old.get("quick") != result.get("quick"):
         return result
     merged_families = dict(old.get("families", {}))
+    for fam in result["families"].values():  # where the new families ran (maybe elsewhere)
+        fam["machine"] = result["machine"]
+        fam["run"] = result["run"]
     merged_families.update(result["families"])
     result["families"] = {k: merged_families[k] for k in FAMILY_NAMES if k in merged_families}
     result["runs"] = [*old.get("runs", [old.get("run", {})]), result["run"]]
+    # The header keeps describing the families measured by the earlier full run: its
+    # machine, versions and peers (a partial run may not open the peers at all).
+    for key in ("machine", "driver", "versions", "peers", "settings"):
+        if key in old:
+            result[key] = old[key]
     return result
 
 

@@ -22,6 +22,7 @@ VARIANT_LABEL = {
     "raw": "raw Vulkan", "raw_pipelined": "raw Vulkan, pipelined",
     "numpy": "numpy (limit)", "wgpu": "wgpu-py", "moderngl": "moderngl",
     "numpy_1dst": "numpy, 1 destination", "moderngl_1buf": "moderngl, 1 buffer",
+    "ours_bound": "ours + 1,000 binds by dynamic offset", "buffers": "1,000 buffers, update_buffer",
 }
 FAMILY_TITLE = {
     "update": "Host-visible update_buffer vs numpy, wgpu-py, moderngl",
@@ -29,6 +30,7 @@ FAMILY_TITLE = {
     "frame": "Frame workload: 1,000 UBOs (10 change) + 100,000 x 32 B particles, update part",
     "access": "Buffer access: map_write compute-and-upload, update_rows scatter, read_async",
     "binding": "BindingSystem per frame",
+    "ring": "Uniform ring: 1,000 blocks of 256 B per frame, bound by dynamic offset",
     "churn": "Create + destroy churn",
     "game": "Game frame time",
 }
@@ -174,9 +176,16 @@ def device_section(result: dict[str, Any], path: Path, md_dir: Path) -> list[str
                  f" {s['order']} order, {s['ratio']}; cells are median [p10 to p90].")
     lines += ["", "### Bars", "", *bars_table(result)]
     for name, fam in result["families"].items():
+        own = fam.get("machine")
+        where = "" if not own else (
+            f"Measured by `{fam.get('run', {}).get('command')}` at "
+            f"{fam.get('run', {}).get('started')} on {own['cpu']}, {own['cpu_count']} CPUs, "
+            f"commit `{own['git_commit']}`" + (" (dirty)" if own.get("git_dirty") else "")
+            + ". ")
         lines += ["", f"### {FAMILY_TITLE.get(name, name)}", "",
-                  f"Load average {fam['load_average']['start']} -> {fam['load_average']['end']},"
-                  f" {fam['seconds']} s.", "", *family_table(fam["figures"])]
+                  f"{where}Load average {fam['load_average']['start']} -> "
+                  f"{fam['load_average']['end']}, {fam['seconds']} s.", "",
+                  *family_table(fam["figures"])]
         png = path.with_name(path.stem + "-throughput.png")
         if name == "update" and png.exists():
             lines += ["", f"![throughput vs size on {d['device']}]"
@@ -186,7 +195,7 @@ def device_section(result: dict[str, Any], path: Path, md_dir: Path) -> list[str
 
 def snapshots_section(results_dir: Path, slug: str, current: dict[str, Any]) -> list[str]:
     snap_dir = results_dir / "snapshots" / slug
-    snaps = sorted(snap_dir.glob("*.json"), key=lambda p: p.stat().st_mtime) \
+    snaps = sorted(snap_dir.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name)) \
         if snap_dir.is_dir() else []
     if not snaps:
         return []

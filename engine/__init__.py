@@ -23,6 +23,7 @@ from engine.buffers.types import (
     DescriptorInfo,
     ManagedBuffer,
 )
+from engine.buffers.uniform_ring import UniformRing
 from engine.device.context import GraphicsContext
 from engine.errors import *  # noqa: F403
 from engine.schedule import Phase, add_system, priority
@@ -45,6 +46,7 @@ __all__ = [
     "PipelineId",
     "Readback",
     "ResourceBinder",
+    "UniformRing",
     "add_system",
     "errors",
     "priority",

@@ -220,3 +220,32 @@ class InvalidRowsError(EngineError, ValueError):
 class ShadowedPackageError(EngineError, ImportError):
     """A module of the user's named like one of the project's top-level packages
     (``components``, ``systems``, ``games``) comes first on ``sys.path`` and hides it."""
+
+# --- uniform ring and dynamic offsets --------------------------------------------------------
+
+
+class RingFullError(EngineError):
+    """A UniformRing has no room left for this frame's blocks (its capacity is per frame)."""
+
+
+class RingDataError(InvalidDataError):
+    """A value pushed into a UniformRing is not one block of its dtype (or of its size)."""
+
+
+class RingFrameError(FrameStateError):
+    """A UniformRing was pushed outside an open frame (between ``end_frame`` and the next
+    ``begin_frame`` its slot's buffer may still be read by the GPU)."""
+
+
+class RingClosedError(ManagerClosedError):
+    """A UniformRing was used after ``close()`` (or after its manager closed)."""
+
+
+class DynamicBindingError(EngineError):
+    """A binding is (or is not) declared dynamic where the call needs the other: a ring bound
+    to a plain binding, a plain buffer bound to a dynamic one, or an unusable ``dynamic=`` name."""
+
+
+class DynamicOffsetError(EngineError):
+    """Dynamic offsets of a bind or dispatch: the wrong count, misaligned, or not a block
+    pushed into the bound ring in this frame."""

@@ -23,6 +23,7 @@ from engine import (
     BufferUsage,
     GraphicsContext,
     ResourceBinder,
+    UniformRing,
     errors,
 )
 from engine.shaders.compiler import compile_glsl, compile_glsl_source
@@ -54,6 +55,7 @@ class World:
         self.set = BufferSet(self.m, 64, name="per_frame")
         self.pid = self.binder.register_pipeline("scale", [compile_glsl(SCALE_COMP)])
         self.m.update_buffer(self.host, bytes(range(64)))
+        self.ring = UniformRing(self.m, 16, 4, name="ring")
         self.closed = BufferManager(self.ctx)
         self.closed_buf = self.closed.create_buffer(BufferConfig("gone", 16, S.HOST_VISIBLE))
         self.closed.close()
@@ -207,6 +209,18 @@ ROWS: list[Row] = [
     Row("compile_glsl_source", "GLSL with an undeclared identifier", errors.ShaderCompileError,
         lambda w: compile_glsl_source("#version 450\nvoid main() { x = 1; }\n", "comp",
                                       name="broken.comp")),
+    # --- uniform ring and dynamic offsets -------------------------------------------------------
+    Row("UniformRing", "capacity 0", errors.InvalidSizeError,
+        lambda w: UniformRing(w.m, 16, 0, name="empty")),
+    Row("UniformRing.push", "outside a frame", errors.RingFrameError,
+        lambda w: w.ring.push(bytes(16))),
+    Row("bind_ring_named", "a ring on a binding not declared dynamic", errors.DynamicBindingError,
+        lambda w: w.binder.bind_ring_named(w.pid, "Params", w.ring)),
+    Row("register_pipeline", "dynamic='Params' (one string)", errors.InvalidOptionError,
+        lambda w: w.binder.register_pipeline("dyn", [compile_glsl(SCALE_COMP)],
+                                             dynamic="Params")),
+    Row("dynamic_offset_array", "1 offset for a pipeline without dynamic bindings",
+        errors.DynamicOffsetError, lambda w: w.binder.dynamic_offset_array(w.pid, 0, [0])),
 ]
 
 

@@ -21,6 +21,7 @@ EXPECTED = {
     "staged": {"staged/device_local/1MiB", "staged/device_local/16MiB"},
     "frame": {"frame/update_part"},
     "binding": {"binding/nothing_changed", "binding/one_percent_changed"},
+    "ring": {"ring/push_many_1000x256B"},
     "churn": {"churn/create_destroy"},
 }
 

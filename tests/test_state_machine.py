@@ -41,6 +41,7 @@ from engine import (
 )
 from engine import errors as E  # noqa: N812
 from engine.binding.pipelines import FrameCommands
+from engine.buffers.uniform_ring import UniformRing
 from engine.device.barriers import ALL_COMMANDS, TRANSFER, memory_barrier
 from engine.device.debug import SINK
 from engine.device.vk import ffi, lib, vk
@@ -52,6 +53,7 @@ EXAMPLES = int(os.environ.get("ENGINE_SM_EXAMPLES", 2000 if SOAK else 120))
 STEPS = 60 if SOAK else 30
 sizes = st.one_of(st.integers(1, 512), st.sampled_from([1, 3, 4096, 65536, 1 << 20]))
 SCALE_COMP = Path(__file__).parent / "shaders" / "binder" / "scale.comp"
+RING_BLOCK, RING_CAPACITY = 40, 6
 
 
 class Model:
@@ -93,6 +95,10 @@ class BufferMachine(RuleBasedStateMachine):
         self.copy_region = ffi.new("VkBufferCopy*")
         self.kept: list = []  # (view, model, generation) of map_write views kept after use
         self.reads: list = []  # (Readback, snapshot, model, mutations at the call)
+
+        # A UniformRing: per slot, the frame its model counts and the blocks pushed in it.
+        self.ring = UniformRing(self.manager, RING_BLOCK, RING_CAPACITY, name="ring")
+        self.ring_model: dict[int, tuple[int, list[bytes]]] = {}
 
     def teardown(self) -> None:
         if hasattr(self, "ctx"):
@@ -369,6 +375,52 @@ class BufferMachine(RuleBasedStateMachine):
                 return
             raise AssertionError("begin_frame twice must raise")
 
+    def _ring_blocks(self) -> list[bytes]:
+        """The model of the current frame's blocks in the ring (empty in a new frame)."""
+        m = self.manager
+        frame, pushed = self.ring_model.get(m.frame_index, (None, []))
+        return pushed if frame == m.frame_number else []
+
+    @rule(count=st.integers(0, 4), single=st.booleans(), seed=st.integers(0, 255))
+    def ring_push(self, count: int, single: bool, seed: int) -> None:
+        """Push blocks (or fail as the model says: outside a frame, or full: nothing moves)."""
+        m, ring = self.manager, self.ring
+        rows = (np.arange(count * RING_BLOCK, dtype=np.uint16) * 7 + seed).astype(
+            np.uint8).reshape(count, RING_BLOCK)
+        pushed = self._ring_blocks()
+        before = len(pushed)
+        if single and count:
+            rows = rows[:1]
+        if not m.frame_open:
+            try:
+                ring.push(bytes(rows[0])) if single and count else ring.push_many(rows)
+            except E.RingFrameError:
+                return
+            raise AssertionError("a push outside a frame must raise RingFrameError")
+        if before + len(rows) > RING_CAPACITY:
+            try:
+                ring.push(bytes(rows[0])) if single and count else ring.push_many(rows)
+            except E.RingFullError:
+                assert ring.used == before
+                return
+            raise AssertionError("a push past the capacity must raise RingFullError")
+        one = single and count
+        offsets = [ring.push(bytes(rows[0]))] if one else ring.push_many(rows).tolist()
+        assert offsets == [(before + i) * ring.stride for i in range(len(rows))]
+        self.ring_model[m.frame_index] = (m.frame_number, [*pushed, *map(bytes, rows)])
+        assert ring.used == before + len(rows)
+
+    @rule()
+    def ring_contents(self) -> None:
+        """The current slot's buffer holds this frame's pushed blocks at their offsets."""
+        m, ring = self.manager, self.ring
+        pushed = self._ring_blocks()
+        assert ring.used == len(pushed)
+        if pushed:
+            raw = m.read_buffer(ring.buffer(), 0, len(pushed) * ring.stride)
+            got = [raw[i * ring.stride:i * ring.stride + RING_BLOCK] for i in range(len(pushed))]
+            assert got == pushed
+
     @rule(buf=buffers)
     def copies_share_one_identity(self, buf) -> None:  # type: ignore[no-untyped-def]
         """copy/deepcopy return the buffer itself; pickling is refused; nothing changes."""
@@ -508,8 +560,9 @@ class BufferMachine(RuleBasedStateMachine):
             return
         stats = self.manager.statistics()
         live = [m for m in self.models.values() if m.alive]
-        assert stats.live_buffers == len(live)
-        assert stats.live_bytes == sum(len(m.data) for m in live)
+        ring = self.ring.buffers
+        assert stats.live_buffers == len(live) + len(ring)
+        assert stats.live_bytes == sum(len(m.data) for m in live) + sum(b.size for b in ring)
         assert stats.buffers_destroyed_total == len(self.models) - len(live)
         assert stats.pending_destroy_count + stats.buffers_freed_total >= \
             stats.buffers_destroyed_total

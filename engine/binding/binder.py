@@ -20,6 +20,14 @@ How it works:
   never notify, so they never cause descriptor writes. :meth:`ResourceBinder.update_all` visits only
   the pipelines with dirty bindings in the slot (O(1) for a frame without changes).
 
+Dynamic bindings: ``register_pipeline(..., dynamic={names})`` makes those uniform/storage
+buffer bindings ``*_BUFFER_DYNAMIC`` in the set layout (SPIR-V cannot say so), and only a
+:class:`~engine.buffers.uniform_ring.UniformRing` binds there (:meth:`bind_ring_named`: one
+block's range over each slot's ring buffer, written once per slot). Each bind of the sets then
+takes one offset per dynamic binding, by set and binding number; :meth:`dynamic_offset_array`
+checks them against the ring (a block pushed in the current frame for that slot) and fills a
+prebuilt ``uint32_t[]`` for ``vkCmdBindDescriptorSets``.
+
 A bound buffer that is destroyed: the ``"destroyed"`` event marks its bindings dead, and every
 later ``update_frame`` of that pipeline raises :class:`~engine.errors.BufferDestroyedError`
 naming the binding and the buffer, before writing anything (the old descriptor stays; it is
@@ -34,14 +42,18 @@ device goes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+
+import numpy as np
 
 import engine.binding.checks as bc
 from engine.binding.descriptors import (
     MergedLayout,
     create_layout_objects,
     destroy_set_layouts,
+    mark_dynamic,
     merge_reflections,
 )
 from engine.binding.state import (
@@ -58,19 +70,29 @@ from engine.binding.state import (
 )
 from engine.buffers.checks import check_frames_in_flight, check_slot
 from engine.buffers.types import ManagedBuffer
+from engine.buffers.uniform_ring import UniformRing
 from engine.device.context import GraphicsContext
 from engine.device.interrupts import defers_interrupts
 from engine.device.vk import ffi, lib, vk
 from engine.errors import (
+    FrameStateError,
+    InvalidDataError,
     InvalidOptionError,
     ManagerClosedError,
     ReflectionError,
     UnknownPipelineError,
 )
+from engine.frames.command_pool import is_recording
 from engine.identity import Unshareable
+from engine.numbers import as_int
 from engine.shaders.reflect import DescriptorKind
 
 __all__ = ["PipelineId", "ResourceBinder", "ShaderStage"]
+
+_get_ident = threading.get_ident
+_COMMAND_BUFFER = ffi.typeof("VkCommandBuffer")
+_GRAPHICS = vk.VK_PIPELINE_BIND_POINT_GRAPHICS
+_COMPUTE = vk.VK_PIPELINE_BIND_POINT_COMPUTE
 
 
 class ResourceBinder(Unshareable):
@@ -92,6 +114,7 @@ class ResourceBinder(Unshareable):
         frames_in_flight = check_frames_in_flight(frames_in_flight, "ResourceBinder")
         context.require_open("ResourceBinder()")
         self.context = context
+        self._owner = context.owner_thread
         self.frames_in_flight = int(frames_in_flight)
         props = vk.vkGetPhysicalDeviceProperties(context.physical_device)
         self.max_sets = int(props.limits.maxBoundDescriptorSets)
@@ -111,14 +134,20 @@ class ResourceBinder(Unshareable):
     # --- pipelines -------------------------------------------------------------------------
 
     @defers_interrupts
-    def register_pipeline(self, name: str, spirv_modules: Sequence[bytes] | bytes
-                          ) -> PipelineId:
+    def register_pipeline(self, name: str, spirv_modules: Sequence[bytes] | bytes, *,
+                          dynamic: Iterable[str] | None = None) -> PipelineId:
         """Reflect and merge the stages; create layouts, a pool and per-frame sets.
 
         ``spirv_modules``: the SPIR-V of every stage (one module per stage), or one module.
+        ``dynamic``: names (block type or variable) of uniform/storage buffer bindings whose
+        set layout says ``*_BUFFER_DYNAMIC``: SPIR-V cannot tell, and the layout is built
+        here, so they are declared now. Bind a :class:`~engine.buffers.uniform_ring.UniformRing`
+        to each with :meth:`bind_ring_named`; every dispatch/draw then passes one dynamic
+        offset per dynamic binding (:meth:`dynamic_binding_names` gives the order).
 
-        Raises ReflectionError, ConflictingBindingError (nothing is created);
-        OutOfDeviceMemoryError, VulkanError (everything created so far is destroyed).
+        Raises ReflectionError, ConflictingBindingError, UnknownBindingError,
+        DynamicBindingError, InvalidOptionError (nothing is created); OutOfDeviceMemoryError,
+        VulkanError (everything created so far is destroyed).
         """
         what = f"register_pipeline({name!r})"
         self._require_open(what)
@@ -140,6 +169,7 @@ class ResourceBinder(Unshareable):
             raise ReflectionError(f"{what}: no SPIR-V module given; pass one per stage.")
         merged = merge_reflections([s.reflection for s in stages], what=what,
                                    max_sets=self.max_sets)
+        merged = mark_dynamic(merged, dynamic, self.context.limits, what=what)
         pid = PipelineId(str(name), self._next_index)
         set_layouts, layout, pool = create_layout_objects(
             self.context, merged, self.frames_in_flight, label=str(pid), what=what)
@@ -256,6 +286,7 @@ class ResourceBinder(Unshareable):
         pipe = self._get(pipeline_id, what)
         key, binding = bc.locate(what, pipe.merged, name, array_element)
         real_kind = bc.check_kind(what, binding, kind)
+        bc.refuse_plain_on_dynamic(what, binding)
         items = bc.normalize_buffers(what, buffers, self.frames_in_flight, self.context)
         off, rng = bc.check_range(what, binding, real_kind, items, offset, range, self.context)
         bc.check_layout(what, binding, real_kind, dtype, element_dtype)
@@ -265,6 +296,158 @@ class ResourceBinder(Unshareable):
         for buf in items:
             self._by_buffer.setdefault(buf, {})[(pipe.pid, key)] = None
         self._mark(pipe, key, self._all_slots)
+
+    @defers_interrupts
+    def bind_ring_named(self, pipeline_id: PipelineId, name: str, ring: UniformRing, *,
+                        dtype: Any = None) -> None:
+        """Bind a :class:`~engine.buffers.uniform_ring.UniformRing` to the dynamic binding
+        ``name``: slot k's descriptor points at the ring's slot-k buffer, offset 0, range one
+        block (``ring.block_size`` bytes); each dispatch/draw picks the block by its dynamic
+        offset. Written once per slot by :meth:`update_frame` (the ring's buffers are never
+        replaced, so steady frames write nothing).
+
+        The block layout is checked against reflection: ``dtype`` (default: the ring's dtype)
+        by the std140 (uniform) or std430 (storage) rule, and the block covers the shader's.
+
+        Raises (nothing changes): UnknownPipelineError, UnknownBindingError,
+        DynamicBindingError (the binding is not declared dynamic), BindingTypeMismatchError
+        (a storage ring on a uniform binding, or the reverse), BindingCountError,
+        RingClosedError, ForeignBufferError, BindingSizeError, LayoutMismatchError.
+        """
+        what = f"bind_ring_named({str(pipeline_id)!r}, {name!r})"
+        self._require_open(what)
+        pipe = self._get(pipeline_id, what)
+        key, binding = bc.locate(what, pipe.merged, name, 0)
+        if not binding.kind.is_buffer:
+            bc.check_kind(what, binding, None)
+        kind, items = bc.check_ring(what, binding, ring, self.frames_in_flight, self.context)
+        bc.check_layout(what, binding, kind, ring.dtype if dtype is None else dtype, None)
+        self._drop(pipe, key)
+        pipe.bound[key] = BoundBuffer(binding, kind, str(name), items, 0, ring.block_size,
+                                      pipe.written_for(key), bc.max_range(kind, self.context),
+                                      ring)
+        for buf in items:
+            self._by_buffer.setdefault(buf, {})[(pipe.pid, key)] = None
+        self._mark(pipe, key, self._all_slots)
+
+    def pool_sizes(self, pipeline_id: PipelineId) -> dict[int, int]:
+        """Descriptors the pipeline's pool holds, per ``VkDescriptorType`` value (every frame
+        slot together); dynamic buffers are counted under their own types."""
+        return dict(self._get(pipeline_id, "pool_sizes").pool.sizes)
+
+    def dynamic_binding_count(self, pipeline_id: PipelineId) -> int:
+        """How many dynamic offsets each bind of the pipeline's sets takes."""
+        return len(self._get(pipeline_id, "dynamic_binding_count").dynamic)
+
+    def dynamic_binding_names(self, pipeline_id: PipelineId) -> list[str]:
+        """The dynamic bindings' labels, in the order their offsets are passed (by set, then
+        binding number, as ``vkCmdBindDescriptorSets`` consumes them)."""
+        pipe = self._get(pipeline_id, "dynamic_binding_names")
+        return [pipe.merged.bindings[(k[0], k[1])].label for k in pipe.dynamic]
+
+    def dynamic_offset_array(self, pipeline_id: PipelineId, frame_index: int,
+                             offsets: Any, *, what: str = "") -> tuple[int, Any]:
+        """Check ``offsets`` (one per dynamic binding, in :meth:`dynamic_binding_names` order)
+        and store them in the pipeline's prebuilt ``uint32_t[]``; returns ``(count, array)``
+        for ``vkCmdBindDescriptorSets`` (``array`` is owned by the binder and reused by the
+        next call: pass it on at once).
+
+        Each offset must be the start of a block pushed into the bound ring in the current
+        frame, for slot ``frame_index``: a multiple of the ring's stride (hence of the device's
+        alignment), and below ``ring.used_in(frame_index) * ring.stride``, so the GPU reads
+        only blocks written before this bind was recorded, and never past the buffer.
+
+        Raises DynamicOffsetError (wrong count, not an integer, misaligned, not pushed this
+        frame, nothing bound), InvalidFrameIndexError, UnknownPipelineError.
+        """
+        pipe = self._pipelines.get(pipeline_id) or self._get(
+            pipeline_id, what or "dynamic_offset_array")
+        if not what:  # the caller's name for messages (ComputePipeline.record passes its own)
+            what = f"dynamic_offset_array({str(pipeline_id)!r})"
+        if _get_ident() != self._owner:  # the offsets go into one shared prebuilt array
+            self.context.raise_wrong_thread(what)
+        if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
+            frame_index = check_slot(frame_index, self.frames_in_flight, what)
+        keys = pipe.dynamic
+        cls = offsets.__class__
+        if cls is not list and cls is not tuple:
+            offsets = self._offset_sequence(pipe, offsets, what)
+        n = len(keys)
+        if len(offsets) != n:
+            bc.raise_offset_count(what, self.dynamic_binding_names(pipeline_id), offsets)
+        array = pipe.offset_array
+        bound = pipe.bound
+        for i in range(n):
+            entry = bound.get(keys[i])
+            ring = entry.ring if entry is not None else None
+            offset = offsets[i]
+            if ring is None or offset.__class__ is not int:
+                value = None if ring is None else as_int(offset)
+                if value is None:
+                    key = keys[i]
+                    label = pipe.merged.bindings[(key[0], key[1])].label
+                    bc.raise_offset(what, label, ring, offset, frame_index)
+                offset = value
+            assert ring is not None and entry is not None
+            stride = ring.stride
+            if offset < 0 or offset % stride or offset >= ring.pushed_bytes(frame_index):
+                bc.raise_offset(what, entry.label, ring, offset, frame_index)
+            buffers = entry.buffers
+            if offset + (entry.range or entry.min_range) > buffers[frame_index % len(buffers)].size:
+                bc.raise_offset_past_end(what, entry.label, ring, offset,
+                                         buffers[frame_index % len(buffers)])
+            array[i] = offset
+        return n, array
+
+    def bind_sets(self, cmd: Any, pipeline_id: PipelineId, frame_index: int, *,
+                  graphics: bool = True, dynamic_offsets: Any = None) -> None:
+        """Record ``vkCmdBindDescriptorSets`` of every set of slot ``frame_index`` (set 0
+        first) at the graphics bind point (``graphics=False``: compute), with the checked
+        dynamic offsets (:meth:`dynamic_offset_array`; none for a pipeline without dynamic
+        bindings). For recording objects other than ``ComputePipeline.record``, which does
+        this itself.
+
+        Raises (recording nothing): InvalidDataError (not a command buffer of an engine
+        pool), FrameStateError (not recording), BufferDestroyedError, DynamicOffsetError,
+        InvalidFrameIndexError, UnknownPipelineError, InvalidOptionError.
+        """
+        what = f"bind_sets({str(pipeline_id)!r})"
+        if not isinstance(cmd, ffi.CData) or ffi.typeof(cmd) is not _COMMAND_BUFFER \
+                or cmd == ffi.NULL:
+            raise InvalidDataError(f"{what}: cmd {cmd!r} is not a VkCommandBuffer; pass one "
+                                   "begun by FrameCommands.begin() (or the renderer).")
+        if not is_recording(cmd):
+            raise FrameStateError(f"{what}: cmd is not in the recording state (submitted, or "
+                                  "its manager was closed); record into a command buffer of "
+                                  "this frame.")
+        if graphics.__class__ is not bool:
+            raise InvalidOptionError(f"{what}: graphics={graphics!r} is not a flag; pass True "
+                                     "or False.")
+        self.check_recordable(pipeline_id, what)
+        pipe = self._pipelines[pipeline_id]
+        if frame_index.__class__ is not int or not 0 <= frame_index < self.frames_in_flight:
+            frame_index = check_slot(frame_index, self.frames_in_flight, what)
+        if pipe.dynamic or dynamic_offsets is not None:
+            count, offsets = self.dynamic_offset_array(pipeline_id, frame_index,
+                                                       dynamic_offsets, what=what)
+        else:
+            count, offsets = 0, ffi.NULL
+        sets = pipe.pool.sets[frame_index]
+        if sets:
+            lib.vkCmdBindDescriptorSets(
+                cmd, _GRAPHICS if graphics else _COMPUTE, pipe.layout, 0, len(sets),
+                pipe.pool.set_arrays[frame_index], count, offsets if count else ffi.NULL)
+
+    def _offset_sequence(self, pipe: PipelineState, offsets: Any, what: str) -> Sequence[Any]:
+        """``offsets`` as a list or tuple (None: none; a numpy array: its values)."""
+        if offsets is None:
+            return ()
+        if isinstance(offsets, np.ndarray):
+            return offsets.reshape(-1).tolist() if offsets.dtype.kind in "iu" else \
+                list(offsets.reshape(-1))
+        if not isinstance(offsets, Sequence) or isinstance(offsets, str | bytes):
+            bc.raise_offset_count(what, self.dynamic_binding_names(pipe.pid), offsets)
+        return offsets
 
     def _mark(self, pipe: PipelineState, key: Key, slots: Iterable[int]) -> None:
         """Mark ``key`` dirty in ``slots``, and the pipeline pending there (for update_all)."""

@@ -15,17 +15,21 @@ import engine.shaders.std_layout as std_layout
 from engine.binding.descriptors import LayoutBinding, MergedLayout
 from engine.buffers.sets import BufferSet
 from engine.buffers.types import BufferUsage, ManagedBuffer
+from engine.buffers.uniform_ring import UniformRing
 from engine.device.context import GraphicsContext
 from engine.errors import (
     BindingCountError,
     BindingSizeError,
     BindingTypeMismatchError,
     BufferDestroyedError,
+    DynamicBindingError,
+    DynamicOffsetError,
     ForeignBufferError,
     InvalidDataError,
     InvalidOffsetError,
     InvalidUsageError,
     LayoutMismatchError,
+    RingClosedError,
     UnknownBindingError,
 )
 from engine.numbers import as_int
@@ -203,3 +207,97 @@ def check_layout(what: str, binding: LayoutBinding, kind: DescriptorKind, dtype:
             std_layout.check_element_dtype(et, block, rule=rule)
     except LayoutMismatchError as exc:
         raise LayoutMismatchError(f"{what}: {exc}") from None
+
+
+# --- dynamic bindings (UniformRing) ---------------------------------------------------------
+
+
+def refuse_plain_on_dynamic(what: str, binding: LayoutBinding) -> None:
+    """A dynamic binding takes a UniformRing, whose offsets the binder can check."""
+    if binding.dynamic:
+        raise DynamicBindingError(
+            f"{what}: {binding.label!r} (set {binding.set}, binding {binding.binding}) was "
+            "registered dynamic, so every bind takes a dynamic offset; bind a UniformRing "
+            "with bind_ring_named(), or register the pipeline without it in dynamic=.")
+
+
+def check_ring(what: str, binding: LayoutBinding, ring: Any, frames: int,
+               context: GraphicsContext) -> tuple[DescriptorKind, tuple[ManagedBuffer, ...]]:
+    """Check a ring against a dynamic binding; returns the kind and the per-slot buffers.
+
+    Raises InvalidDataError, RingClosedError, DynamicBindingError, BindingTypeMismatchError,
+    BindingCountError, ForeignBufferError, BufferDestroyedError, BindingSizeError.
+    """
+    if not isinstance(ring, UniformRing):
+        raise InvalidDataError(
+            f"{what}: expected a UniformRing, got {type(ring).__name__}; bind buffers with "
+            "bind_uniform_buffer_named() / bind_storage_buffer_named().")
+    if ring.closed:
+        raise RingClosedError(f"{what}: ring {ring.name!r} is closed; bind a live ring.")
+    kind = DescriptorKind.STORAGE_BUFFER if ring.storage else DescriptorKind.UNIFORM_BUFFER
+    if binding.kind is not kind:
+        other = "storage=False" if ring.storage else "storage=True"
+        raise BindingTypeMismatchError(
+            f"{what}: {binding.label!r} (set {binding.set}, binding {binding.binding}) is a "
+            f"{KIND_WORDS.get(binding.kind, binding.kind.name.lower())} in the shader, but ring "
+            f"{ring.name!r} holds {KIND_WORDS[kind]} blocks; create the ring with {other}.")
+    if not binding.dynamic:
+        raise DynamicBindingError(
+            f"{what}: {binding.label!r} (set {binding.set}, binding {binding.binding}) is not "
+            "declared dynamic, so its descriptor cannot take a per-draw offset; register the "
+            f"pipeline with dynamic={{{binding.label!r}}}.")
+    if ring.frames_in_flight != frames:
+        raise BindingCountError(
+            f"{what}: ring {ring.name!r} has {ring.frames_in_flight} frame slots, the binder "
+            f"{frames}; use one frames_in_flight for the manager and the binder.")
+    items = normalize_buffers(what, ring.buffers, frames, context)
+    for buf in items:
+        check_size(what, binding, buf, 0, ring.block_size, max_range(kind, context))
+    return kind, items
+
+
+def raise_offset_count(what: str, labels: Sequence[str], offsets: Any) -> NoReturn:
+    n = len(labels)
+    where = f" (for {', '.join(repr(x) for x in labels)}, in set/binding order)" if n else ""
+    try:
+        got = f"{len(offsets)} dynamic offset(s)"
+    except TypeError:
+        got = f"dynamic_offsets={offsets!r}"
+    raise DynamicOffsetError(
+        f"{what}: {got}; the pipeline has {n} dynamic binding(s){where}, so pass exactly {n} "
+        "offsets (a list, tuple or uint32 array), e.g. the values ring.push() returned.")
+
+
+def raise_offset(what: str, label: str, ring: UniformRing | None, offset: Any,
+                 frame_index: int) -> NoReturn:
+    """The rule a dynamic offset broke (not an integer, misaligned, not pushed this frame)."""
+    if ring is None:
+        raise DynamicOffsetError(
+            f"{what}: nothing is bound to the dynamic binding {label!r}; bind a UniformRing "
+            "with bind_ring_named() first.")
+    value = as_int(offset)
+    if value is None:
+        raise DynamicOffsetError(
+            f"{what}: dynamic offset {offset!r} for {label!r} is not an integer number of "
+            "bytes; pass the value ring.push() returned.")
+    if value < 0 or value % ring.stride:
+        raise DynamicOffsetError(
+            f"{what}: dynamic offset {value} for {label!r} is not the start of a block of ring "
+            f"{ring.name!r} (a non-negative multiple of its stride {ring.stride} bytes; the "
+            f"device's alignment is {ring.alignment}); pass a value ring.push() returned.")
+    used = ring.used_in(frame_index)
+    raise DynamicOffsetError(
+        f"{what}: dynamic offset {value} for {label!r} is not a block pushed into ring "
+        f"{ring.name!r} in the current frame for slot {frame_index} ({used} block(s) pushed, "
+        f"offsets 0..{max(used - 1, 0) * ring.stride}); push the block this frame and bind "
+        "the offset push() returned.")
+
+
+def raise_offset_past_end(what: str, label: str, ring: UniformRing, offset: int,
+                          buffer: ManagedBuffer) -> NoReturn:
+    """A block pushed this frame that the slot's buffer no longer holds (it was shrunk by
+    ``resize_buffer`` behind the ring's back)."""
+    raise DynamicOffsetError(
+        f"{what}: dynamic offset {offset} for {label!r} plus the block's bytes exceeds buffer "
+        f"{buffer.name!r} of {buffer.size} bytes (it was resized after the block was pushed "
+        f"into ring {ring.name!r}); do not resize a ring's buffers, push the block again.")

@@ -16,13 +16,19 @@ returns (cffi frees a nested struct as soon as nothing references it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.device.context import GraphicsContext
 from engine.device.vk import FAULTS, check_result, ffi, lib, vk
-from engine.errors import ConflictingBindingError, ReflectionError
+from engine.errors import (
+    ConflictingBindingError,
+    DynamicBindingError,
+    InvalidOptionError,
+    ReflectionError,
+    UnknownBindingError,
+)
 from engine.shaders.reflect import Block, DescriptorKind, ShaderReflection
 
 _STAGE_NAMES = {0x1: "vertex", 0x2: "tess-control", 0x4: "tess-eval", 0x8: "geometry",
@@ -45,7 +51,10 @@ class LayoutBinding:
     ``count`` is the descriptor count (array length; never 0 here). ``names`` holds the block
     type name (buffers only) and every variable name the stages used, without empty ones.
     ``block`` is the reflected layout of a buffer block (``block.size`` in bytes excludes a
-    trailing runtime array). ``stages`` is a ``VkShaderStageFlags`` mask.
+    trailing runtime array). ``stages`` is a ``VkShaderStageFlags`` mask. ``dynamic``: the
+    set layout declares it ``UNIFORM_BUFFER_DYNAMIC``/``STORAGE_BUFFER_DYNAMIC`` (SPIR-V cannot
+    say so; ``register_pipeline(..., dynamic=...)`` does), so every bind of its set takes one
+    dynamic offset for it.
     """
 
     set: int
@@ -56,6 +65,17 @@ class LayoutBinding:
     type_name: str
     names: tuple[str, ...]
     block: Block | None
+    dynamic: bool = False
+
+    @property
+    def vk_type(self) -> int:
+        """The ``VkDescriptorType`` of the set layout: the reflected kind, or its dynamic
+        variant."""
+        if self.dynamic:
+            return (vk.VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER_DYNAMIC
+                    if self.kind is DescriptorKind.UNIFORM_BUFFER
+                    else vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER_DYNAMIC)
+        return self.kind.vk_type
 
     @property
     def label(self) -> str:
@@ -163,6 +183,55 @@ def merge_reflections(reflections: Sequence[ShaderReflection], *, what: str,
     return MergedLayout(dict(sorted(merged.items())), names, set_count, ranges, all_stages)
 
 
+def mark_dynamic(merged: MergedLayout, names: Any, limits: Any, *, what: str) -> MergedLayout:
+    """``merged`` with the bindings called ``names`` declared dynamic.
+
+    ``names``: block type or variable names (any iterable of str, not one str). Each must be a
+    single uniform or storage buffer (not an array). ``limits``: the device's
+    :class:`~engine.device.context.DeviceLimits` (the number of dynamic descriptors of each
+    type is capped per pipeline layout).
+
+    Raises InvalidOptionError (not a list of names), UnknownBindingError, DynamicBindingError.
+    """
+    if names is None:
+        return merged
+    if isinstance(names, str | bytes) or not isinstance(names, Iterable):
+        raise InvalidOptionError(
+            f"{what}: dynamic={names!r} must be a collection of binding names, e.g. "
+            "dynamic={'Objects'} (a single string would be read letter by letter).")
+    wanted = list(names)
+    if not wanted:
+        return merged
+    bindings = dict(merged.bindings)
+    for name in wanted:
+        key = merged.names.get(name) if isinstance(name, str) else None
+        if key is None:
+            raise UnknownBindingError(
+                f"{what}: dynamic= names {name!r}, which no binding of the shaders is called; "
+                f"names that exist: {', '.join(sorted(merged.names)) or '(none)'}.")
+        b = bindings[key]
+        if not b.kind.is_buffer:
+            raise DynamicBindingError(
+                f"{what}: {name!r} (set {b.set}, binding {b.binding}) is a "
+                f"{b.kind.name.lower()}; only uniform and storage buffers can be dynamic.")
+        if b.count != 1:
+            raise DynamicBindingError(
+                f"{what}: {name!r} (set {b.set}, binding {b.binding}) is an array of {b.count} "
+                "descriptors; declare dynamic blocks one per binding.")
+        bindings[key] = replace(b, dynamic=True)
+    for kind, cap, word in (
+            (DescriptorKind.UNIFORM_BUFFER, limits.max_descriptor_set_uniform_buffers_dynamic,
+             "maxDescriptorSetUniformBuffersDynamic"),
+            (DescriptorKind.STORAGE_BUFFER, limits.max_descriptor_set_storage_buffers_dynamic,
+             "maxDescriptorSetStorageBuffersDynamic")):
+        n = sum(1 for b in bindings.values() if b.dynamic and b.kind is kind)
+        if n > cap:
+            raise DynamicBindingError(
+                f"{what}: {n} dynamic {kind.name.lower()} bindings exceed the device's {word} "
+                f"of {cap}; make fewer bindings dynamic.")
+    return replace(merged, bindings=bindings)
+
+
 # --- Vulkan objects ---------------------------------------------------------------------------
 
 
@@ -179,7 +248,7 @@ def create_set_layouts(ctx: GraphicsContext, merged: MergedLayout, *, label: str
             arr = ffi.new("VkDescriptorSetLayoutBinding[]", max(len(entries), 1))
             for i, b in enumerate(entries):
                 arr[i].binding = b.binding
-                arr[i].descriptorType = b.kind.vk_type
+                arr[i].descriptorType = b.vk_type
                 arr[i].descriptorCount = b.count
                 arr[i].stageFlags = b.stages
             info = ffi.new("VkDescriptorSetLayoutCreateInfo*", {
@@ -228,7 +297,8 @@ class DescriptorPool:
     """One descriptor pool of a pipeline and its sets: ``sets[frame][set_index]``.
 
     Sized exactly: ``frames * set_count`` sets and, per descriptor type, ``frames *`` the sum of
-    the counts. Creation goes through ``FAULTS.check("descriptor_pool", ...)`` so tests can inject
+    the counts (dynamic uniform/storage buffers are their own types, counted apart from the
+    plain ones). Creation goes through ``FAULTS.check("descriptor_pool", ...)`` so tests can inject
     out-of-memory. :meth:`destroy` frees the pool and with it every set (after the GPU is done
     with them: the binder waits for the device first).
     """
@@ -240,6 +310,8 @@ class DescriptorPool:
         self.sets: list[tuple[Any, ...]] = []
         self.set_arrays: list[Any] = []
         """Per frame slot, a prebuilt ``VkDescriptorSet[]`` for vkCmdBindDescriptorSets."""
+        self.sizes: dict[int, int] = {}
+        """Descriptors the pool holds per ``VkDescriptorType`` (all frames together)."""
         n_sets = len(set_layouts)
         if n_sets == 0:
             self.sets = [() for _ in range(frames)]
@@ -247,7 +319,8 @@ class DescriptorPool:
             return
         per_type: dict[int, int] = {}
         for b in merged.bindings.values():
-            per_type[b.kind.vk_type] = per_type.get(b.kind.vk_type, 0) + b.count
+            per_type[b.vk_type] = per_type.get(b.vk_type, 0) + b.count  # dynamic: own type
+        self.sizes = {t: count * frames for t, count in sorted(per_type.items())}
         sizes = ffi.new("VkDescriptorPoolSize[]", max(len(per_type), 1))
         for i, (dtype, count) in enumerate(sorted(per_type.items())):
             sizes[i].type = dtype

@@ -160,6 +160,8 @@ class ComputePipeline(Unshareable):
             lib.vkDestroyShaderModule(self._device, module, ffi.NULL)
         self.handle: Any = out[0]
         binder.context.set_object_name(vk.VK_OBJECT_TYPE_PIPELINE, self.handle, self.name)
+        self.dynamic_count = binder.dynamic_binding_count(pipeline_id)
+        """Dynamic offsets each :meth:`record` takes."""
         self._barrier = new_memory_barrier()
         binder.adopt(pipeline_id, self)
 
@@ -178,12 +180,16 @@ class ComputePipeline(Unshareable):
 
     @defers_interrupts
     def record(self, cmd: Any, frame_index: int, groups: tuple[int, int, int] | int, *,
-               push_constants: Any = None, barrier: bool = True) -> None:
+               push_constants: Any = None, barrier: bool = True,
+               dynamic_offsets: Any = None) -> None:
         """Record a dispatch of ``groups`` workgroups with slot ``frame_index``'s sets.
 
         ``push_constants``: bytes or a numpy array of at most ``push_size`` bytes.
         ``barrier``: first order this dispatch after every earlier GPU write and read (all
         commands, memory writes -> compute shader reads and writes).
+        ``dynamic_offsets``: one byte offset per dynamic binding (``dynamic=`` at
+        registration), in ``binder.dynamic_binding_names(pid)`` order; each must be a block
+        pushed into the bound UniformRing in this frame (checked: count, alignment, range).
         """
         what = f"ComputePipeline({self.name!r}).record"
         if self.handle is None:
@@ -212,6 +218,11 @@ class ComputePipeline(Unshareable):
         sets = self.binder.descriptor_sets(self.pipeline_id, frame_index)
         data = None if push_constants is None else _push_bytes(push_constants, self.push_size,
                                                                what)
+        if self.dynamic_count or dynamic_offsets is not None:
+            n_offsets, offsets = self.binder.dynamic_offset_array(
+                self.pipeline_id, frame_index, dynamic_offsets, what=what)
+        else:
+            n_offsets, offsets = 0, ffi.NULL
         if barrier:
             memory_barrier(cmd, _ALL_COMMANDS, vk.VK_ACCESS_MEMORY_WRITE_BIT, _COMPUTE_STAGE,
                            vk.VK_ACCESS_SHADER_READ_BIT | vk.VK_ACCESS_SHADER_WRITE_BIT,
@@ -220,7 +231,8 @@ class ComputePipeline(Unshareable):
         if sets:
             lib.vkCmdBindDescriptorSets(
                 cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, self.layout, 0, len(sets),
-                self.binder.descriptor_set_array(self.pipeline_id, frame_index), 0, ffi.NULL)
+                self.binder.descriptor_set_array(self.pipeline_id, frame_index), n_offsets,
+                offsets if n_offsets else ffi.NULL)
         if data is not None:
             lib.vkCmdPushConstants(cmd, self.layout, STAGE_COMPUTE, self.push_offset,
                                    data.nbytes, ffi.from_buffer(data))

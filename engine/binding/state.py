@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from engine.binding.checks import check_size
 from engine.binding.descriptors import DescriptorPool, LayoutBinding, MergedLayout
 from engine.buffers.types import ManagedBuffer
+from engine.buffers.uniform_ring import UniformRing
 from engine.device.vk import ffi, lib, vk
 from engine.errors import BufferDestroyedError
 from engine.shaders.reflect import DescriptorKind, ShaderReflection, reflect_spirv
@@ -65,18 +66,21 @@ class BoundBuffer:
     """What one descriptor is bound to, and what each slot's set last received."""
 
     __slots__ = ("binding", "buffers", "kind", "label", "max_range", "min_range", "offset",
-                 "range", "vk_type", "written")
+                 "range", "ring", "vk_type", "written")
 
     def __init__(self, binding: LayoutBinding, kind: DescriptorKind, label: str,
                  buffers: tuple[ManagedBuffer, ...], offset: int, range_: int | None,
-                 written: list[State | None], max_range: int) -> None:
+                 written: list[State | None], max_range: int, ring: UniformRing | None = None
+                 ) -> None:
         self.binding, self.kind, self.label = binding, kind, label
         self.buffers, self.offset, self.range = buffers, offset, range_
         self.max_range = max_range
         """The device's largest range for this descriptor type, in bytes."""
         self.min_range = max(binding.block.size if binding.block is not None else 1, 1)
         """The smallest range that covers the block's fixed part, in bytes."""
-        self.vk_type = kind.vk_type
+        self.vk_type = binding.vk_type
+        self.ring = ring
+        """The UniformRing behind a dynamic binding (its per-slot buffers are ``buffers``)."""
         self.written = written
         """Per slot, the state that slot's set holds (shared with PipelineState.written, so a
         rebind to the same buffer writes nothing)."""
@@ -85,8 +89,8 @@ class BoundBuffer:
 class PipelineState:
     """A registered pipeline: layouts, pool, bindings, per-slot dirty keys, dead keys."""
 
-    __slots__ = ("bound", "dead", "dirty", "layout", "merged", "owned", "pid", "pool",
-                 "set_layouts", "stages", "written")
+    __slots__ = ("bound", "dead", "dirty", "dynamic", "layout", "merged", "offset_array",
+                 "owned", "pid", "pool", "set_layouts", "stages", "written")
 
     def __init__(self, pid: PipelineId, merged: MergedLayout, stages: tuple[ShaderStage, ...],
                  set_layouts: list[Any], layout: Any, pool: DescriptorPool, frames: int) -> None:
@@ -97,6 +101,12 @@ class PipelineState:
         self.dead: dict[Key, str] = {}
         self.owned: list[Destroyable] = []
         self.written: dict[Key, list[State | None]] = {}
+        self.dynamic: tuple[Key, ...] = tuple(
+            (k[0], k[1], 0) for k, b in merged.bindings.items() if b.dynamic)
+        """The dynamic descriptors in the order vkCmdBindDescriptorSets consumes their
+        offsets: by set, then binding (``merged.bindings`` is sorted)."""
+        self.offset_array: Any = ffi.new("uint32_t[]", max(len(self.dynamic), 1))
+        """Prebuilt ``uint32_t[]`` the checked dynamic offsets are stored into per bind."""
 
     def written_for(self, key: Key) -> list[State | None]:
         """The per-slot record of what ``key``'s descriptors hold (kept across rebinds)."""

@@ -316,18 +316,19 @@ def raise_foreign(buffer: Any, manager: Any, call: str) -> NoReturn:
         "manager that created it.")
 
 
-def raise_hazard(buffer: ManagedBuffer, last: int, now: int, frames_in_flight: int
-                 ) -> NoReturn:
+def raise_hazard(buffer: ManagedBuffer, last: int, now: int, frames_in_flight: int,
+                 call: str = "update_buffer") -> NoReturn:
     raise HostWriteHazardError(
-        f"update_buffer({buffer.name!r}): host-visible buffer written in frame {last} is "
+        f"{call}({buffer.name!r}): host-visible buffer written in frame {last} is "
         f"written again for frame {now} while frame {last} may still be read by the GPU "
         f"(frames_in_flight={frames_in_flight}). Use one buffer per frame slot "
         "(BufferSet / GlobalUboSet) for per-frame data, or the DEVICE_LOCAL strategy.")
 
 
-def raise_submitted_hazard(buffer: ManagedBuffer, frame: int) -> NoReturn:
+def raise_submitted_hazard(buffer: ManagedBuffer, frame: int, call: str = "update_buffer"
+                           ) -> NoReturn:
     raise HostWriteHazardError(
-        f"update_buffer({buffer.name!r}): host-visible buffer written in frame {frame} is "
+        f"{call}({buffer.name!r}): host-visible buffer written in frame {frame} is "
         "written again after GPU work that may read it was submitted in the same frame and "
         "has not completed, so that work could read the new bytes. Write it before the "
         "submission, use one buffer per use (or a BufferSet), or the DEVICE_LOCAL strategy.")
@@ -380,3 +381,43 @@ def check_direct_writes(context: Any, direct_writes: Any) -> bool:
         return not context.is_software and any(
             t.flags & bar == bar for t in context.memory_types)
     return flag
+
+# --- append_blocks (linear allocators such as the UniformRing) ------------------------------
+
+
+def raise_not_host(buffer: ManagedBuffer, call: str) -> NoReturn:
+    raise InvalidStrategyError(
+        f"{call}({buffer.name!r}): the buffer is {buffer.strategy.value}, not mapped; "
+        "append_blocks writes host-visible buffers only: create it HOST_VISIBLE or HOST_CACHED, "
+        "or use update_buffer().")
+
+
+def raise_bad_rows(buffer: ManagedBuffer, rows: Any, call: str) -> NoReturn:
+    if not isinstance(rows, np.ndarray):
+        got = f"a {type(rows).__name__}"
+    elif rows.dtype.hasobject:
+        got = "an array of Python objects"
+    elif rows.ndim == 0:
+        got = "a 0-d array"
+    else:
+        got = "a non-contiguous array"
+    raise InvalidDataError(
+        f"{call}({buffer.name!r}): rows must be a C-contiguous numpy array with one row per "
+        f"block along its first axis, got {got}; pass np.ascontiguousarray(rows).")
+
+
+def coerce_stride(stride: Any, call: str) -> int:
+    value = as_int(stride)
+    if value is None or not 0 < value <= MAX_DEVICE_SIZE:
+        raise InvalidSizeError(
+            f"{call}: stride {stride!r} is not a positive integer number of bytes.")
+    return value
+
+
+def raise_bad_stride(buffer: ManagedBuffer, offset: int, stride: int, row_bytes: int,
+                     call: str) -> NoReturn:
+    if offset < 0:
+        raise InvalidOffsetError(f"{call}({buffer.name!r}): offset {offset} is negative.")
+    raise InvalidSizeError(
+        f"{call}({buffer.name!r}): stride {stride} bytes is smaller than one row of "
+        f"{row_bytes} bytes, so rows would overlap; pass a stride of at least {row_bytes}.")

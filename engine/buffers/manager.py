@@ -294,6 +294,7 @@ class BufferManager(Unshareable):
         else:
             rec.view = allocation.view
             rec.ptr = None if allocation.view is None else ffi.from_buffer(allocation.view)
+        rec.append_view = None
         rec.capacity = allocation.size
         rec.memory_type_index = allocation.type_index
         rec.memory_flags = allocation.flags
@@ -702,6 +703,7 @@ class BufferManager(Unshareable):
         """After a replace committed: the new memory has no host-write history, the counters
         move, and the binders hear "replaced"."""
         rec.host_write_frame = NEVER_WRITTEN  # new memory: no GPU work has read it yet
+        rec.append_frame = NEVER_WRITTEN
         rec.host_write_serial = self._timeline.last_serial
         self._counters.note_live(len(self._live), rec.size - old_size)
         self._notify(buffer, "replaced")
@@ -721,7 +723,7 @@ class BufferManager(Unshareable):
             self.frames.retire(item)
             del self._live[buffer]
             rec.alive = False
-            rec.view = rec.ptr = rec.allocation = None
+            rec.view = rec.ptr = rec.allocation = rec.append_view = None
         except BaseException:
             self.frames.unretire(item)
             self._live[buffer] = rec
@@ -836,6 +838,109 @@ class BufferManager(Unshareable):
             rec.host_write_serial = self._timeline.last_serial
             rec.last_updated_frame = write_frame
             self._counters.host_writes += 1
+
+    def append_blocks(self, buffer: ManagedBuffer, rows: np.ndarray[Any, Any], offset: int,
+                      stride: int, what: str = "append_blocks") -> None:
+        """Write row ``i`` of ``rows`` at byte ``offset + i * stride`` of a host-visible buffer,
+        in ONE copy into the mapping (a memmove when the rows are packed, ``stride`` equal to
+        a row; else one vectorised numpy copy through a strided view), then one flush of the
+        whole span where the memory is not coherent.
+
+        ``rows``: a C-contiguous numpy array; its first axis counts the rows, the rest of each
+        row (``rows.nbytes // len(rows)`` bytes) is copied as raw bytes. ``stride`` (bytes) is
+        at least one row; the bytes between rows are left as they are.
+
+        The write is *append-only within a frame*: the hazard rule of :meth:`update_buffer`
+        applies (the frame that last wrote the buffer must have completed), except that
+        inside one frame, rows at or past the end of what ``append_blocks`` already wrote in
+        that frame may follow GPU submissions of the same frame: those bytes are fresh, and a
+        linear allocator (:class:`~engine.buffers.uniform_ring.UniformRing`) hands their
+        offsets out only after this call returned, so no GPU work recorded earlier reads them.
+        Rewriting bytes of this frame after a submission raises HostWriteHazardError.
+
+        Raises (before changing anything): ForeignBufferError, BufferDestroyedError,
+        InvalidStrategyError (not host-visible), InvalidDataError, InvalidOffsetError,
+        InvalidSizeError, OutOfBoundsError, HostWriteHazardError, ManagerClosedError.
+        """
+        if _get_ident() != self._owner:
+            self.context.raise_wrong_thread(what)
+        rec = self._live.get(buffer) if buffer.__class__ is ManagedBuffer else None
+        if rec is None:
+            self._raise_not_live(buffer, what)
+        ptr = rec.ptr
+        if ptr is None:
+            checks.raise_not_host(buffer, what)
+        if rows.__class__ is not np.ndarray or not rows.flags.c_contiguous or rows.ndim == 0 \
+                or rows.dtype.hasobject:
+            checks.raise_bad_rows(buffer, rows, what)
+        if rec.dtype is not None and rows.dtype != rec.dtype:
+            checks.raise_dtype(buffer, rows, what)
+        n = rows.shape[0]
+        if n == 0:
+            return
+        nbytes = rows.nbytes
+        row_bytes = nbytes // n
+        if offset.__class__ is not int or stride.__class__ is not int:
+            offset = checks.coerce_offset(offset, buffer, what)
+            stride = checks.coerce_stride(stride, what)
+        if stride < row_bytes or stride <= 0 or offset < 0:
+            checks.raise_bad_stride(buffer, offset, stride, row_bytes, what)
+        span = (n - 1) * stride + row_bytes
+        if offset + span > rec.size:
+            checks.raise_out_of_bounds(buffer, offset, span, what)
+        frames = self.frames
+        write_frame = frames.frame_number
+        if not frames.frame_open and write_frame >= 0:
+            write_frame += 1
+        last = rec.host_write_frame
+        if self.hazard_checks:
+            if last != write_frame:
+                if last > frames.completed_frame:
+                    checks.raise_hazard(buffer, last, write_frame, self.frames_in_flight, what)
+            elif rec.append_frame != write_frame or offset < rec.append_end:
+                timeline = self._timeline
+                if rec.host_write_serial < timeline.last_serial > timeline.completed:
+                    checks.raise_submitted_hazard(buffer, write_frame, what)
+        if stride == row_bytes:
+            memmove(ptr + offset, rows, nbytes)  # packed rows: one copy into the mapping
+        else:
+            self._strided_copy(rec, rows, n, row_bytes, offset, stride)
+        if not rec.coherent:
+            self.allocator.flush(rec.allocation, offset, span, what=f"{what}({buffer.name!r})")
+        end = offset + span
+        if rec.append_frame != write_frame:
+            rec.append_frame = write_frame
+            rec.append_end = end
+        elif end > rec.append_end:
+            rec.append_end = end
+        if last != write_frame:
+            # The serial of the frame's FIRST write is kept: fresh rows appended after a
+            # submission must not hide that earlier rows of the frame may be read by it.
+            rec.host_write_serial = self._timeline.last_serial
+            rec.host_write_frame = write_frame
+        rec.last_updated_frame = frames.frame_number
+        self._counters.host_writes += 1
+
+    def _strided_copy(self, rec: BufferRecord, rows: np.ndarray[Any, Any], n: int,
+                      row_bytes: int, offset: int, stride: int) -> None:
+        """One vectorised numpy copy of ``n`` rows into the mapping at ``stride`` (a strided
+        uint8 view of the whole buffer, kept per (mapping, stride, row size)); the source is
+        read as raw bytes through the buffer protocol (a structured dtype's
+        ``.view(np.uint8)`` costs microseconds)."""
+        view = rec.view
+        cached = rec.append_view
+        if cached is None or cached[0] is not view or cached[1] != stride \
+                or cached[2] != row_bytes:
+            fit = (rec.size - row_bytes) // stride + 1
+            cached = (view, stride, row_bytes,
+                      np.ndarray((fit, row_bytes), np.uint8, view, 0, (stride, 1)))
+            rec.append_view = cached
+        src = np.ndarray((n, row_bytes), np.uint8, rows, 0, (row_bytes, 1))
+        if offset % stride:
+            np.ndarray((n, row_bytes), np.uint8, view, offset, (stride, 1))[...] = src
+        else:
+            first = offset // stride
+            cached[3][first:first + n] = src
 
     @defers_interrupts
     def submit_uploads(self) -> int:
@@ -1188,7 +1293,7 @@ class BufferManager(Unshareable):
             _buffer, rec = self._live.popitem()
             destroy_bound_buffer(self.context, self.allocator, rec.handle, rec.allocation)
             rec.alive = False
-            rec.view = rec.ptr = None
+            rec.view = rec.ptr = rec.append_view = None
             rec.allocation = None
         for ring in self.staging_rings():
             ring.close()

@@ -29,15 +29,18 @@ class BufferRecord:
     flush after writes, invalidate before reads). Host-write history for the hazard check:
     ``host_write_frame`` and ``host_write_serial`` (the queue serial at that write).
     ``last_updated_frame`` is -2 until the first write; ``alive`` is False once destroyed.
+    ``append_frame``/``append_end``: the frame of the last ``append_blocks`` and the end of
+    what it wrote (bytes), ``append_view`` its cached strided view of the mapping.
     ``direct_ptr``: for a DEVICE_LOCAL buffer in DEVICE_LOCAL|HOST_VISIBLE memory, a cffi
     pointer to its mapping, written in place when no GPU work is in flight (``view`` and
     ``ptr`` stay None: it is not a host buffer).
     """
 
-    __slots__ = ("alive", "allocation", "buffer_id", "capacity", "coherent", "created_frame",
-                 "direct_ptr", "dtype", "generation", "handle", "host_write_frame",
-                 "host_write_serial", "last_updated_frame", "manager", "memory_flags",
-                 "memory_type_index", "name", "ptr", "size", "strategy", "usage", "view")
+    __slots__ = ("alive", "allocation", "append_end", "append_frame", "append_view",
+                 "buffer_id", "capacity", "coherent", "created_frame", "direct_ptr", "dtype",
+                 "generation", "handle", "host_write_frame", "host_write_serial",
+                 "last_updated_frame", "manager", "memory_flags", "memory_type_index", "name",
+                 "ptr", "size", "strategy", "usage", "view")
 
     def __init__(self, manager: Any, name: str, size: int, strategy: Any, usage: Any,
                  dtype: np.dtype[Any] | None, buffer_id: int, created_frame: int) -> None:
@@ -63,3 +66,6 @@ class BufferRecord:
         self.host_write_frame = NEVER_WRITTEN
         self.host_write_serial = 0
         self.direct_ptr: Any = None
+        self.append_view: Any = None
+        self.append_frame = NEVER_WRITTEN
+        self.append_end = 0

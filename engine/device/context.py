@@ -78,6 +78,11 @@ class DeviceLimits:
     max_uniform_buffer_range: int
     max_storage_buffer_range: int
     max_compute_work_group_count_x: int
+    max_descriptor_set_uniform_buffers_dynamic: int = 8
+    """Dynamic uniform-buffer descriptors one pipeline layout may hold (the spec's minimum
+    is 8)."""
+    max_descriptor_set_storage_buffers_dynamic: int = 4
+    """Dynamic storage-buffer descriptors one pipeline layout may hold (minimum 4)."""
 
 
 class ContextCounters:
@@ -309,6 +314,10 @@ class GraphicsContext(Unshareable):
             max_uniform_buffer_range=int(lim.maxUniformBufferRange),
             max_storage_buffer_range=int(lim.maxStorageBufferRange),
             max_compute_work_group_count_x=int(lim.maxComputeWorkGroupCount[0]),
+            max_descriptor_set_uniform_buffers_dynamic=int(
+                lim.maxDescriptorSetUniformBuffersDynamic),
+            max_descriptor_set_storage_buffers_dynamic=int(
+                lim.maxDescriptorSetStorageBuffersDynamic),
         )
         mem = vk.vkGetPhysicalDeviceMemoryProperties(pd)
         heaps = tuple((int(mem.memoryHeaps[i].size), int(mem.memoryHeaps[i].flags))
