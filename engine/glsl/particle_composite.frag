@@ -10,6 +10,8 @@ layout(std430, set = 0, binding = 0) readonly buffer SplatAccum {
 
 layout(push_constant) uniform CompositePush {
     uint width;                // pixels per row of SplatAccum (the target's width)
+    uint height;
+    uint tiles_x;
 } pc;
 
 layout(location = 0) out vec4 out_color;

@@ -8,7 +8,8 @@
 // tested LESS against SceneDepth (a copy of the scene's depth attachment, one float per pixel,
 // row-major); a pass adds rgb * (1 - r^2)^2 in fixed point (SPLAT_SCALE units per 1.0) to
 // the pixel's three uints. Size rule as the sprite path: diameter in pixels clamped to
-// [1.5, 24], colour faded below 1.5 px. Dispatch as particles.comp (2D past the group limit).
+// [1.5, 24], colour faded below 1.5 px. Every SPLAT_TILE square a sprite touches is flagged
+// in SplatTiles. Dispatch as particles.comp (2D past the group limit).
 #include "globals.glsl"
 #include "particle_splat.glsl"
 
@@ -36,11 +37,16 @@ layout(std430, set = 0, binding = 3) buffer SplatAccum {
     uint accum[];              // width * height * 3: fixed-point R, G, B per pixel
 };
 
+layout(std430, set = 0, binding = 4) buffer SplatTiles {
+    uint tiles[];              // one flag per SPLAT_TILE x SPLAT_TILE pixels: 1 = touched
+};
+
 layout(push_constant) uniform SplatPush {
     uint width;                // pixels of the target (the buffers' size)
     uint height;
     uint count;                // particle slots to splat
     uint row_stride;           // invocations per dispatch row
+    uint tiles_x;              // tiles per row: ceil(width / SPLAT_TILE)
 } pc;
 
 void main() {
@@ -73,12 +79,29 @@ void main() {
     int x1 = min(int(ceil(centre.x + r - 0.5)) - 1, int(pc.width) - 1);
     int y0 = max(int(ceil(centre.y - r - 0.5)), 0);
     int y1 = min(int(ceil(centre.y + r - 0.5)) - 1, int(pc.height) - 1);
+    if (x0 > x1 || y0 > y1) {
+        return;
+    }
+    // Flag the tiles under the sprite's square (the composite draws only flagged tiles). Same
+    // value from every writer: no atomics needed.
+    for (int ty = y0 / SPLAT_TILE; ty <= y1 / SPLAT_TILE; ++ty) {
+        for (int tx = x0 / SPLAT_TILE; tx <= x1 / SPLAT_TILE; ++tx) {
+            tiles[uint(ty) * pc.tiles_x + uint(tx)] = 1U;
+        }
+    }
     float inv = 2.0 / d;
     for (int y = y0; y <= y1; ++y) {
         float dy = (float(y) + 0.5 - centre.y) * inv;
         float dy2 = dy * dy;
+        if (dy2 >= 1.0) {
+            continue;
+        }
+        // Only the pixels of this row inside the disc: |dx| < sqrt(1 - dy^2).
+        float half_span = sqrt(1.0 - dy2) / inv;
+        int xa = max(x0, int(ceil(centre.x - half_span - 0.5)));
+        int xb = min(x1, int(ceil(centre.x + half_span - 0.5)) - 1);
         uint row = uint(y) * pc.width;
-        for (int x = x0; x <= x1; ++x) {
+        for (int x = xa; x <= xb; ++x) {
             float dx = (float(x) + 0.5 - centre.x) * inv;
             float r2 = dx * dx + dy2;
             if (r2 >= 1.0) {

@@ -8,10 +8,10 @@ threaded (0.35-0.6 us a sprite). This path draws the same sprites in compute ins
 
 ``record_compute`` (before the render pass)
     Barrier (every earlier access -> transfer), then ``vkCmdFillBuffer`` zeroes
-    ``particles.splat_accum``. When the target changed size since the last frame, the two
-    buffers are first resized to it (``resize_buffer``: generation + 1), the resize copies are
-    queued ahead of this frame's command buffer and the binder rewrites this slot's
-    descriptors at once (the BINDINGS phase already ran).
+    ``particles.splat_accum`` and ``particles.splat_tiles``. When the target changed size
+    since the last frame, the buffers are first resized to it (``resize_buffer``:
+    generation + 1), the resize copies are queued ahead of this frame's command buffer and
+    the binder rewrites this slot's descriptors at once (the BINDINGS phase already ran).
 render pass
     Scene and light volumes as usual; the sprite draw is off. The depth attachment is stored.
 ``record_after`` (after the render pass, :attr:`Renderer.after_passes`)
@@ -20,8 +20,11 @@ render pass
     2. ``particle_splat.comp``, one invocation per particle slot, behind a barrier from every
        earlier write (fill, depth copy, simulation): project, size, depth-test each covered
        pixel against the copy, ``atomicAdd`` fixed-point R, G, B into ``splat_accum``.
-    3. A one-subpass render pass over the target's colour image (LOAD, additive): a full-screen
-       triangle adds ``splat_accum`` (``particle_composite.frag``) to the lit picture. Its
+    3. A one-subpass render pass over the target's colour image (LOAD, additive): one quad
+       per 16 x 16 tile, instanced over all tiles, adds ``splat_accum``
+       (``particle_composite.frag``) to the lit picture; tiles that no sprite touched
+       (``particles.splat_tiles``, flagged by the splat) collapse in the vertex shader, so
+       the fragment work follows the particles' screen coverage, not the screen size. Its
        external dependencies order it after the splat's writes and the colour writes, and
        the screenshot copy or presentation after it.
 
@@ -31,7 +34,8 @@ the barrier at the start of ``record_compute`` (submission order on one queue).
 Buffers (through the BufferManager, bound by name through the ResourceBinder; statistics and
 the memory map show them): ``particles.splat_accum`` DEVICE_LOCAL STORAGE, width x height x 12
 bytes (three uint32 per pixel, :data:`SPLAT_SCALE` units per 1.0); ``particles.scene_depth``
-DEVICE_LOCAL STORAGE, width x height x 4 bytes. Both are sized from the render target and
+DEVICE_LOCAL STORAGE, width x height x 4 bytes; ``particles.splat_tiles`` DEVICE_LOCAL
+STORAGE, one uint32 per 16 x 16 tile. Both are sized from the render target and
 follow it. Per frame nothing here touches per-particle data on the CPU: the dispatch size
 comes from the ParticleSystem's ``count`` and ``groups``.
 """
@@ -62,6 +66,8 @@ ACCUM_BYTES_PER_PIXEL = 12
 """Three uint32 (R, G, B) per pixel."""
 DEPTH_BYTES_PER_PIXEL = 4
 """One float32 (the depth attachment's value) per pixel."""
+SPLAT_TILE = 16
+"""Edge in pixels of one tile of ``particles.splat_tiles`` (engine/glsl/particle_splat.glsl)."""
 SPLAT_LOCAL_SIZE = 256
 """Invocations per workgroup of particle_splat.comp (the simulation's, so its groups fit)."""
 
@@ -102,6 +108,14 @@ def check_particles_path(path: Any, what: str) -> str:
     return str(path)
 
 
+_COMPOSITE_STAGES = vk.VK_SHADER_STAGE_VERTEX_BIT | vk.VK_SHADER_STAGE_FRAGMENT_BIT
+
+
+def _tile_count(width: int, height: int) -> int:
+    """Tiles of SPLAT_TILE x SPLAT_TILE pixels covering ``width`` x ``height``."""
+    return -(-width // SPLAT_TILE) * -(-height // SPLAT_TILE)
+
+
 def _spirv(name: str) -> bytes:
     return compile_glsl(shader_path(name))
 
@@ -128,8 +142,9 @@ def create_composite_render_pass(ctx: GraphicsContext, color_format: int,
     """One subpass over the colour image, loaded and stored, that stays in ``layout`` (the
     target's final layout: TRANSFER_SRC offscreen, PRESENT_SRC for a swapchain). Its external
     dependencies: the splat's shader writes and the deferred pass's colour writes before the
-    composite's reads and blending; its colour writes before a transfer (screenshot) or
-    presentation, and its shader reads before a later transfer (the next frame's fill)."""
+    composite's vertex and fragment reads and blending; its colour writes before a transfer
+    (screenshot) or presentation, and its shader reads before a later transfer (the next
+    frame's fill)."""
     L = vk
     att = ffi.new("VkAttachmentDescription*", {
         "format": color_format, "samples": L.VK_SAMPLE_COUNT_1_BIT,
@@ -148,11 +163,11 @@ def create_composite_render_pass(ctx: GraphicsContext, color_format: int,
     deps = ffi.new("VkSubpassDependency[2]", [
         {"srcSubpass": L.VK_SUBPASS_EXTERNAL, "dstSubpass": 0,
          "srcStageMask": color_out | L.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-         "dstStageMask": color_out | frag,
+         "dstStageMask": color_out | frag | L.VK_PIPELINE_STAGE_VERTEX_SHADER_BIT,
          "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT | L.VK_ACCESS_SHADER_WRITE_BIT,
          "dstAccessMask": color_rw | L.VK_ACCESS_SHADER_READ_BIT},
         {"srcSubpass": 0, "dstSubpass": L.VK_SUBPASS_EXTERNAL,
-         "srcStageMask": color_out | frag,
+         "srcStageMask": color_out | frag | L.VK_PIPELINE_STAGE_VERTEX_SHADER_BIT,
          "dstStageMask": L.VK_PIPELINE_STAGE_TRANSFER_BIT
          | L.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
          "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT,
@@ -197,9 +212,13 @@ class ParticleSplatPass:
         self._fb_generation = -1
         self.accum: ManagedBuffer | None = None
         self.depth: ManagedBuffer | None = None
+        self.tiles: ManagedBuffer | None = None
         w, h = max(1, target.width), max(1, target.height)
         self._size = (w, h)
         try:
+            self.tiles = manager.create_buffer(BufferConfig(
+                "particles.splat_tiles", _tile_count(w, h) * 4, BufferStrategy.DEVICE_LOCAL,
+                BufferUsage.STORAGE))
             self.accum = manager.create_buffer(BufferConfig(
                 "particles.splat_accum", w * h * ACCUM_BYTES_PER_PIXEL,
                 BufferStrategy.DEVICE_LOCAL, BufferUsage.STORAGE))
@@ -214,6 +233,7 @@ class ParticleSplatPass:
                                              element_dtype=PARTICLE_DTYPE)
             binder.bind_storage_buffer_named(self.splat_id, "SceneDepth", self.depth)
             binder.bind_storage_buffer_named(self.splat_id, "SplatAccum", self.accum)
+            binder.bind_storage_buffer_named(self.splat_id, "SplatTiles", self.tiles)
             self.splat = ComputePipeline(binder, self.splat_id)
             self._render_pass = create_composite_render_pass(self.ctx, target.color_format,
                                                              target.final_layout)
@@ -222,6 +242,7 @@ class ParticleSplatPass:
             self.composite_id = binder.register_pipeline("particles.composite",
                                                          list(codes.values()))
             binder.bind_storage_buffer_named(self.composite_id, "SplatAccum", self.accum)
+            binder.bind_storage_buffer_named(self.composite_id, "SplatTiles", self.tiles)
             self._layout = binder.pipeline_layout(self.composite_id)
             desc = GraphicsPipelineDesc("particles.composite", depth_test=False,
                                         depth_write=False, blend=BLEND_ADDITIVE)
@@ -235,8 +256,8 @@ class ParticleSplatPass:
         self._sets = [binder.descriptor_set_array(self.composite_id, f)
                       for f in range(binder.frames_in_flight)]
         # Prebuilt per-frame structs and arrays (fields mutated, nothing built per frame).
-        self._push = np.zeros(4, np.uint32)  # width, height, count, row_stride
-        self._composite_push = ffi.new("uint32_t[1]")
+        self._push = np.zeros(5, np.uint32)  # width, height, count, row_stride, tiles_x
+        self._composite_push = ffi.new("uint32_t[3]")  # width, height, tiles_x
         self._barrier = new_memory_barrier()
         self._depth_barrier = ffi.new("VkImageMemoryBarrier*", {
             "sType": vk.VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER,
@@ -264,9 +285,10 @@ class ParticleSplatPass:
         """Resize both buffers to the target (generation + 1 each); their resize copies go
         ahead of this frame's command buffer and this slot's descriptors are rewritten now."""
         w, h = self.target.width, self.target.height
-        assert self.accum is not None and self.depth is not None
+        assert self.accum is not None and self.depth is not None and self.tiles is not None
         self.manager.resize_buffer(self.accum, w * h * ACCUM_BYTES_PER_PIXEL)
         self.manager.resize_buffer(self.depth, w * h * DEPTH_BYTES_PER_PIXEL)
+        self.manager.resize_buffer(self.tiles, _tile_count(w, h) * 4)
         self._size = (w, h)
         self.resizes += 1
         self.manager.submit_uploads()
@@ -295,11 +317,12 @@ class ParticleSplatPass:
             self._follow_target(slot)
         if not self.source.count:
             return
-        assert self.accum is not None
+        assert self.accum is not None and self.tiles is not None
         memory_barrier(cmd, vk.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
                        vk.VK_ACCESS_MEMORY_WRITE_BIT, vk.VK_PIPELINE_STAGE_TRANSFER_BIT,
                        vk.VK_ACCESS_TRANSFER_WRITE_BIT, barrier=self._barrier)
         lib.vkCmdFillBuffer(cmd, self.accum.handle, 0, self.accum.size, 0)
+        lib.vkCmdFillBuffer(cmd, self.tiles.handle, 0, self.tiles.size, 0)
 
     def record_scene(self, cmd: Any, slot: int) -> None:
         """Nothing in the scene subpass."""
@@ -329,8 +352,9 @@ class ParticleSplatPass:
                                    self.depth.handle, 1, region)
         groups = source.groups
         push = self._push
+        tiles_x = -(-w // SPLAT_TILE)
         push[0], push[1], push[2] = w, h, source.count
-        push[3] = groups[0] * SPLAT_LOCAL_SIZE
+        push[3], push[4] = groups[0] * SPLAT_LOCAL_SIZE, tiles_x
         self.splat.record(cmd, slot, groups, push_constants=push)
         rp = self._rp_begin
         rp.framebuffer = self._framebuffer(index)
@@ -345,10 +369,10 @@ class ParticleSplatPass:
         lib.vkCmdBindPipeline(cmd, graphics, self._pipeline)
         lib.vkCmdBindDescriptorSets(cmd, graphics, self._layout, 0, self._set_count,
                                     self._sets[slot], 0, ffi.NULL)
-        self._composite_push[0] = w
-        lib.vkCmdPushConstants(cmd, self._layout, vk.VK_SHADER_STAGE_FRAGMENT_BIT, 0, 4,
-                               self._composite_push)
-        lib.vkCmdDraw(cmd, 3, 1, 0, 0)
+        cp = self._composite_push
+        cp[0], cp[1], cp[2] = w, h, tiles_x
+        lib.vkCmdPushConstants(cmd, self._layout, _COMPOSITE_STAGES, 0, 12, cp)
+        lib.vkCmdDraw(cmd, 6, _tile_count(w, h), 0, 0)
         lib.vkCmdEndRenderPass(cmd)
 
     # --- shutdown -------------------------------------------------------------------------
@@ -371,7 +395,7 @@ class ParticleSplatPass:
             lib.vkDestroyRenderPass(device, self._render_pass, ffi.NULL)
         self._render_pass = None
         if not self.manager.closed:
-            for buf in (self.accum, self.depth):
+            for buf in (self.accum, self.depth, self.tiles):
                 if buf is not None and buf.alive:
                     self.manager.destroy_buffer(buf)
-        self.accum = self.depth = None
+        self.accum = self.depth = self.tiles = None
