@@ -73,30 +73,36 @@ SPLAT_LOCAL_SIZE = 256
 
 PARTICLE_PATHS = ("sprites", "compute")
 """The two ways to draw particles; ``"auto"`` resolves to one with :func:`choose_particles_path`."""
+SOFTWARE_PATH = "sprites"
+"""What ``auto`` picks on lavapipe and other CPU devices, at any particle count.
+
+Measured on lavapipe (2 cores, 960x540, 64 lights, wisp; CPU time per frame, which the other
+work on the machine disturbs less than wall-clock time): 10,000 particles: sprites 27.7-30.5
+ms, compute 32.5-33.7 ms; 100,000: sprites 101-110 ms, compute 111-112 ms. The compute path
+is no faster there: llvmpipe runs each storage-buffer load and atomic in divergent code as a
+loop over the SIMD lanes, and the splat does four of them per covered pixel, which costs
+about what the single-threaded point front end costs per sprite."""
 GPU_COMPUTE_MIN_PARTICLES = 50_000
 """On a hardware GPU, ``auto`` picks compute from this many particle slots up.
 
 Why: the compute path has a fixed cost per frame that does not depend on the particle count:
-a fill of 12 bytes a pixel, a copy of the depth (4 bytes a pixel) and a full-screen
-composite reading 12 bytes a pixel: ~50 MB of traffic at 1080p, a few tens of microseconds on
-an H200. The sprite path costs ~6 ns a particle there (6.3 ms for 1,000,000 at 1080p, one
-light), so it is cheaper only below a few thousand particles, and compute wins clearly well
-before 50,000. The threshold is conservative; confirm it with the ``game`` benchmark family,
-which records both paths side by side."""
+a fill of 12 bytes a pixel, a copy of the depth (4 bytes a pixel) and the composite over the
+touched tiles: ~35 MB of traffic at 1080p, a few tens of microseconds on an H200. The sprite
+path costs ~6 ns a particle there (6.3 ms for 1,000,000 at 1080p, one light), so it can only
+be cheaper below a few thousand particles; 50,000 leaves a wide margin. Confirm it with the
+``game`` benchmark family, which records both paths side by side."""
 
 
 def choose_particles_path(ctx: GraphicsContext, particles: int) -> str:
     """The faster path for this device (the rule ``--particles-path auto`` applies).
 
-    - lavapipe and other CPU devices (``ctx.is_software``): ``"compute"`` at any count. Their
-      point front end is single threaded while compute runs on every core; measured on
-      lavapipe at 960x540 with 64 lights (BENCHMARKS.md), compute is faster at 10,000
-      particles already.
+    - lavapipe and other CPU devices (``ctx.is_software``): :data:`SOFTWARE_PATH`
+      (``"sprites"``), at any count.
     - hardware GPUs: ``"compute"`` from :data:`GPU_COMPUTE_MIN_PARTICLES` slots, else
       ``"sprites"``.
     """
     if ctx.is_software:
-        return "compute"
+        return SOFTWARE_PATH
     return "compute" if int(particles) >= GPU_COMPUTE_MIN_PARTICLES else "sprites"
 
 
