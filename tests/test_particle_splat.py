@@ -15,7 +15,7 @@ from engine.render.particle_splat import (
     ACCUM_BYTES_PER_PIXEL,
     DEPTH_BYTES_PER_PIXEL,
     GPU_COMPUTE_MIN_PARTICLES,
-    SOFTWARE_PATH,
+    SOFTWARE_COMPUTE_MIN_PARTICLES,
     SPLAT_TILE,
     choose_particles_path,
 )
@@ -164,12 +164,11 @@ def test_no_particles_draws_nothing_in_either_path(scene):
 
 
 def test_the_default_rule(vk_context):
-    if vk_context.is_software:
-        assert choose_particles_path(vk_context, 10_000) == SOFTWARE_PATH
-        assert choose_particles_path(vk_context, 10_000_000) == SOFTWARE_PATH
-    else:
-        assert choose_particles_path(vk_context, 10_000) == "sprites"
-        assert choose_particles_path(vk_context, GPU_COMPUTE_MIN_PARTICLES) == "compute"
+    limit = SOFTWARE_COMPUTE_MIN_PARTICLES if vk_context.is_software \
+        else GPU_COMPUTE_MIN_PARTICLES
+    assert choose_particles_path(vk_context, limit - 1) == "sprites"
+    assert choose_particles_path(vk_context, limit) == "compute"
+    assert choose_particles_path(vk_context, 10_000_000) == "compute"
 
 
 def test_splat_layouts_match_the_shader_reflection():

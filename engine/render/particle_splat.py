@@ -73,15 +73,18 @@ SPLAT_LOCAL_SIZE = 256
 
 PARTICLE_PATHS = ("sprites", "compute")
 """The two ways to draw particles; ``"auto"`` resolves to one with :func:`choose_particles_path`."""
-SOFTWARE_PATH = "sprites"
-"""What ``auto`` picks on lavapipe and other CPU devices, at any particle count.
+SOFTWARE_COMPUTE_MIN_PARTICLES = 50_000
+"""On lavapipe and other CPU devices, ``auto`` picks compute from this many particle slots up.
 
-Measured on lavapipe (2 cores, 960x540, 64 lights, wisp; CPU time per frame, which the other
-work on the machine disturbs less than wall-clock time): 10,000 particles: sprites 27.7-30.5
-ms, compute 32.5-33.7 ms; 100,000: sprites 101-110 ms, compute 111-112 ms. The compute path
-is no faster there: llvmpipe runs each storage-buffer load and atomic in divergent code as a
-loop over the SIMD lanes, and the splat does four of them per covered pixel, which costs
-about what the single-threaded point front end costs per sprite."""
+Measured on lavapipe (2 cores shared with other work, 960x540, 64 lights, wisp, 600 frames,
+two runs): 10,000 particles: sprites 40.2 and 40.3 ms median, compute 46.1 and 52.0 ms;
+100,000: sprites 219 and 316 ms, compute 204 and 232 ms. CPU time per frame (less disturbed
+by the other work): 10,000: sprites 27.7-30.5 ms, compute 32.5-33.7 ms; 100,000: sprites
+101-110 ms, compute 111-112 ms. So the work is about equal; compute wins on wall-clock time
+at large counts because the splat runs on every core while lavapipe's point front end is one
+thread, and loses at small counts to its fixed cost (fill, depth copy, composite). The splat is
+not the big win it is on a GPU: llvmpipe runs each storage-buffer load and atomic in divergent
+code as a loop over the SIMD lanes, and the splat does four per covered pixel."""
 GPU_COMPUTE_MIN_PARTICLES = 50_000
 """On a hardware GPU, ``auto`` picks compute from this many particle slots up.
 
@@ -96,14 +99,15 @@ be cheaper below a few thousand particles; 50,000 leaves a wide margin. Confirm 
 def choose_particles_path(ctx: GraphicsContext, particles: int) -> str:
     """The faster path for this device (the rule ``--particles-path auto`` applies).
 
-    - lavapipe and other CPU devices (``ctx.is_software``): :data:`SOFTWARE_PATH`
-      (``"sprites"``), at any count.
+    - lavapipe and other CPU devices (``ctx.is_software``): ``"compute"`` from
+      :data:`SOFTWARE_COMPUTE_MIN_PARTICLES` slots, else ``"sprites"``.
     - hardware GPUs: ``"compute"`` from :data:`GPU_COMPUTE_MIN_PARTICLES` slots, else
       ``"sprites"``.
     """
+    n = int(particles)
     if ctx.is_software:
-        return SOFTWARE_PATH
-    return "compute" if int(particles) >= GPU_COMPUTE_MIN_PARTICLES else "sprites"
+        return "compute" if n >= SOFTWARE_COMPUTE_MIN_PARTICLES else "sprites"
+    return "compute" if n >= GPU_COMPUTE_MIN_PARTICLES else "sprites"
 
 
 def check_particles_path(path: Any, what: str) -> str:
