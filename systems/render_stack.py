@@ -90,6 +90,7 @@ class RenderStack:
         """Draw particles as ``"sprites"`` or in ``"compute"`` from the next frame on (call it
         between frames). InvalidOptionError for anything else (nothing changes)."""
         path = check_particles_path(path, "RenderStack.set_particles_path")
+        self.manager.require_open("RenderStack.set_particles_path")
         compute = path == "compute"
         if compute and self.splat_pass is None:
             self.splat_pass = ParticleSplatPass(self.binder, self.manager, self.particles,

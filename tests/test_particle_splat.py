@@ -158,6 +158,21 @@ def test_switching_paths_and_bad_arguments(scene):
     assert scene.stack.splat_pass is not None and scene.stack.splat_pass.enabled
 
 
+def test_resize_after_destroy_and_path_after_close_raise_cleanly(buffer_manager, ecs_world):
+    from engine.errors import EngineError
+    from engine.render.targets import OffscreenTarget
+
+    target = OffscreenTarget(buffer_manager.context, 32, 32)
+    target.destroy()
+    with pytest.raises(EngineError):
+        target.resize(64, 64)
+    s = MiniScene(buffer_manager, particles=64)
+    s.close()
+    buffer_manager.close()
+    with pytest.raises(EngineError):
+        s.stack.set_particles_path("compute")
+
+
 def test_no_particles_draws_nothing_in_either_path(scene):
     empty = frozen_shot(scene, "sprites")
     assert np.array_equal(empty, frozen_shot(scene, "compute"))

@@ -396,7 +396,9 @@ class ParticleSplatPass:
 
     def destroy(self) -> None:
         """Wait for the device; free framebuffers, the render pass and (frame-safe) the
-        buffers. Idempotent; the binder destroys the pipelines."""
+        buffers; the hooks record nothing afterwards. Idempotent; the binder destroys the
+        pipelines."""
+        self.enabled = False  # every hook is a no-op from now on
         device = self.ctx.device
         if device is not None and (self._framebuffers or self._render_pass is not None):
             self.ctx.wait_idle()

@@ -23,6 +23,7 @@ from typing import Any
 
 from engine.device.context import GraphicsContext
 from engine.device.vk import ffi, lib, vk
+from engine.errors import EngineError
 from engine.numbers import as_int
 from engine.render.images import COLOR_FORMAT, GBuffer, Image
 from engine.render.render_pass import create_framebuffer, create_render_pass
@@ -81,12 +82,16 @@ class OffscreenTarget:
     def resize(self, width: int, height: int) -> None:
         """Recreate the images at ``width`` x ``height`` pixels (waits for the device), like a
         swapchain after its window changed size: ``generation`` + 1, so passes that hold
-        per-size state (attachment descriptors, size-dependent buffers) rebuild it. Raises
-        ValueError for sizes that are not positive integers (nothing changes then)."""
+        per-size state (attachment descriptors, size-dependent buffers) rebuild it. Call it
+        between frames. Raises ValueError for sizes that are not integers from 1 to 16384 and
+        EngineError after :meth:`destroy` (nothing changes then)."""
         w, h = as_int(width), as_int(height)
         if w is None or h is None or w < 1 or h < 1 or w > 16384 or h > 16384:
             raise ValueError(f"OffscreenTarget.resize({width!r}, {height!r}): the size must be "
                              "two integers from 1 to 16384 (pixels).")
+        if self.render_pass is None or self.ctx.device is None:
+            raise EngineError("OffscreenTarget.resize: the target was destroyed (or its "
+                              "context closed); create a new OffscreenTarget.")
         if (w, h) == (self.width, self.height):
             return
         self.ctx.wait_idle()
