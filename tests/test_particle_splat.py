@@ -126,6 +126,8 @@ def test_accumulation_follows_a_resize_and_the_binder_rebinds(scene, buffer_mana
     generations = (sp.accum.generation, sp.depth.generation, sp.tiles.generation)
     names = {b.name for b in buffer_manager.live_buffers()}
     assert {"particles.splat_accum", "particles.scene_depth", "particles.splat_tiles"} <= names
+    described = {d.name for d in buffer_manager.allocation_descriptions().values()}
+    assert {"particles.splat_accum", "particles.scene_depth"} <= described  # memory map, stats
     scene.target.resize(250, 130)
     scene.step(3)
     assert sp.size == (250, 130) and sp.resizes == 1
