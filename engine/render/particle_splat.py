@@ -35,7 +35,7 @@ Buffers (through the BufferManager, bound by name through the ResourceBinder; st
 the memory map show them): ``particles.splat_accum`` DEVICE_LOCAL STORAGE, width x height x 12
 bytes (three uint32 per pixel, :data:`SPLAT_SCALE` units per 1.0); ``particles.scene_depth``
 DEVICE_LOCAL STORAGE, width x height x 4 bytes; ``particles.splat_tiles`` DEVICE_LOCAL
-STORAGE, one uint32 per 16 x 16 tile. Both are sized from the render target and
+STORAGE, one uint32 per 16 x 16 tile. All three are sized from the render target and
 follow it. Per frame nothing here touches per-particle data on the CPU: the dispatch size
 comes from the ParticleSystem's ``count`` and ``groups``.
 """
