@@ -14,8 +14,14 @@ its phase::
     END       BufferEndSystem (end_frame)
 
 Games add their own systems around these (see ``games/wisp/app.py``); tests use it to render
-small scenes. :meth:`RenderStack.close` retires what it created (the manager and binder are not
-owned).
+small scenes. :meth:`RenderStack.close` retires what it created (the manager and binder are
+not owned).
+
+Particles are drawn one of two ways (``particles_path``): ``"sprites"`` (point sprites in the
+light subpass) or ``"compute"`` (:class:`~engine.render.particle_splat.ParticleSplatPass`:
+atomics splat and a composite after the render pass). :meth:`RenderStack.set_particles_path`
+switches between them at any frame boundary; the compute pass and its buffers are created the
+first time it is chosen.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from engine.binding.binder import ResourceBinder
 from engine.buffers.manager import BufferManager
 from engine.buffers.sets import GlobalUboSet
 from engine.render.layouts import GLOBAL_UBO_DTYPE
+from engine.render.particle_splat import ParticleSplatPass, check_particles_path
 from engine.render.passes import LightVolumePass, ParticlePass, ScenePass
 from engine.render.renderer import Renderer
 from engine.schedule import Phase, add_system
@@ -48,12 +55,15 @@ class RenderStack:
         particles: particle slots; light_capacity: lights before the first resize.
         inputs: an InputSystem to run in the INPUT phase, or None.
         ambient: ambient light RGB.
+        particles_path: ``"sprites"`` or ``"compute"`` (see the module docstring).
     """
 
     def __init__(self, manager: BufferManager, binder: ResourceBinder, target: Any,
                  scene_vertices: Any, *, particles: int = 10_000, light_capacity: int = 64,
                  inputs: InputSystem | None = None,
-                 ambient: tuple[float, float, float] = (0.09, 0.1, 0.14)) -> None:
+                 ambient: tuple[float, float, float] = (0.09, 0.1, 0.14),
+                 particles_path: str = "sprites") -> None:
+        check_particles_path(particles_path, "RenderStack")
         self.manager, self.binder, self.target = manager, binder, target
         self.particles = ParticleSystem(manager, capacity=max(64, particles))
         self.lights = LightingSystem(manager, capacity=light_capacity)
@@ -63,6 +73,9 @@ class RenderStack:
         self.light_pass = LightVolumePass(binder, self.lights, self.ubo, target)
         self.particle_pass = ParticlePass(binder, self.particles, self.ubo, target)
         self.renderer.passes = [self.scene_pass, self.light_pass, self.particle_pass]
+        self.splat_pass: ParticleSplatPass | None = None
+        self.particles_path = "sprites"
+        self.set_particles_path(particles_path)
         self.buffers = BufferSystem.install(manager)
         self.inputs = inputs
         if inputs is not None:
@@ -76,9 +89,27 @@ class RenderStack:
         self.render_system = RenderSystem(self.renderer, manager)
         add_system(self.render_system, Phase.RENDER)
 
+    def set_particles_path(self, path: str) -> None:
+        """Draw particles as ``"sprites"`` or in ``"compute"`` from the next frame on (call it
+        between frames). InvalidOptionError for anything else (nothing changes)."""
+        path = check_particles_path(path, "RenderStack.set_particles_path")
+        self.manager.require_open("RenderStack.set_particles_path")
+        compute = path == "compute"
+        if compute and self.splat_pass is None:
+            self.splat_pass = ParticleSplatPass(self.binder, self.manager, self.particles,
+                                                self.ubo, self.target)
+            self.renderer.passes.append(self.splat_pass)
+            self.renderer.after_passes.append(self.splat_pass)
+        if self.splat_pass is not None:
+            self.splat_pass.enabled = compute
+        self.particle_pass.draw_sprites = not compute
+        self.particles_path = path
+
     def close(self) -> None:
         """Wait for the GPU; free the renderer's objects and retire the stack's buffers."""
         self.renderer.destroy()
+        if self.splat_pass is not None:
+            self.splat_pass.destroy()
         if not self.manager.closed:
             self.particles.destroy()
             self.lights.destroy()

@@ -37,14 +37,16 @@ def display():
 
 
 @contextmanager
-def windowed_app(particles: int, lights: int) -> Iterator[WispApp]:
+def windowed_app(particles: int, lights: int, particles_path: str = "auto"
+                 ) -> Iterator[WispApp]:
     """Wisp in a 320x200 window on its own validated context; both closed afterwards, inside
     the test, so leaked objects are reported there."""
     ctx = GraphicsContext.create(validation=True, sync_validation=True,
                                  instance_extensions=required_instance_extensions())
     try:
         args = parse_args(["--width", "320", "--height", "200", "--particles", str(particles),
-                           "--lights", str(lights), "--fps", "0"])
+                           "--lights", str(lights), "--fps", "0",
+                           "--particles-path", particles_path])
         app = WispApp(args, context=ctx)
         try:
             yield app
@@ -128,13 +130,16 @@ def test_window_without_display_raises_a_clear_error(monkeypatch):
         Window(64, 64, "nothing")
 
 
-def test_windowed_run_survives_repeated_resizes_and_minimise_restore(display, validation):
+@pytest.mark.parametrize("path", ["sprites", "compute"])
+def test_windowed_run_survives_repeated_resizes_and_minimise_restore(display, validation,
+                                                                     path):
     """Many resize and minimise/restore cycles (12 in CI, 200 under ``make soak``): every
-    cycle recreates the swapchain, frames keep presenting, nothing leaks or warns."""
+    cycle recreates the swapchain, frames keep presenting, nothing leaks or warns. Both
+    particle paths: the compute path's buffers follow the swapchain's size."""
     import os
 
     cycles = 200 if os.environ.get("ENGINE_SOAK") == "1" else 12
-    with windowed_app(500, 8) as app:
+    with windowed_app(500, 8, path) as app:
         target, window, renderer = app.target, app.window, app.renderer
         assert window is not None
         app.step(5)
@@ -161,6 +166,11 @@ def test_windowed_run_survives_repeated_resizes_and_minimise_restore(display, va
             app.step(3)
             assert target.presented > presented, f"cycle {i}: restored window presents"
             assert not validation.messages, [str(m) for m in validation.messages[:3]]
+            splat = app.stack.splat_pass
+            assert (splat is not None) == (path == "compute")
+            if splat is not None:
+                assert splat.size == (w, h) and splat.accum is not None
+                assert splat.accum.size == w * h * 12
     validation.assert_clean("after repeated resizes and minimise/restore")
 
 

@@ -120,8 +120,10 @@ def create_view(ctx: GraphicsContext, image: Any, fmt: int, aspect: int, what: s
 class GBuffer:
     """The per-target attachments besides the colour image: the packed surface data and depth.
 
-    Both are transient (never stored); the light-volume subpass reads ``surface`` as an input
-    attachment and tests against ``depth`` read-only. One set serves every frame in flight:
+    ``surface`` is transient (never stored); the light-volume subpass reads it as an input
+    attachment and tests against ``depth`` read-only. ``depth`` is stored and can be copied
+    (TRANSFER_SRC): the compute particle path (engine/render/particle_splat.py) copies it to
+    a buffer after the pass and tests its splats against it. One set serves every frame in flight:
     the render pass's external dependency orders frame N+1's writes after frame N's reads.
     """
 
@@ -130,7 +132,7 @@ class GBuffer:
                        | vk.VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT)
         depth_usage = (vk.VK_IMAGE_USAGE_DEPTH_STENCIL_ATTACHMENT_BIT
-                       | vk.VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT)
+                       | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT)
         color_aspect = vk.VK_IMAGE_ASPECT_COLOR_BIT
         self.images: list[Image] = []
         try:

@@ -203,6 +203,9 @@ class LightVolumePass:
 class ParticlePass:
     """Compute simulation before the render pass, additive point sprites in subpass 1.
 
+    ``draw_sprites`` False leaves the drawing to the compute path
+    (:class:`~engine.render.particle_splat.ParticleSplatPass`); the simulation still runs.
+
     Synchronisation: the dispatch is ordered after every earlier GPU access (uploads, the
     previous frame's vertex reads: write-after-read) by the ComputePipeline's barrier, and the
     draw's vertex fetch after the dispatch by a compute-write -> vertex-attribute-read barrier.
@@ -234,6 +237,7 @@ class ParticlePass:
         self._barrier = ffi.new("VkMemoryBarrier*", {"sType": vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER})
         self._vb = ffi.new("VkBuffer[1]")
         self._offsets = ffi.new("VkDeviceSize[1]")
+        self.draw_sprites = True
 
     def record_compute(self, cmd: Any, slot: int) -> None:
         source = self.source
@@ -249,7 +253,7 @@ class ParticlePass:
 
     def record_light(self, cmd: Any, slot: int) -> None:
         count = self.source.count
-        if not count:
+        if not count or not self.draw_sprites:
             return
         self.draw.bind(cmd, slot)
         self._vb[0] = self.source.particles.handle

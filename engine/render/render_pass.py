@@ -5,7 +5,8 @@ Attachments (index: what, format, load/store):
 0. colour: the target image (offscreen or swapchain), cleared, stored.
 1. surface: R32G32_UINT packed G-buffer (albedo, emissive, normal, linear depth; see
    :data:`~engine.render.images.GBUFFER_FORMAT`), cleared to 0 (= sky), not stored.
-2. depth: D32_SFLOAT, cleared to 1.0, not stored.
+2. depth: D32_SFLOAT, cleared to 1.0, stored (the compute particle path copies it after the
+   pass; on desktop GPUs and lavapipe storing costs nothing measurable).
 
 Subpasses:
 
@@ -42,7 +43,7 @@ def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: in
         (color_format, L.VK_ATTACHMENT_STORE_OP_STORE, final_layout),
         (GBUFFER_FORMAT, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
          L.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL),
-        (DEPTH_FORMAT, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
+        (DEPTH_FORMAT, L.VK_ATTACHMENT_STORE_OP_STORE,
          L.VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL),
     ]
     for i, (fmt, store, final) in enumerate(specs):

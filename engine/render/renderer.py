@@ -6,7 +6,9 @@ the BindingSystem wrote the slot's descriptors:
 1. ``target.acquire(slot)``: the image to draw (``None``: minimised/out of date, skip).
 2. Record the slot's command buffer: every pass's ``record_compute`` (before the render pass:
    particle simulation and its barriers), the deferred render pass (``record_scene`` in
-   subpass 0, ``record_light`` in subpass 1), then a screenshot copy if one was requested.
+   subpass 0, ``record_light`` in subpass 1), then every ``after_passes`` entry's
+   ``record_after`` (outside the render pass: the compute particle path's splat and composite),
+   then a screenshot copy if one was requested.
 3. Submit through the manager's frames (numbered on the queue timeline, so ``begin_frame``
    can wait for the slot), waiting on the acquire semaphore at colour output and signalling
    the image's render-finished semaphore.
@@ -46,6 +48,13 @@ class FramePass(Protocol):
         """Subpass 1: additive light volumes and particles."""
 
 
+class AfterPass(Protocol):
+    """Work recorded after the deferred render pass ends, before a screenshot copy."""
+
+    def record_after(self, cmd: Any, slot: int, index: int) -> None:
+        """``index``: the target image drawn this frame (for framebuffers of its own)."""
+
+
 class RenderTarget(Protocol):
     render_pass: Any
     width: int
@@ -57,6 +66,7 @@ class RenderTarget(Protocol):
     def acquire(self, slot: int) -> int | None: ...
     def framebuffer(self, index: int) -> Any: ...
     def color_image(self, index: int) -> Any: ...
+    def color_view(self, index: int) -> Any: ...
     def wait_semaphore(self, slot: int) -> Any: ...
     def signal_semaphore(self, index: int) -> Any: ...
     def present(self, index: int) -> None: ...
@@ -77,6 +87,7 @@ class Renderer:
         self.ctx = manager.context
         self.target = target
         self.passes: list[FramePass] = []
+        self.after_passes: list[AfterPass] = []
         self.frames_rendered = 0
         self.frames_skipped = 0
         self._shot_request = False
@@ -160,6 +171,8 @@ class Renderer:
         for p in passes:
             p.record_light(cmd, slot)
         lib.vkCmdEndRenderPass(cmd)
+        for after in self.after_passes:
+            after.record_after(cmd, slot, index)
         if self._shot_request:
             self._record_screenshot(cmd, index)
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)

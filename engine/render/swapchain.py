@@ -243,6 +243,10 @@ class SwapchainTarget:
     def color_image(self, index: int) -> Any:
         return self._images[index]
 
+    def color_view(self, index: int) -> Any:
+        """The view of swapchain image ``index`` (valid until the next recreation)."""
+        return self._views[index]
+
     def wait_semaphore(self, slot: int) -> Any:
         return self._acquired[slot]
 

@@ -6,14 +6,15 @@ Every target offers the same small interface to the :class:`~engine.render.rende
   image's layout after the pass: TRANSFER_SRC for offscreen, PRESENT_SRC for a swapchain);
 - ``acquire(slot)`` -> the image index to draw into, or ``None`` to skip the frame (minimised,
   or out of date: the target recreated itself);
-- ``framebuffer(index)``, ``color_image(index)``;
+- ``framebuffer(index)``, ``color_image(index)``, ``color_view(index)``;
 - ``wait_semaphore(slot)`` / ``signal_semaphore(index)``: what the frame's submission waits on
   and signals (``None`` offscreen);
 - ``present(index)``: show it (no-op offscreen);
 - ``destroy()``.
 
 Lifetime: a target is destroyed after the GPU finished with it (``destroy`` waits for the
-device). Its images are recreated only on a size change.
+device). Its images are recreated only on a size change (``generation`` + 1: an offscreen
+target by :meth:`OffscreenTarget.resize`, a swapchain when its window changed size).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 
 from engine.device.context import GraphicsContext
 from engine.device.vk import ffi, lib, vk
+from engine.errors import EngineError
+from engine.numbers import as_int
 from engine.render.images import COLOR_FORMAT, GBuffer, Image
 from engine.render.render_pass import create_framebuffer, create_render_pass
 
@@ -41,23 +44,60 @@ class OffscreenTarget:
         self.ctx = ctx
         self.width, self.height = width, height
         self.generation = 1
-        """Bumped when the attachments are recreated (never, offscreen)."""
+        """Bumped when the attachments are recreated (:meth:`resize`)."""
         self.render_pass: Any = None
         self._framebuffer: Any = None
         self.color: Image | None = None
         self.gbuffer: GBuffer | None = None
         try:
             self.render_pass = create_render_pass(ctx, COLOR_FORMAT, self.final_layout)
-            self.color = Image(ctx, width, height, COLOR_FORMAT,
-                               vk.VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT
-                               | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
-                               vk.VK_IMAGE_ASPECT_COLOR_BIT, "offscreen.color")
-            self.gbuffer = GBuffer(ctx, width, height)
-            self._framebuffer = create_framebuffer(
-                ctx, self.render_pass, [self.color.view, *self.gbuffer.views()], width, height)
+            self._create_images(width, height)
         except BaseException:
             self.destroy()
             raise
+
+    def _create_images(self, width: int, height: int) -> None:
+        ctx = self.ctx
+        self.color = Image(ctx, width, height, COLOR_FORMAT,
+                           vk.VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT
+                           | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
+                           vk.VK_IMAGE_ASPECT_COLOR_BIT, "offscreen.color")
+        self.gbuffer = GBuffer(ctx, width, height)
+        self._framebuffer = create_framebuffer(
+            ctx, self.render_pass, [self.color.view, *self.gbuffer.views()], width, height)
+        self.width, self.height = width, height
+
+    def _destroy_images(self) -> None:
+        device = self.ctx.device
+        if self._framebuffer is not None:
+            lib.vkDestroyFramebuffer(device, self._framebuffer, ffi.NULL)
+            self._framebuffer = None
+        if self.gbuffer is not None:
+            self.gbuffer.destroy()
+            self.gbuffer = None
+        if self.color is not None:
+            self.color.destroy()
+            self.color = None
+
+    def resize(self, width: int, height: int) -> None:
+        """Recreate the images at ``width`` x ``height`` pixels (waits for the device), like a
+        swapchain after its window changed size: ``generation`` + 1, so passes that hold
+        per-size state (attachment descriptors, size-dependent buffers) rebuild it. Call it
+        between frames. Raises ValueError for sizes that are not integers from 1 to 16384 and
+        EngineError after :meth:`destroy` (nothing changes then)."""
+        w, h = as_int(width), as_int(height)
+        if w is None or h is None or w < 1 or h < 1 or w > 16384 or h > 16384:
+            raise ValueError(f"OffscreenTarget.resize({width!r}, {height!r}): the size must be "
+                             "two integers from 1 to 16384 (pixels).")
+        if self.render_pass is None or self.ctx.device is None:
+            raise EngineError("OffscreenTarget.resize: the target was destroyed (or its "
+                              "context closed); create a new OffscreenTarget.")
+        if (w, h) == (self.width, self.height):
+            return
+        self.ctx.wait_idle()
+        self._destroy_images()
+        self._create_images(w, h)
+        self.generation += 1
 
     @property
     def is_window(self) -> bool:
@@ -73,6 +113,10 @@ class OffscreenTarget:
     def color_image(self, index: int) -> Any:
         assert self.color is not None
         return self.color.image
+
+    def color_view(self, index: int) -> Any:
+        assert self.color is not None
+        return self.color.view
 
     def wait_semaphore(self, slot: int) -> Any:
         return None
@@ -90,15 +134,7 @@ class OffscreenTarget:
             return
         if self._framebuffer is not None or self.color is not None:
             self.ctx.wait_idle()
-        if self._framebuffer is not None:
-            lib.vkDestroyFramebuffer(device, self._framebuffer, ffi.NULL)
-            self._framebuffer = None
-        if self.gbuffer is not None:
-            self.gbuffer.destroy()
-            self.gbuffer = None
-        if self.color is not None:
-            self.color.destroy()
-            self.color = None
+        self._destroy_images()
         if self.render_pass is not None:
             lib.vkDestroyRenderPass(device, self.render_pass, ffi.NULL)
             self.render_pass = None

@@ -19,6 +19,7 @@ from engine.binding.binder import ResourceBinder
 from engine.buffers.manager import BufferManager
 from engine.device.context import GraphicsContext
 from engine.render.frame_loop import FrameLimiter, FrameLoop, FrameTimes
+from engine.render.particle_splat import choose_particles_path
 from engine.render.png import save_png
 from engine.render.swapchain import SwapchainTarget
 from engine.render.targets import OffscreenTarget
@@ -62,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--validation", action="store_true", help="Khronos validation layer")
     p.add_argument("--autopilot", action="store_true", help="let the game steer (demo)")
     p.add_argument("--memory-map", default=None, help="write a PNG map of GPU memory at exit")
+    p.add_argument("--particles-path", choices=("auto", "sprites", "compute"), default="auto",
+                   help="draw particles as point sprites or in compute (atomics splat); auto: "
+                        "the faster one for this device (engine/render/particle_splat.py)")
     return p.parse_args(argv)
 
 
@@ -112,8 +116,13 @@ class WispApp:
 
     def _build_systems(self, level: Any) -> None:
         self.inputs = InputSystem(self.window)
+        path = getattr(self.args, "particles_path", "auto")
+        if path == "auto":
+            path = choose_particles_path(self.ctx, self.args.particles)
+        self.particles_path = path
         self.stack = RenderStack(self.manager, self.binder, self.target, level.vertices,
-                                 particles=self.args.particles, inputs=self.inputs)
+                                 particles=self.args.particles, inputs=self.inputs,
+                                 particles_path=path)
         self.particles, self.lights = self.stack.particles, self.stack.lights
         self.renderer = self.stack.renderer
         self.autopilot = AutopilotSystem(self.game)
@@ -196,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             summary: dict[str, Any] = dict(times.summary(skip=min(60, len(times.ms) // 4)))
             summary.update(device=app.ctx.device_name, width=args.width, height=args.height,
                            particles=app.particles.count, lights=app.lights.count,
-                           headless=app.headless)
+                           headless=app.headless, particles_path=app.particles_path)
             sys.stdout.write(json.dumps(summary) + "\n")
         if args.stats:
             app.manager.print_statistics()

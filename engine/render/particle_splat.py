@@ -1,0 +1,413 @@
+"""The compute particle path: particles splatted with atomics, then composited in one draw.
+
+The point-sprite path (:class:`~engine.render.passes.ParticlePass` with ``draw_sprites``)
+sends every particle through the GPU's point rasteriser; on an H200 that front end is a
+handful of units and 1,000,000 sprites at 1080p cost ~6 ms, and on lavapipe it is single
+threaded (0.35-0.6 us a sprite). This path draws the same sprites in compute instead
+(after Schuetz, Kerbl and Wimmer, "Rendering point clouds with compute shaders", 2021/2022):
+
+``record_compute`` (before the render pass)
+    Barrier (every earlier access -> transfer), then ``vkCmdFillBuffer`` zeroes
+    ``particles.splat_accum`` and ``particles.splat_tiles``. When the target changed size
+    since the last frame, the buffers are first resized to it (``resize_buffer``:
+    generation + 1), the resize copies are queued ahead of this frame's command buffer and
+    the binder rewrites this slot's descriptors at once (the BINDINGS phase already ran).
+render pass
+    Scene and light volumes as usual; the sprite draw is off. The depth attachment is stored.
+``record_after`` (after the render pass, :attr:`Renderer.after_passes`)
+    1. The depth image goes READ_ONLY -> TRANSFER_SRC (after the fragment tests wrote it) and
+       is copied into ``particles.scene_depth`` (one float per pixel, row-major).
+    2. ``particle_splat.comp``, one invocation per particle slot, behind a barrier from every
+       earlier write (fill, depth copy, simulation): project, size, depth-test each covered
+       pixel against the copy, ``atomicAdd`` fixed-point R, G, B into ``splat_accum``.
+    3. A one-subpass render pass over the target's colour image (LOAD, additive): one quad
+       per 16 x 16 tile, instanced over all tiles, adds ``splat_accum``
+       (``particle_composite.frag``) to the lit picture; tiles that no sprite touched
+       (``particles.splat_tiles``, flagged by the splat) collapse in the vertex shader, so
+       the fragment work follows the particles' screen coverage, not the screen size. Its
+       external dependencies order it after the splat's writes and the colour writes, and
+       the screenshot copy or presentation after it.
+
+The next frame's fill and depth copy wait for this frame's composite reads and splat through
+the barrier at the start of ``record_compute`` (submission order on one queue).
+
+Buffers (through the BufferManager, bound by name through the ResourceBinder; statistics and
+the memory map show them): ``particles.splat_accum`` DEVICE_LOCAL STORAGE, width x height x 12
+bytes (three uint32 per pixel, :data:`SPLAT_SCALE` units per 1.0); ``particles.scene_depth``
+DEVICE_LOCAL STORAGE, width x height x 4 bytes; ``particles.splat_tiles`` DEVICE_LOCAL
+STORAGE, one uint32 per 16 x 16 tile. All three are sized from the render target and
+follow it. Per frame nothing here touches per-particle data on the CPU: the dispatch size
+comes from the ParticleSystem's ``count`` and ``groups``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.binding.binder import ResourceBinder
+from engine.binding.pipelines import ComputePipeline
+from engine.buffers.manager import BufferManager
+from engine.buffers.sets import BufferSet
+from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
+from engine.device.barriers import image_barrier, memory_barrier, new_memory_barrier
+from engine.device.context import GraphicsContext
+from engine.device.vk import check_result, ffi, lib, vk
+from engine.errors import InvalidOptionError
+from engine.render.graphics_pipeline import BLEND_ADDITIVE, GraphicsPipeline, GraphicsPipelineDesc
+from engine.render.layouts import GLOBAL_UBO_DTYPE, PARTICLE_DTYPE
+from engine.render.render_pass import create_framebuffer
+from engine.shaders.compiler import compile_glsl, shader_path
+
+SPLAT_SCALE = 4096
+"""Fixed-point units per 1.0 of colour in ``splat_accum`` (engine/glsl/particle_splat.glsl)."""
+ACCUM_BYTES_PER_PIXEL = 12
+"""Three uint32 (R, G, B) per pixel."""
+DEPTH_BYTES_PER_PIXEL = 4
+"""One float32 (the depth attachment's value) per pixel."""
+SPLAT_TILE = 16
+"""Edge in pixels of one tile of ``particles.splat_tiles`` (engine/glsl/particle_splat.glsl)."""
+SPLAT_LOCAL_SIZE = 256
+"""Invocations per workgroup of particle_splat.comp (the simulation's, so its groups fit)."""
+
+PARTICLE_PATHS = ("sprites", "compute")
+"""The two ways to draw particles; ``"auto"`` resolves to one with :func:`choose_particles_path`."""
+SOFTWARE_COMPUTE_MIN_PARTICLES = 50_000
+"""On lavapipe and other CPU devices, ``auto`` picks compute from this many particle slots up.
+
+Measured on lavapipe (2 cores shared with other work, 960x540, 64 lights, wisp, 600 frames,
+two runs): 10,000 particles: sprites 40.2 and 40.3 ms median, compute 46.1 and 52.0 ms;
+100,000: sprites 219 and 316 ms, compute 204 and 232 ms. CPU time per frame (less disturbed
+by the other work): 10,000: sprites 27.7-30.5 ms, compute 32.5-33.7 ms; 100,000: sprites
+101-110 ms, compute 111-112 ms. So the work is about equal; compute wins on wall-clock time
+at large counts because the splat runs on every core while lavapipe's point front end is one
+thread, and loses at small counts to its fixed cost (fill, depth copy, composite). The splat is
+not the big win it is on a GPU: llvmpipe runs each storage-buffer load and atomic in divergent
+code as a loop over the SIMD lanes, and the splat does four per covered pixel."""
+GPU_COMPUTE_MIN_PARTICLES = 50_000
+"""On a hardware GPU, ``auto`` picks compute from this many particle slots up.
+
+Why: the compute path has a fixed cost per frame that does not depend on the particle count:
+a fill of 12 bytes a pixel, a copy of the depth (4 bytes a pixel) and the composite over the
+touched tiles: ~35 MB of traffic at 1080p, a few tens of microseconds on an H200. The sprite
+path costs ~6 ns a particle there (6.3 ms for 1,000,000 at 1080p, one light), so it can only
+be cheaper below a few thousand particles; 50,000 leaves a wide margin. Confirm it with the
+``game`` benchmark family, which records both paths side by side."""
+
+
+def choose_particles_path(ctx: GraphicsContext, particles: int) -> str:
+    """The faster path for this device (the rule ``--particles-path auto`` applies).
+
+    - lavapipe and other CPU devices (``ctx.is_software``): ``"compute"`` from
+      :data:`SOFTWARE_COMPUTE_MIN_PARTICLES` slots, else ``"sprites"``.
+    - hardware GPUs: ``"compute"`` from :data:`GPU_COMPUTE_MIN_PARTICLES` slots, else
+      ``"sprites"``.
+    """
+    n = int(particles)
+    if ctx.is_software:
+        return "compute" if n >= SOFTWARE_COMPUTE_MIN_PARTICLES else "sprites"
+    return "compute" if n >= GPU_COMPUTE_MIN_PARTICLES else "sprites"
+
+
+def check_particles_path(path: Any, what: str) -> str:
+    """``path`` if it is one of :data:`PARTICLE_PATHS`, else InvalidOptionError."""
+    if path.__class__ is not str or path not in PARTICLE_PATHS:
+        raise InvalidOptionError(f"{what}: particles path {path!r} is not one of "
+                                 f"{', '.join(PARTICLE_PATHS)}; pass 'sprites' or 'compute'.")
+    return str(path)
+
+
+_COMPOSITE_STAGES = vk.VK_SHADER_STAGE_VERTEX_BIT | vk.VK_SHADER_STAGE_FRAGMENT_BIT
+
+
+def _tile_count(width: int, height: int) -> int:
+    """Tiles of SPLAT_TILE x SPLAT_TILE pixels covering ``width`` x ``height``."""
+    return -(-width // SPLAT_TILE) * -(-height // SPLAT_TILE)
+
+
+def _spirv(name: str) -> bytes:
+    return compile_glsl(shader_path(name))
+
+
+class _SplatSource(Protocol):
+    particles: ManagedBuffer
+    count: int
+    groups: tuple[int, int, int]
+
+
+class _SplatTarget(Protocol):
+    width: int
+    height: int
+    generation: int
+    final_layout: int
+    color_format: int
+    gbuffer: Any
+
+    def color_view(self, index: int) -> Any: ...
+
+
+def create_composite_render_pass(ctx: GraphicsContext, color_format: int,
+                                 layout: int) -> Any:
+    """One subpass over the colour image, loaded and stored, that stays in ``layout`` (the
+    target's final layout: TRANSFER_SRC offscreen, PRESENT_SRC for a swapchain). Its external
+    dependencies: the splat's shader writes and the deferred pass's colour writes before the
+    composite's vertex and fragment reads and blending; its colour writes before a transfer
+    (screenshot) or presentation, and its shader reads before a later transfer (the next
+    frame's fill)."""
+    L = vk
+    att = ffi.new("VkAttachmentDescription*", {
+        "format": color_format, "samples": L.VK_SAMPLE_COUNT_1_BIT,
+        "loadOp": L.VK_ATTACHMENT_LOAD_OP_LOAD, "storeOp": L.VK_ATTACHMENT_STORE_OP_STORE,
+        "stencilLoadOp": L.VK_ATTACHMENT_LOAD_OP_DONT_CARE,
+        "stencilStoreOp": L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
+        "initialLayout": layout, "finalLayout": layout})
+    color_ref = ffi.new("VkAttachmentReference*", {
+        "attachment": 0, "layout": L.VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL})
+    subpass = ffi.new("VkSubpassDescription*", {
+        "pipelineBindPoint": L.VK_PIPELINE_BIND_POINT_GRAPHICS,
+        "colorAttachmentCount": 1, "pColorAttachments": color_ref})
+    color_out = L.VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT
+    frag = L.VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT
+    color_rw = L.VK_ACCESS_COLOR_ATTACHMENT_READ_BIT | L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT
+    deps = ffi.new("VkSubpassDependency[2]", [
+        {"srcSubpass": L.VK_SUBPASS_EXTERNAL, "dstSubpass": 0,
+         "srcStageMask": color_out | L.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+         "dstStageMask": color_out | frag | L.VK_PIPELINE_STAGE_VERTEX_SHADER_BIT,
+         "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT | L.VK_ACCESS_SHADER_WRITE_BIT,
+         "dstAccessMask": color_rw | L.VK_ACCESS_SHADER_READ_BIT},
+        {"srcSubpass": 0, "dstSubpass": L.VK_SUBPASS_EXTERNAL,
+         "srcStageMask": color_out | frag | L.VK_PIPELINE_STAGE_VERTEX_SHADER_BIT,
+         "dstStageMask": L.VK_PIPELINE_STAGE_TRANSFER_BIT
+         | L.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+         "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT,
+         "dstAccessMask": L.VK_ACCESS_TRANSFER_READ_BIT},
+    ])
+    info = ffi.new("VkRenderPassCreateInfo*", {
+        "sType": L.VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO,
+        "attachmentCount": 1, "pAttachments": att, "subpassCount": 1, "pSubpasses": subpass,
+        "dependencyCount": 2, "pDependencies": deps})
+    out = ffi.new("VkRenderPass*")
+    check_result(lib.vkCreateRenderPass(ctx.device, info, ffi.NULL, out), "vkCreateRenderPass",
+                 what="create_composite_render_pass")
+    return out[0]
+
+
+class ParticleSplatPass:
+    """Draws the ParticleSystem's particles in compute (see the module docstring).
+
+    It is a :class:`~engine.render.renderer.FramePass` (``record_compute`` clears the
+    accumulation) and an :class:`~engine.render.renderer.AfterPass` (``record_after``: depth
+    copy, splat, composite). ``enabled`` False makes every hook a no-op (the sprite path draws).
+
+    Args:
+        binder, manager: the ResourceBinder and BufferManager of the frame.
+        source: the ParticleSystem (``particles``, ``count``, ``groups``).
+        global_ubo: the GlobalUbo set (camera matrices, viewport).
+        target: the render target (its size, depth image, colour views, final layout).
+
+    Lifetime: :meth:`destroy` (waits for the device) frees the render pass, framebuffers and
+    both buffers; the pipelines belong to the binder.
+    """
+
+    def __init__(self, binder: ResourceBinder, manager: BufferManager, source: _SplatSource,
+                 global_ubo: BufferSet, target: _SplatTarget) -> None:
+        self.binder, self.manager, self.source, self.target = binder, manager, source, target
+        self.ctx = manager.context
+        self.enabled = True
+        self.resizes = 0
+        """Times the buffers followed a new target size."""
+        self._render_pass: Any = None
+        self._framebuffers: dict[int, Any] = {}
+        self._fb_generation = -1
+        self.accum: ManagedBuffer | None = None
+        self.depth: ManagedBuffer | None = None
+        self.tiles: ManagedBuffer | None = None
+        w, h = max(1, target.width), max(1, target.height)
+        self._size = (w, h)
+        try:
+            self.tiles = manager.create_buffer(BufferConfig(
+                "particles.splat_tiles", _tile_count(w, h) * 4, BufferStrategy.DEVICE_LOCAL,
+                BufferUsage.STORAGE))
+            self.accum = manager.create_buffer(BufferConfig(
+                "particles.splat_accum", w * h * ACCUM_BYTES_PER_PIXEL,
+                BufferStrategy.DEVICE_LOCAL, BufferUsage.STORAGE))
+            self.depth = manager.create_buffer(BufferConfig(
+                "particles.scene_depth", w * h * DEPTH_BYTES_PER_PIXEL,
+                BufferStrategy.DEVICE_LOCAL, BufferUsage.STORAGE))
+            self.splat_id = binder.register_pipeline("particles.splat",
+                                                     [_spirv("particle_splat.comp")])
+            binder.bind_uniform_buffer_named(self.splat_id, "GlobalUbo", global_ubo,
+                                             dtype=GLOBAL_UBO_DTYPE)
+            binder.bind_storage_buffer_named(self.splat_id, "ParticleBuffer", source.particles,
+                                             element_dtype=PARTICLE_DTYPE)
+            binder.bind_storage_buffer_named(self.splat_id, "SceneDepth", self.depth)
+            binder.bind_storage_buffer_named(self.splat_id, "SplatAccum", self.accum)
+            binder.bind_storage_buffer_named(self.splat_id, "SplatTiles", self.tiles)
+            self.splat = ComputePipeline(binder, self.splat_id)
+            self._render_pass = create_composite_render_pass(self.ctx, target.color_format,
+                                                             target.final_layout)
+            codes = {"vert": _spirv("particle_composite.vert"),
+                     "frag": _spirv("particle_composite.frag")}
+            self.composite_id = binder.register_pipeline("particles.composite",
+                                                         list(codes.values()))
+            binder.bind_storage_buffer_named(self.composite_id, "SplatAccum", self.accum)
+            binder.bind_storage_buffer_named(self.composite_id, "SplatTiles", self.tiles)
+            self._layout = binder.pipeline_layout(self.composite_id)
+            desc = GraphicsPipelineDesc("particles.composite", depth_test=False,
+                                        depth_write=False, blend=BLEND_ADDITIVE)
+            pipeline = GraphicsPipeline(self.ctx, desc, codes, self._layout, self._render_pass)
+            binder.adopt(self.composite_id, pipeline)
+            self._pipeline = pipeline.handle
+        except BaseException:
+            self.destroy()
+            raise
+        self._set_count = len(binder.descriptor_sets(self.composite_id, 0))
+        self._sets = [binder.descriptor_set_array(self.composite_id, f)
+                      for f in range(binder.frames_in_flight)]
+        # Prebuilt per-frame structs and arrays (fields mutated, nothing built per frame).
+        self._push = np.zeros(5, np.uint32)  # width, height, count, row_stride, tiles_x
+        self._composite_push = ffi.new("uint32_t[3]")  # width, height, tiles_x
+        self._barrier = new_memory_barrier()
+        self._depth_barrier = ffi.new("VkImageMemoryBarrier*", {
+            "sType": vk.VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER,
+            "srcQueueFamilyIndex": vk.VK_QUEUE_FAMILY_IGNORED,
+            "dstQueueFamilyIndex": vk.VK_QUEUE_FAMILY_IGNORED,
+            "subresourceRange": {"aspectMask": vk.VK_IMAGE_ASPECT_DEPTH_BIT,
+                                 "levelCount": 1, "layerCount": 1}})
+        self._region = ffi.new("VkBufferImageCopy*", {
+            "imageSubresource": {"aspectMask": vk.VK_IMAGE_ASPECT_DEPTH_BIT, "layerCount": 1},
+            "imageExtent": {"depth": 1}})
+        self._rp_begin = ffi.new("VkRenderPassBeginInfo*", {
+            "sType": vk.VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO,
+            "renderPass": self._render_pass})
+        self._viewport = ffi.new("VkViewport*", {"minDepth": 0.0, "maxDepth": 1.0})
+        self._scissor = ffi.new("VkRect2D*")
+
+    # --- size -----------------------------------------------------------------------------
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels the buffers are sized for."""
+        return self._size
+
+    def _follow_target(self, slot: int) -> None:
+        """Resize both buffers to the target (generation + 1 each); their resize copies go
+        ahead of this frame's command buffer and this slot's descriptors are rewritten now."""
+        w, h = self.target.width, self.target.height
+        assert self.accum is not None and self.depth is not None and self.tiles is not None
+        self.manager.resize_buffer(self.accum, w * h * ACCUM_BYTES_PER_PIXEL)
+        self.manager.resize_buffer(self.depth, w * h * DEPTH_BYTES_PER_PIXEL)
+        self.manager.resize_buffer(self.tiles, _tile_count(w, h) * 4)
+        self._size = (w, h)
+        self.resizes += 1
+        self.manager.submit_uploads()
+        self.binder.update_frame(self.splat_id, slot)
+        self.binder.update_frame(self.composite_id, slot)
+
+    def _framebuffer(self, index: int) -> Any:
+        target = self.target
+        if target.generation != self._fb_generation:
+            self._destroy_framebuffers()  # the target recreated its images: the GPU is idle
+            self._fb_generation = target.generation
+        fb = self._framebuffers.get(index)
+        if fb is None:
+            fb = create_framebuffer(self.ctx, self._render_pass, [target.color_view(index)],
+                                    target.width, target.height)
+            self._framebuffers[index] = fb
+        return fb
+
+    # --- FramePass / AfterPass hooks --------------------------------------------------------
+
+    def record_compute(self, cmd: Any, slot: int) -> None:
+        """Clear the accumulation (after every earlier access to it and to the depth copy)."""
+        if not self.enabled:
+            return
+        if (self.target.width, self.target.height) != self._size:
+            self._follow_target(slot)
+        if not self.source.count:
+            return
+        assert self.accum is not None and self.tiles is not None
+        memory_barrier(cmd, vk.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
+                       vk.VK_ACCESS_MEMORY_WRITE_BIT, vk.VK_PIPELINE_STAGE_TRANSFER_BIT,
+                       vk.VK_ACCESS_TRANSFER_WRITE_BIT, barrier=self._barrier)
+        lib.vkCmdFillBuffer(cmd, self.accum.handle, 0, self.accum.size, 0)
+        lib.vkCmdFillBuffer(cmd, self.tiles.handle, 0, self.tiles.size, 0)
+
+    def record_scene(self, cmd: Any, slot: int) -> None:
+        """Nothing in the scene subpass."""
+
+    def record_light(self, cmd: Any, slot: int) -> None:
+        """Nothing in the light subpass (the composite follows the render pass)."""
+
+    def record_after(self, cmd: Any, slot: int, index: int) -> None:
+        """Depth copy, splat, composite (see the module docstring)."""
+        source = self.source
+        if not self.enabled or not source.count:
+            return
+        assert self.depth is not None
+        target = self.target
+        w, h = self._size
+        depth_image = target.gbuffer.depth.image
+        tests = (vk.VK_PIPELINE_STAGE_EARLY_FRAGMENT_TESTS_BIT
+                 | vk.VK_PIPELINE_STAGE_LATE_FRAGMENT_TESTS_BIT)
+        image_barrier(cmd, self._depth_barrier, depth_image,
+                      vk.VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL,
+                      vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
+                      vk.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT,
+                      vk.VK_ACCESS_TRANSFER_READ_BIT, tests, vk.VK_PIPELINE_STAGE_TRANSFER_BIT)
+        region = self._region
+        region.imageExtent.width, region.imageExtent.height = w, h
+        lib.vkCmdCopyImageToBuffer(cmd, depth_image, vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
+                                   self.depth.handle, 1, region)
+        groups = source.groups
+        push = self._push
+        tiles_x = -(-w // SPLAT_TILE)
+        push[0], push[1], push[2] = w, h, source.count
+        push[3], push[4] = groups[0] * SPLAT_LOCAL_SIZE, tiles_x
+        self.splat.record(cmd, slot, groups, push_constants=push)
+        rp = self._rp_begin
+        rp.framebuffer = self._framebuffer(index)
+        rp.renderArea.extent.width, rp.renderArea.extent.height = w, h
+        lib.vkCmdBeginRenderPass(cmd, rp, vk.VK_SUBPASS_CONTENTS_INLINE)
+        vp = self._viewport
+        vp.width, vp.height = float(w), float(h)
+        self._scissor.extent.width, self._scissor.extent.height = w, h
+        lib.vkCmdSetViewport(cmd, 0, 1, vp)
+        lib.vkCmdSetScissor(cmd, 0, 1, self._scissor)
+        graphics = vk.VK_PIPELINE_BIND_POINT_GRAPHICS
+        lib.vkCmdBindPipeline(cmd, graphics, self._pipeline)
+        lib.vkCmdBindDescriptorSets(cmd, graphics, self._layout, 0, self._set_count,
+                                    self._sets[slot], 0, ffi.NULL)
+        cp = self._composite_push
+        cp[0], cp[1], cp[2] = w, h, tiles_x
+        lib.vkCmdPushConstants(cmd, self._layout, _COMPOSITE_STAGES, 0, 12, cp)
+        lib.vkCmdDraw(cmd, 6, _tile_count(w, h), 0, 0)
+        lib.vkCmdEndRenderPass(cmd)
+
+    # --- shutdown -------------------------------------------------------------------------
+
+    def _destroy_framebuffers(self) -> None:
+        device = self.ctx.device
+        for fb in self._framebuffers.values():
+            if device is not None:
+                lib.vkDestroyFramebuffer(device, fb, ffi.NULL)
+        self._framebuffers = {}
+
+    def destroy(self) -> None:
+        """Wait for the device; free framebuffers, the render pass and (frame-safe) the
+        buffers; the hooks record nothing afterwards. Idempotent; the binder destroys the
+        pipelines."""
+        self.enabled = False  # every hook is a no-op from now on
+        device = self.ctx.device
+        if device is not None and (self._framebuffers or self._render_pass is not None):
+            self.ctx.wait_idle()
+        self._destroy_framebuffers()
+        if self._render_pass is not None and device is not None:
+            lib.vkDestroyRenderPass(device, self._render_pass, ffi.NULL)
+        self._render_pass = None
+        if not self.manager.closed:
+            for buf in (self.accum, self.depth, self.tiles):
+                if buf is not None and buf.alive:
+                    self.manager.destroy_buffer(buf)
+        self.accum = self.depth = self.tiles = None
