@@ -32,10 +32,11 @@ import numpy as np
 
 import engine.buffers.checks as checks
 import engine.buffers.scatter as scatter
+from engine.buffers.gpu_scatter import GpuScatter, SlotPools
 from engine.buffers.mapped import MappedWrite
 from engine.buffers.readback import PendingRead, Readback
 from engine.buffers.record import NEVER_WRITTEN, BufferRecord
-from engine.buffers.staging import CopyOp, CopyRecorder, StagingRing
+from engine.buffers.staging import CopyOp, CopyRecorder, ScatterPlan, StagingRing
 from engine.buffers.statistics import BufferCounters, BufferStatistics, StrategyStats
 from engine.buffers.types import (
     AUTO_USAGE,
@@ -139,7 +140,15 @@ class BufferManager(Unshareable):
         self._alignment = buffer_alignment(context)
         for slot in self.frames.all_slots():
             slot.staging = StagingRing(context, self.allocator, slot.index, staging_bytes)
-        self._recorder = CopyRecorder()
+        self._gpu_scatter = GpuScatter(context)
+        """The scatter pipeline of ``update_rows`` on DEVICE_LOCAL buffers (made on first
+        use); its descriptor pools are per frame slot, reset with the slot."""
+        self._scatter_pools: dict[int, SlotPools] = {}
+        for slot in self.frames.all_slots():
+            pools = SlotPools(self._gpu_scatter)
+            slot.resets.append(pools)
+            self._scatter_pools[slot.index] = pools
+        self._recorder = CopyRecorder(self._gpu_scatter)
         self._ops: list[CopyOp] = []
         self._live: dict[ManagedBuffer, BufferRecord] = {}
         """Live buffers -> their records (creation order); the one way from a buffer to its
@@ -454,10 +463,32 @@ class BufferManager(Unshareable):
                 ordered = idx[keep]
                 packed = rows[keep]
                 nbytes = len(ordered) * itemsize
-                chunk, staged = self._reserve_staging(nbytes, what)
-                regions = scatter.row_regions(ordered, itemsize, staged)
                 first = int(ordered[0]) * itemsize
                 span = int(ordered[-1]) * itemsize + itemsize - first
+                if self._gpu_scatter.usable(int(rec.usage), rec.capacity, 0, itemsize):
+                    # One dispatch (engine.buffers.gpu_scatter): rows, then their indices.
+                    indices = ordered.astype(np.uint32)
+                    chunk, staged = self._reserve_staging(nbytes + indices.nbytes, what)
+                    if self._gpu_scatter.usable(int(rec.usage), rec.capacity, chunk.capacity,
+                                                itemsize):
+                        chunk.view[staged:staged + nbytes] = \
+                            np.ascontiguousarray(packed).view(np.uint8)
+                        chunk.view[staged + nbytes:staged + nbytes + indices.nbytes] = \
+                            indices.view(np.uint8)
+                        plan = ScatterPlan(indices, itemsize, staged, chunk.capacity,
+                                           rec.capacity)
+                        self._ops.append(CopyOp(chunk.handle, staged, rec.handle, first, span,
+                                                scatter=plan))
+                        self._pending_dst.add(rec.handle)
+                        counters.uploads += 1
+                        counters.upload_bytes += nbytes
+                        counters.scatter_regions += 1
+                        counters.scatter_writes += 1
+                        rec.last_updated_frame = self.frames.frame_number
+                        return
+                else:
+                    chunk, staged = self._reserve_staging(nbytes, what)
+                regions = scatter.row_regions(ordered, itemsize, staged)
             chunk.view[staged:staged + nbytes] = np.ascontiguousarray(packed).view(np.uint8)
             self._ops.append(CopyOp(chunk.handle, staged, rec.handle, first, span,
                                     regions=regions))
@@ -957,7 +988,7 @@ class BufferManager(Unshareable):
             return 0
         self.require_open("submit_uploads")
         cmd = frames.command_buffer(what="submit_uploads")
-        self._recorder.record(cmd, ops)
+        self._recorder.record(cmd, ops, self._scatter_pools[frames.current.index])
         self._pending_dst.clear()  # recorded: frames.has_queued covers them from here
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what="submit_uploads")
         # Sent first in the frame's next submission (its render), or at end_frame.
@@ -1297,6 +1328,9 @@ class BufferManager(Unshareable):
             rec.allocation = None
         for ring in self.staging_rings():
             ring.close()
+        for pools in self._scatter_pools.values():
+            pools.destroy()
+        self._gpu_scatter.destroy()
         self.allocator.close()
         self.context.remove_close_hook(self.close)
 

@@ -35,6 +35,7 @@ from engine.memory.allocator import MemoryAllocator
 from engine.memory.blocks import Allocation, align_up
 from engine.memory.vk_buffers import create_bound_buffer, destroy_bound_buffer
 
+COMPUTE = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
 STAGING_ALIGNMENT = 16
 """Byte alignment of each staged region (keeps memcpy on aligned addresses)."""
 
@@ -70,6 +71,26 @@ class CopyOp:
     dst_offset: int
     size: int
     regions: Any = None
+    scatter: Any = None
+    """A :class:`ScatterPlan`: rows to write by the scatter dispatch (or, when a later op of
+    the batch touches ``dst``, by region copies made from the plan)."""
+
+
+@dataclass(slots=True)
+class ScatterPlan:
+    """Staged rows for :class:`~engine.buffers.gpu_scatter.GpuScatter`: ``rows`` rows of
+    ``row_bytes`` at ``staged`` in the chunk (``chunk_bytes`` long), then their unique
+    ascending indices (``ordered``, uint32) right after; ``dst_bytes`` is the target's size."""
+
+    ordered: Any
+    row_bytes: int
+    staged: int
+    chunk_bytes: int
+    dst_bytes: int
+
+    @property
+    def rows(self) -> int:
+        return len(self.ordered)
 
 
 class StagingRing:
@@ -92,7 +113,9 @@ class StagingRing:
 
     def _new_chunk(self, capacity: int) -> StagingChunk:
         what = f"staging ring slot {self.slot} ({capacity} B)"
-        usage = vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
+        # STORAGE: the scatter dispatch (engine.buffers.gpu_scatter) reads staged rows.
+        usage = (vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
+                 | vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT)
         handle, allocation = create_bound_buffer(
             self.ctx, self.allocator, capacity, usage, BufferStrategy.HOST_VISIBLE.memory_order,
             map_memory=True, what=what, site="staging", label="staging",
@@ -156,9 +179,11 @@ class CopyRecorder:
     ALL = ALL_COMMANDS
     TRANSFER = TRANSFER
 
-    def __init__(self) -> None:
+    def __init__(self, scatter: Any = None) -> None:
         self._region = ffi.new("VkBufferCopy*")
         self._barrier = new_memory_barrier()
+        self.scatter = scatter
+        """The :class:`~engine.buffers.gpu_scatter.GpuScatter` (None: region copies only)."""
 
     def barrier(self, cmd: Any, src_stage: int, src_access: int, dst_stage: int,
                 dst_access: int) -> None:
@@ -172,8 +197,11 @@ class CopyRecorder:
         region.srcOffset, region.dstOffset, region.size = src_offset, dst_offset, size
         lib.vkCmdCopyBuffer(cmd, src, dst, 1, region)
 
-    def record(self, cmd: Any, ops: list[CopyOp]) -> None:
-        """Record ``ops`` in order: pre-barrier, copies (+ hazard barriers), post-barrier."""
+    def record(self, cmd: Any, ops: list[CopyOp], pools: Any = None) -> None:
+        """Record ``ops`` in order: pre-barrier, copies (+ hazard barriers), then the scatter
+        dispatches (a scatter that a later op writes or reads becomes region copies in its
+        place instead), post-barrier. ``pools``: the slot's scatter descriptor pools."""
+        deferred = self._split_scatters(ops) if self.scatter is not None and pools else []
         transfer_rw = vk.VK_ACCESS_TRANSFER_READ_BIT | vk.VK_ACCESS_TRANSFER_WRITE_BIT
         memory_rw = vk.VK_ACCESS_MEMORY_READ_BIT | vk.VK_ACCESS_MEMORY_WRITE_BIT
         # Earlier GPU work (previous frames' reads and shader writes) before our copies.
@@ -195,6 +223,10 @@ class CopyRecorder:
                              transfer_rw)
                 written.clear()
                 ranges = None
+            if op.scatter is not None and op.regions is None:
+                if any(d is op for d in deferred):
+                    continue  # runs as a dispatch after the copies
+                op.regions = _plan_regions(op.scatter)
             if src is None:
                 fill(cmd, dst, op.dst_offset, op.size, 0)
             elif op.regions is not None:
@@ -210,8 +242,45 @@ class CopyRecorder:
                 written[dst] = [(op.dst_offset, end)]
             else:
                 ranges.append((op.dst_offset, end))
+        if deferred:
+            self._dispatch(cmd, deferred, pools)
+            # Copies and dispatches before everything later in this frame.
+            self.barrier(cmd, self.TRANSFER | COMPUTE, vk.VK_ACCESS_TRANSFER_WRITE_BIT
+                         | vk.VK_ACCESS_SHADER_WRITE_BIT, self.ALL, memory_rw)
+            return
         # Our copies before everything later in this frame (compute, vertex input, shaders).
         self.barrier(cmd, self.TRANSFER, vk.VK_ACCESS_TRANSFER_WRITE_BIT, self.ALL, memory_rw)
+
+    def _split_scatters(self, ops: list[CopyOp]) -> list[CopyOp]:
+        """The scatter ops that may run as dispatches after the copies: no later op of the
+        batch writes or reads their buffer (the manager made a plan only where the pipeline
+        can take it)."""
+        last_use: dict[Any, int] = {}
+        for i, op in enumerate(ops):
+            last_use[op.dst] = i
+            if op.src is not None:
+                last_use[op.src] = i
+        return [op for i, op in enumerate(ops)
+                if op.scatter is not None and op.regions is None and last_use.get(op.dst) == i]
+
+    def _dispatch(self, cmd: Any, deferred: list[CopyOp], pools: Any) -> None:
+        """The deferred scatters: a barrier from the copies (and all earlier GPU work) to the
+        compute shader, then one dispatch each."""
+        self.barrier(cmd, self.ALL, vk.VK_ACCESS_MEMORY_WRITE_BIT, COMPUTE,
+                     vk.VK_ACCESS_SHADER_READ_BIT | vk.VK_ACCESS_SHADER_WRITE_BIT)
+        scatter = self.scatter
+        for op in deferred:
+            plan = op.scatter
+            rows_word = plan.staged // 4
+            words = plan.row_bytes // 4
+            scatter.record(cmd, pools, op.src, plan.chunk_bytes, op.dst, plan.dst_bytes,
+                           plan.rows, words, rows_word, rows_word + plan.rows * words)
+
+
+def _plan_regions(plan: ScatterPlan) -> Any:
+    from engine.buffers.scatter import row_regions
+
+    return row_regions(plan.ordered.astype(np.int64), plan.row_bytes, plan.staged)
 
 
 def _overlaps(ranges: list[tuple[int, int]], start: int, end: int) -> bool:

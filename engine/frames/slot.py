@@ -51,6 +51,9 @@ class FrameSlot:
     retired: list[Retired] = field(default_factory=list)
     deferred: list[Any] = field(default_factory=list)
     staging: Resettable | None = None
+    resets: list[Resettable] = field(default_factory=list)
+    """More of the slot's per-frame state (descriptor pools of the scatter pipeline), reset
+    with the staging ring."""
 
     @property
     def retired_bytes(self) -> int:

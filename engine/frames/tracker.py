@@ -113,6 +113,8 @@ class FrameTracker:
         slot.release_retired()
         if slot.staging is not None:
             slot.staging.reset()
+        for state in slot.resets:
+            state.reset()
 
     def wait_idle_and_recycle(self, *, what: str) -> None:
         """Submit what is queued, wait for everything the queue ran, and (between frames)
