@@ -393,6 +393,12 @@ class GraphicsContext(Unshareable):
             f"made on it belong to the thread that created it (id {self.owner_thread}); call "
             "it from that thread (hand data over with a queue.Queue).")
 
+    @property
+    def names_objects(self) -> bool:
+        """True when debug-utils names and labels are recorded (``VK_EXT_debug_utils`` enabled
+        and validation on, or ``ENGINE_OBJECT_NAMES=1``)."""
+        return getattr(self, "_set_name_fn", None) is not None
+
     def set_object_name(self, object_type: int, handle: Any, name: str) -> None:
         """Give a Vulkan object a debug-utils name (shown in validation messages and tools).
 

@@ -170,7 +170,9 @@ class LightVolumePass:
 
     def _write_attachments(self) -> None:
         info = self._image_info
-        info.imageView = self.target.gbuffer.surface.view
+        surface = self.target.gbuffer.surface
+        assert surface is not None, "light volumes need a deferred target (its G-buffer)"
+        info.imageView = surface.view
         info.imageLayout = vk.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL
         w = self._write
         w.sType = vk.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
