@@ -4,13 +4,19 @@ loop, screenshots. See :mod:`engine.render.renderer` for one frame and
 
 from __future__ import annotations
 
+from engine.render.draw import DrawContext, DrawPipeline, VertexInput
 from engine.render.frame_loop import FrameLimiter, FrameLoop, FrameTimes
 from engine.render.graphics_pipeline import GraphicsPipeline, GraphicsPipelineDesc
+from engine.render.phases import DEFERRED, FORWARD, TargetLayout
 from engine.render.png import load_png, save_png
 from engine.render.renderer import Renderer
 from engine.render.targets import OffscreenTarget
 
 __all__ = [
+    "DEFERRED",
+    "FORWARD",
+    "DrawContext",
+    "DrawPipeline",
     "FrameLimiter",
     "FrameLoop",
     "FrameTimes",
@@ -18,6 +24,8 @@ __all__ = [
     "GraphicsPipelineDesc",
     "OffscreenTarget",
     "Renderer",
+    "TargetLayout",
+    "VertexInput",
     "load_png",
     "save_png",
 ]

@@ -305,7 +305,7 @@ class Renderer:
                     in_pass = True
                 else:
                     lib.vkCmdNextSubpass(cmd, vk.VK_SUBPASS_CONTENTS_INLINE)
-            if timer is not None:
+            if timer is not None and entries:
                 timer.stamp(cmd, slot, None)
             for name, legacy, fn in entries:
                 if labels is not None:
