@@ -167,6 +167,7 @@ class GraphicsContext(Unshareable):
         self.validation = False
         self.sync_validation = False
         self.debug_utils = False
+        self.independent_blend = False
         self.instance_extensions: set[str] = set()
         self.device_extensions: set[str] = set()
         self.entry_points: EntryPoints
@@ -342,7 +343,10 @@ class GraphicsContext(Unshareable):
         supported = vk.vkGetPhysicalDeviceFeatures(self.physical_device)
         features = keep(vk.VkPhysicalDeviceFeatures(
             largePoints=supported.largePoints,
-            fillModeNonSolid=supported.fillModeNonSolid))
+            fillModeNonSolid=supported.fillModeNonSolid,
+            independentBlend=supported.independentBlend))
+        self.independent_blend = bool(supported.independentBlend)
+        """Colour attachments of one pipeline may blend differently (enabled where offered)."""
         info = vk.VkDeviceCreateInfo(
             pQueueCreateInfos=[queue_info], ppEnabledExtensionNames=extensions,
             pEnabledFeatures=features)

@@ -421,6 +421,11 @@ class DrawPipeline:
                 "read-only (tests only); pass depth_write=False, or draw in a phase that "
                 "writes depth.")
         modes = self._blend_modes(blend, info, what)
+        if len(set(modes)) > 1 and not getattr(ctx, "independent_blend", False):
+            raise PassRuleError(
+                f"{what}: blend modes {modes} differ per attachment, but the device lacks the "
+                "independentBlend feature; draw the float attachments with one mode in a "
+                "phase without integer attachments (e.g. light or forward).")
         # Register first: reflection (and a shader that does not compile) fails before any
         # Vulkan object exists; from here on, a failure releases the id again.
         self.binder = binder
