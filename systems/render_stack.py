@@ -45,17 +45,19 @@ class RenderStack:
         particles: particle slots; light_capacity: lights before the first resize.
         inputs: an InputSystem to run in the INPUT phase, or None.
         ambient: ambient light RGB.
+        gpu_timing: timestamp queries per pass (the renderer's ``statistics()``).
     """
 
     def __init__(self, manager: BufferManager, binder: ResourceBinder, target: Any,
                  scene_vertices: Any, *, particles: int = 10_000, light_capacity: int = 64,
                  inputs: InputSystem | None = None,
-                 ambient: tuple[float, float, float] = (0.09, 0.1, 0.14)) -> None:
+                 ambient: tuple[float, float, float] = (0.09, 0.1, 0.14),
+                 gpu_timing: bool = True) -> None:
         self.manager, self.binder, self.target = manager, binder, target
         self.particles = ParticleSystem(manager, capacity=max(64, particles))
         self.lights = LightingSystem(manager, capacity=light_capacity)
         self.ubo = GlobalUboSet(manager, GLOBAL_UBO_DTYPE)
-        self.renderer = Renderer(manager, target)
+        self.renderer = Renderer(manager, target, gpu_timing=gpu_timing)
         self.scene_pass = ScenePass(binder, manager, self.ubo, target, scene_vertices)
         self.light_pass = LightVolumePass(binder, self.lights, self.ubo, target)
         self.particle_pass = ParticlePass(binder, self.particles, self.ubo, target)

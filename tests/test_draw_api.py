@@ -363,8 +363,8 @@ def test_gpu_time_per_pass_is_read_back_when_each_slot_comes_round(forward):
     stats = forward.renderer.statistics()
     gpu = stats["gpu"]
     assert gpu["supported"] and gpu["valid_bits"] > 0 and gpu["timestamp_period_ns"] > 0
-    # Frames 0-6 were read when their slot came round (frames 3-9); 7-9 are still pending.
-    assert gpu["frames"] == 7 and gpu["missed"] == 0
+    # Frames 0-6 are complete (begin_frame of frames 3-9 waited for them); 7-9 may be too.
+    assert 7 <= gpu["frames"] <= 10 and gpu["missed"] == 0
     assert set(gpu["passes"]) == {"fullscreen", "nothing"}
     assert gpu["passes"]["fullscreen"]["median_ms"] > 0.0
     assert gpu["frame_ms"]["median_ms"] >= gpu["passes"]["fullscreen"]["median_ms"]

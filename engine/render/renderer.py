@@ -326,6 +326,8 @@ class Renderer:
             lib.vkCmdEndRenderPass(cmd)
         if self._shot_request:
             self._record_screenshot(cmd, index)
+        if timer is not None:
+            timer.end(cmd, slot)
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
         self._cmd_array[0] = cmd
         submit = self._submit
