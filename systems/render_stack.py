@@ -25,7 +25,7 @@ from engine.binding.binder import ResourceBinder
 from engine.buffers.manager import BufferManager
 from engine.buffers.sets import GlobalUboSet
 from engine.render.layouts import GLOBAL_UBO_DTYPE
-from engine.render.passes import LightVolumePass, ParticlePass, ScenePass
+from engine.render.passes import LightVolumePass, ParticlePass, ScenePass, add_passes
 from engine.render.renderer import Renderer
 from engine.schedule import Phase, add_system
 from systems.binding_system import BindingSystem
@@ -61,7 +61,7 @@ class RenderStack:
         self.scene_pass = ScenePass(binder, manager, self.ubo, target, scene_vertices)
         self.light_pass = LightVolumePass(binder, self.lights, self.ubo, target)
         self.particle_pass = ParticlePass(binder, self.particles, self.ubo, target)
-        self.renderer.passes = [self.scene_pass, self.light_pass, self.particle_pass]
+        add_passes(self.renderer, self.scene_pass, self.light_pass, self.particle_pass)
         self.buffers = BufferSystem.install(manager)
         self.inputs = inputs
         if inputs is not None:

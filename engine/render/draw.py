@@ -75,7 +75,7 @@ from engine.render.graphics_pipeline import (
     GraphicsPipelineDesc,
     VertexAttribute,
 )
-from engine.render.phases import COMPUTE_PHASE, PhaseInfo
+from engine.render.phases import COMPUTE_PHASE, DEFERRED, PhaseInfo
 from engine.shaders.compiler import compile_glsl
 from engine.shaders.std_layout import block_dtype
 
@@ -357,7 +357,9 @@ class DrawPipeline:
         binder: the ResourceBinder that owns the layout and descriptor sets; bind buffers by
             GLSL name with ``binder.bind_*_named(pipeline.id, ...)``. It destroys the pipeline
             when ``pipeline.id`` is released or the binder closes.
-        renderer: whose target's render pass and phases the pipeline is built for.
+        renderer: the Renderer (or its render target) whose render pass and phases the
+            pipeline is built for; pipelines work with any target of the same layout and
+            colour format (compatible render passes).
         name: a label (debuggers, messages, the binder's pipeline id).
         vertex_shader, fragment_shader: SPIR-V bytes or GLSL file paths (compiled, cached).
         phase: a phase of the target's layout other than ``"compute"``.
@@ -376,7 +378,7 @@ class DrawPipeline:
         :meth:`DrawContext.push_constants` (variable and type names).
     """
 
-    def __init__(self, binder: ResourceBinder, renderer: Renderer, name: str, *,
+    def __init__(self, binder: ResourceBinder, renderer: Renderer | Any, name: str, *,
                  vertex_shader: bytes | str | os.PathLike[str],
                  fragment_shader: bytes | str | os.PathLike[str], phase: str,
                  vertex: Sequence[VertexInput] = (), topology: str = "triangles",
@@ -389,7 +391,8 @@ class DrawPipeline:
         if not isinstance(binder, ResourceBinder):
             raise InvalidOptionError(f"{what}: binder is a {type(binder).__name__}; pass the "
                                      "ResourceBinder that binds its buffers.")
-        layout = renderer.layout
+        target: Any = getattr(renderer, "target", renderer)
+        layout = getattr(target, "layout", DEFERRED)
         info = layout.phase(phase, what)
         if info.subpass is None:
             raise PassRuleError(f"{what}: phase {phase!r} is outside the render pass (compute "
@@ -459,7 +462,7 @@ class DrawPipeline:
                 subpass=info.subpass)
             self.graphics = GraphicsPipeline(ctx, desc, {"vert": vert, "frag": frag},
                                              binder.pipeline_layout(self.id),
-                                             renderer.target.render_pass)
+                                             target.render_pass)
             binder.adopt(self.id, self.graphics)
         except BaseException:
             binder.release_pipeline(self.id)
