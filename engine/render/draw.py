@@ -593,7 +593,15 @@ INDIRECT_DISPATCH_SIZE = 12
 """Bytes of ``VkDispatchIndirectCommand`` (x, y, z workgroups: uint32 each)."""
 
 
+_VERTEX, _INDEX, _INDIRECT = (int(BufferUsage.VERTEX), int(BufferUsage.INDEX),
+                              int(BufferUsage.INDIRECT))
+_and = int.__and__
+"""``usage & bit`` without IntFlag's slow ``__and__`` (the recorder's hot path)."""
+
+
 def _count(value: object, name: str, what: str, limit: int = (1 << 32) - 1) -> int:
+    if value.__class__ is int and 0 <= value <= limit:
+        return value
     n = as_int(value)
     if n is None or not 0 <= n <= limit:
         raise InvalidDataError(f"{what}: {name}={value!r} must be an integer from 0 to {limit}.")
@@ -650,6 +658,9 @@ class DrawContext:
         return cmd
 
     def _buffer(self, buffer: object, usage: int, usage_name: str, what: str) -> ManagedBuffer:
+        if buffer.__class__ is ManagedBuffer and buffer.alive \
+                and buffer.manager is self.manager and _and(buffer.usage, usage):
+            return buffer
         if not isinstance(buffer, ManagedBuffer):
             raise InvalidDataError(f"DrawContext.{what}: {buffer!r} is not a ManagedBuffer.")
         if not buffer.alive:
@@ -658,7 +669,7 @@ class DrawContext:
         if buffer.manager is not self.manager:
             raise ForeignBufferError(f"DrawContext.{what}: buffer {buffer.name!r} belongs to "
                                      "another BufferManager than the renderer's.")
-        if not buffer.usage & usage:
+        if not _and(buffer.usage, usage):
             raise InvalidUsageError(
                 f"DrawContext.{what}: buffer {buffer.name!r} lacks {usage_name} usage; create "
                 f"it with BufferUsage.{usage_name}.")
@@ -680,7 +691,7 @@ class DrawContext:
         BindingSystem). ``dynamic_offsets``: one per dynamic uniform/storage descriptor, in
         set/binding order (bytes, aligned to the device's minimum offset alignment)."""
         cmd = self._live("bind_pipeline")
-        if not isinstance(pipeline, DrawPipeline):
+        if pipeline.__class__ is not DrawPipeline and not isinstance(pipeline, DrawPipeline):
             raise InvalidDataError(f"DrawContext.bind_pipeline: {pipeline!r} is not a "
                                    "DrawPipeline (dispatch compute pipelines with dispatch()).")
         if pipeline.phase != self.phase:
@@ -712,6 +723,8 @@ class DrawContext:
                                         self._dyn if n else ffi.NULL)
 
     def _dynamic(self, pipeline: DrawPipeline, offsets: Sequence[int]) -> int:
+        if offsets == () and not pipeline.dynamic_count:
+            return 0
         what = f"DrawContext.bind_pipeline({pipeline.name!r})"
         if isinstance(offsets, str | bytes) or not isinstance(offsets, Sequence):
             raise InvalidDataError(f"{what}: dynamic_offsets={offsets!r} must be a sequence of "
@@ -745,13 +758,13 @@ class DrawContext:
             raise DrawStateError(
                 f"DrawContext.bind_vertex_buffers: {len(buffers)} buffer(s); pipeline "
                 f"{pipeline.name!r} has {n} vertex binding(s) ({', '.join(pipeline.rates)}).")
-        if isinstance(offsets, str | bytes) or not isinstance(offsets, Sequence) \
-                or len(offsets) not in (0, n):
+        if offsets != () and (isinstance(offsets, str | bytes)
+                              or not isinstance(offsets, Sequence) or len(offsets) != n):
             raise InvalidDataError(f"DrawContext.bind_vertex_buffers: offsets={offsets!r} "
                                    f"must be empty or {n} integers.")
         bound: list[tuple[ManagedBuffer, int] | None] = []
         for i, b in enumerate(buffers):
-            buf = self._buffer(b, BufferUsage.VERTEX, "VERTEX", "bind_vertex_buffers")
+            buf = self._buffer(b, _VERTEX, "VERTEX", "bind_vertex_buffers")
             off = self._offset(buf, offsets[i], "bind_vertex_buffers") if offsets else 0
             bound.append((buf, off))
         for i, entry in enumerate(bound):
@@ -765,7 +778,7 @@ class DrawContext:
                           offset: int = 0) -> None:
         """Bind an INDEX buffer of ``"uint32"`` or ``"uint16"`` indices from byte ``offset``."""
         cmd = self._live("bind_index_buffer")
-        buf = self._buffer(buffer, BufferUsage.INDEX, "INDEX", "bind_index_buffer")
+        buf = self._buffer(buffer, _INDEX, "INDEX", "bind_index_buffer")
         kind = _INDEX_TYPES.get(index_type) if isinstance(index_type, str) else None
         if kind is None:
             raise InvalidOptionError(f"DrawContext.bind_index_buffer: index_type="
@@ -866,7 +879,7 @@ class DrawContext:
 
     def _indirect(self, buffer: object, offset: object, draw_count: object, stride: object,
                   size: int, what: str) -> tuple[ManagedBuffer, int, int, int]:
-        buf = self._buffer(buffer, BufferUsage.INDIRECT, "INDIRECT", what)
+        buf = self._buffer(buffer, _INDIRECT, "INDIRECT", what)
         off = as_int(offset)
         if off is None or off < 0 or off % 4:
             raise IndirectArgumentError(f"DrawContext.{what}: offset {offset!r} must be a "
@@ -942,7 +955,7 @@ class DrawContext:
         if not isinstance(pipeline, ComputePipeline):
             raise InvalidDataError(f"DrawContext.dispatch_indirect: {pipeline!r} is not a "
                                    "ComputePipeline.")
-        buf = self._buffer(buffer, BufferUsage.INDIRECT, "INDIRECT", "dispatch_indirect")
+        buf = self._buffer(buffer, _INDIRECT, "INDIRECT", "dispatch_indirect")
         off = as_int(offset)
         if off is None or off < 0 or off % 4 or off + INDIRECT_DISPATCH_SIZE > buf.size:
             raise IndirectArgumentError(
@@ -973,7 +986,7 @@ class DrawContext:
         every earlier GPU access. Dispatches after it see the data (their barrier covers it);
         draws need ``barrier("transfer", ...)``."""
         cmd = self._outside("fill_buffer")
-        buf = self._buffer(buffer, ~0, "TRANSFER_DST", "fill_buffer")
+        buf = self._buffer(buffer, int(BufferUsage.TRANSFER_DST), "TRANSFER_DST", "fill_buffer")
         off = self._offset(buf, offset, "fill_buffer", 4)
         n = (buf.size - off) // 4 * 4 if size is None else as_int(size)
         if n is None or n <= 0 or n % 4 or off + n > buf.size:
