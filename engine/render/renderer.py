@@ -4,9 +4,15 @@ One frame (:meth:`Renderer.render`), after the BufferSystem submitted the frame'
 the BindingSystem wrote the slot's descriptors:
 
 1. ``target.acquire(slot)``: the image to draw (``None``: minimised/out of date, skip).
-2. Record the slot's command buffer: every pass's ``record_compute`` (before the render pass:
-   particle simulation and its barriers), the deferred render pass (``record_scene`` in
-   subpass 0, ``record_light`` in subpass 1), then a screenshot copy if one was requested.
+2. Record the slot's command buffer phase by phase (the target's layout, see
+   :mod:`engine.render.phases`): ``compute`` before the render pass, then each subpass's phase
+   (``scene`` and ``light`` of the deferred layout, ``forward`` of the forward one). In each
+   phase the legacy :attr:`Renderer.passes` hooks run first (``record_compute``,
+   ``record_scene``, ``record_light``, ``record_forward``: raw command buffers), then the passes
+   added with :meth:`Renderer.add_pass`, each handed the :class:`~engine.render.draw.DrawContext`.
+   Each pass is wrapped in a debug-utils label (validation on) and followed by a timestamp
+   (GPU time per pass, :mod:`engine.render.gpu_timing`). Then a screenshot copy if one was
+   requested, and the copy of the frame's timestamps.
 3. Submit through the manager's frames (numbered on the queue timeline, so ``begin_frame``
    can wait for the slot), waiting on the acquire semaphore at colour output and signalling
    the image's render-finished semaphore.

@@ -41,7 +41,7 @@ class SpinSystem(esper.Processor):
 
 class TrianglePass:
     """Recorded each frame in the scene phase: the pipeline, this slot's sets, one draw."""
-    def __init__(self, binder: ResourceBinder, renderer: render.Renderer,
+    def __init__(self, binder: ResourceBinder, renderer: render.Renderer | render.OffscreenTarget,
                  spin: GlobalUboSet) -> None:
         # The scene phase writes the picture and the G-buffer (checked against minimal.frag).
         self.pipeline = render.DrawPipeline(
