@@ -18,6 +18,7 @@ from engine.binding.pipelines import ComputePipeline
 from engine.errors import (
     BufferDestroyedError,
     DrawStateError,
+    EngineError,
     ForeignBufferError,
     IndirectArgumentError,
     InvalidOffsetError,
@@ -407,3 +408,65 @@ def test_no_game_imports_or_uses_vulkan_directly():
                         ("engine.device.vk", "lib.", "ffi.", "vk.")):
                     offenders.append(f"{path.relative_to(games.parent)}:{node.lineno}: {n}")
     assert not offenders, "games/ must draw through the engine's API:\n" + "\n".join(offenders)
+
+
+# --- hostile arguments --------------------------------------------------------------------------
+
+HOSTILE = [None, True, np.bool_(True), 3.0, -1, 2**70, np.int64(-5), "3", b"3", [3], object()]
+
+
+def test_hostile_arguments_get_engine_errors_never_a_crash(forward):
+    pipe = instanced(forward)
+    spots = np.zeros(2, SPOT)
+    mesh, inst, index = quad_buffers(forward.manager, spots)
+    calls: list[Any] = []
+    for bad in HOSTILE:
+        calls += [
+            lambda dc, bad=bad: (dc.bind_pipeline(pipe), dc.bind_vertex_buffers(mesh, inst),
+                                 dc.draw(bad)),
+            lambda dc, bad=bad: (dc.bind_pipeline(pipe), dc.bind_vertex_buffers(mesh, inst),
+                                 dc.bind_index_buffer(index), dc.draw_indexed(6, 1, 0, bad)),
+            lambda dc, bad=bad: dc.bind_pipeline(bad),
+            lambda dc, bad=bad: dc.bind_pipeline(pipe, dynamic_offsets=bad),
+            lambda dc, bad=bad: (dc.bind_pipeline(pipe), dc.bind_vertex_buffers(mesh, bad)),
+            lambda dc, bad=bad: (dc.bind_pipeline(pipe), dc.bind_vertex_buffers(
+                mesh, inst, offsets=(0, bad))),
+            lambda dc, bad=bad: dc.bind_index_buffer(index, index_type=bad),
+            lambda dc, bad=bad: dc.bind_index_buffer(index, offset=bad),
+            lambda dc, bad=bad: (dc.bind_pipeline(pipe), dc.push_constants(bad, {})),
+            lambda dc, bad=bad: (dc.bind_pipeline(pipe), dc.push_constants("Size", bad)),
+            lambda dc, bad=bad: (dc.bind_pipeline(pipe), dc.push_constants(
+                "Size", {"half_size": bad})),
+            lambda dc, bad=bad: (dc.bind_pipeline(pipe), dc.bind_vertex_buffers(mesh, inst),
+                                 dc.bind_index_buffer(index), dc.draw_indexed_indirect(bad)),
+            lambda dc, bad=bad: dc.barrier(bad, bad),
+        ]
+    raised = 0
+    for i, call in enumerate(calls):
+        name = forward.renderer.add_pass(call, phase="forward", name=f"hostile-{i}")
+        try:
+            forward.driver.step(1)
+        except (EngineError, TypeError, ValueError):
+            raised += 1
+        finally:
+            forward.renderer.remove_pass(name)
+    # Accepted as valid: a signed vertex_offset (-1, np.int64(-5)) and push-constant values
+    # numpy converts to float32 (True, 3.0, -1, "3", [3], ...): 12 of the 143 calls.
+    assert raised >= len(calls) - 12
+    for bad in HOSTILE:
+        for options in ({"phase": bad}, {"blend": bad}, {"topology": bad}, {"depth_test": bad},
+                        {"depth_compare": bad}, {"cull": bad}, {"vertex": bad},
+                        {"vertex": [bad]}, {"vertex": [render.VertexInput(bad)]},
+                        {"vertex": [render.VertexInput(QUAD, fields=bad)]},
+                        {"vertex": [render.VertexInput(QUAD, normalized=bad)]},
+                        {"vertex": [render.VertexInput(QUAD, rate=bad)]},
+                        {"vertex": [render.VertexInput(QUAD, first_location=bad)]}):
+            with pytest.raises((EngineError, TypeError, ValueError)):
+                forward.pipeline("hostile", INSTANCED_VERT, FORWARD_FRAG,
+                                 **{"phase": "forward", **options})
+    for bad in HOSTILE:
+        with pytest.raises((EngineError, TypeError, ValueError)):
+            forward.renderer.add_pass(bad, phase="forward")
+        with pytest.raises((EngineError, TypeError, ValueError)):
+            forward.renderer.remove_pass(bad)
+    forward.driver.step(2)  # still clean

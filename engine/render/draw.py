@@ -198,12 +198,17 @@ def _vertex_layout(inputs: Sequence[VertexInput], what: str, max_stride: int
             raise VertexInputMismatchError(
                 f"{what}: vertex[{b}] stride {dt.itemsize} bytes; the device allows 1 to "
                 f"{max_stride} (maxVertexInputBindingStride).")
+        for option in ("fields", "normalized"):
+            value = getattr(vi, option)
+            if value is None and option == "fields":
+                continue
+            if isinstance(value, str) or not isinstance(value, tuple | list) \
+                    or not all(isinstance(n, str) for n in value):
+                raise InvalidOptionError(f"{what}: vertex[{b}].{option}={value!r} must be a "
+                                         "tuple of field names.")
         names = [n for n in dt.names or () if not n.startswith("_")] if vi.fields is None \
             else list(vi.fields)
-        if isinstance(vi.fields, str):
-            raise InvalidOptionError(f"{what}: vertex[{b}].fields is one string; pass a tuple "
-                                     "of field names.")
-        normalized = set(vi.normalized) if not isinstance(vi.normalized, str) else {vi.normalized}
+        normalized = set(vi.normalized)
         if vi.first_location is not None:
             first = as_int(vi.first_location)
             if first is None or not 0 <= first < 64:
@@ -399,6 +404,11 @@ class DrawPipeline:
                                 "work only); draw in one of "
                                 f"{', '.join(repr(p.name) for p in layout.subpasses)}.")
         ctx = binder.context
+        if getattr(target, "ctx", ctx) is not ctx or getattr(target, "render_pass", None) is None:
+            raise InvalidOptionError(
+                f"{what}: the renderer/target is not a live target of the binder's "
+                "GraphicsContext; build the pipeline with the binder and renderer of one device.")
+        ctx.require_open(what)
         limits = vk.vkGetPhysicalDeviceProperties(ctx.physical_device).limits
         bindings, attrs, dtypes = _vertex_layout(
             vertex, what, int(limits.maxVertexInputBindingStride))
@@ -561,6 +571,11 @@ class DrawPipeline:
 
     def descriptor_sets(self, slot: int) -> Any:
         """The binder's prebuilt ``VkDescriptorSet[]`` of frame slot ``slot``."""
+        if not 0 <= slot < len(self._sets):
+            raise DrawStateError(
+                f"DrawPipeline({self.name!r}): frame slot {slot}, but its binder has "
+                f"{len(self._sets)} frames in flight; give the ResourceBinder the "
+                "BufferManager's frames_in_flight.")
         return self._sets[slot]
 
 
