@@ -48,7 +48,10 @@ _LEGACY_HOOKS = {"compute": "record_compute", "scene": "record_scene", "light": 
 
 
 class FramePass(Protocol):
-    """What a pass records; each method is called once per rendered frame."""
+    """A legacy pass (``renderer.passes``): raw command-buffer hooks, each called once per
+    rendered frame in its phase of a deferred target (a forward target calls
+    ``record_compute`` and, where the object has one, ``record_forward``). New passes use
+    :meth:`Renderer.add_pass` and the :class:`~engine.render.draw.DrawContext` instead."""
 
     def record_compute(self, cmd: Any, slot: int) -> None:
         """Outside the render pass, before it (dispatches and their barriers)."""
