@@ -285,8 +285,12 @@ def test_recording_misuse_raises_clean_errors_and_later_frames_are_clean(forward
             args, 0, 1, 16))),
         (IndirectArgumentError, "end at byte 68", lambda dc: (bound(dc),
                                                                dc.draw_indexed_indirect(args, 48))),
-        (IndirectArgumentError, "multiDrawIndirect", lambda dc: (bound(dc), dc.draw_indirect(
-            args, 0, 2))),
+        (IndirectArgumentError, "at least 20", lambda dc: (bound(dc), dc.draw_indexed_indirect(
+            args, 0, 2, 16))),
+        (IndirectArgumentError, "draw_count=-1", lambda dc: (bound(dc), dc.draw_indirect(
+            args, 0, -1))),
+        (IndirectArgumentError, "end at byte 76", lambda dc: (bound(dc), dc.draw_indirect(
+            args, 0, 4, 20))),
         (InvalidUsageError, "INDIRECT", lambda dc: (bound(dc), dc.draw_indirect(uniform))),
         (DrawStateError, "compute", lambda dc: dc.fill_buffer(args)),
         (DrawStateError, "dynamic descriptor", lambda dc: dc.bind_pipeline(

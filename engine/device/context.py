@@ -168,6 +168,7 @@ class GraphicsContext(Unshareable):
         self.sync_validation = False
         self.debug_utils = False
         self.independent_blend = False
+        self.multi_draw_indirect = False
         self.instance_extensions: set[str] = set()
         self.device_extensions: set[str] = set()
         self.entry_points: EntryPoints
@@ -344,8 +345,11 @@ class GraphicsContext(Unshareable):
         features = keep(vk.VkPhysicalDeviceFeatures(
             largePoints=supported.largePoints,
             fillModeNonSolid=supported.fillModeNonSolid,
-            independentBlend=supported.independentBlend))
+            independentBlend=supported.independentBlend,
+            multiDrawIndirect=supported.multiDrawIndirect))
         self.independent_blend = bool(supported.independentBlend)
+        self.multi_draw_indirect = bool(supported.multiDrawIndirect)
+        """Indirect draws may record more than one draw (enabled where offered)."""
         """Colour attachments of one pipeline may blend differently (enabled where offered)."""
         info = vk.VkDeviceCreateInfo(
             pQueueCreateInfos=[queue_info], ppEnabledExtensionNames=extensions,

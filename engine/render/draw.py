@@ -34,7 +34,8 @@ What is checked before the driver sees it (each an :class:`~engine.errors.Engine
   index values themselves are not read back, so per-vertex bindings of an indexed draw are
   the caller's to size); indirect arguments lie inside an ``INDIRECT`` buffer, 4-byte aligned,
   strides a multiple of 4 and at least 16 (draw) / 20 (indexed) bytes, draw counts within the
-  device limit; dynamic offsets match the pipeline layout's dynamic descriptors in number.
+  device limit (``maxDrawIndirectCount`` with ``multiDrawIndirect``, else 1); dynamic
+  offsets match the pipeline layout's dynamic descriptors in number.
 
 Per call, the recorder mutates prebuilt cffi arrays (no struct constructors per frame).
 A :class:`DrawContext` is valid only inside the pass callback it was handed to.
@@ -647,8 +648,10 @@ class DrawContext:
         self._dyn = ffi.new("uint32_t[]", MAX_DYNAMIC_OFFSETS)
         self._barrier = new_memory_barrier()
         props = vk.vkGetPhysicalDeviceProperties(renderer.ctx.physical_device)
-        self.max_draw_indirect_count = 1
-        """Draws per indirect call: 1 (the multiDrawIndirect feature is not enabled)."""
+        self.max_draw_indirect_count = int(props.limits.maxDrawIndirectCount) \
+            if getattr(renderer.ctx, "multi_draw_indirect", False) else 1
+        """Draws per indirect call: the device's maxDrawIndirectCount where the
+        multiDrawIndirect feature is enabled (where offered), else 1."""
         self.min_dynamic_offset_alignment = int(props.limits.minUniformBufferOffsetAlignment)
 
     # --- the renderer's side -----------------------------------------------------------
@@ -903,8 +906,8 @@ class DrawContext:
         if count is None or not 0 <= count <= self.max_draw_indirect_count:
             raise IndirectArgumentError(
                 f"DrawContext.{what}: draw_count={draw_count!r}; this device records 0 to "
-                f"{self.max_draw_indirect_count} draws per indirect call (multiDrawIndirect "
-                "is not enabled): call it once per draw.")
+                f"{self.max_draw_indirect_count} draws per indirect call (maxDrawIndirectCount,"
+                " or 1 without the multiDrawIndirect feature): split the call.")
         st = as_int(stride)
         if st is None or st % 4 or st < size or st >= (1 << 32):
             raise IndirectArgumentError(f"DrawContext.{what}: stride={stride!r} must be a "
