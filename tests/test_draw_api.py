@@ -357,6 +357,33 @@ void main() { atomicAdd(args.v[1], 1u); if (gl_GlobalInvocationID.x == 0u) args.
     assert lit == [255, 255, 255], "all three instances drawn by the GPU-written count"
 
 
+def test_one_indirect_call_records_several_draws_where_the_device_allows(forward):
+    if forward.renderer.draw_context.max_draw_indirect_count < 2:
+        pytest.skip("the device has no multiDrawIndirect")
+    six = np.array([(-1, -1), (1, -1), (1, 1), (-1, -1), (1, 1), (-1, 1)], np.float32)
+    mesh = forward.manager.create_and_upload("six", six.view(QUAD).ravel(),
+                                             usage=BufferUsage.VERTEX)
+    spots = np.zeros(2, SPOT)
+    spots["offset"], spots["color"] = [(-0.5, 0.0), (0.5, 0.0)], [(1, 0, 0, 1), (0, 0, 1, 1)]
+    inst = forward.manager.create_and_upload("two", spots, usage=BufferUsage.VERTEX)
+    # Two VkDrawIndirectCommands 32 bytes apart: 6 vertices of instance 0, then of instance 1.
+    commands = np.zeros((2, 8), np.uint32)
+    commands[0, :4], commands[1, :4] = (6, 1, 0, 0), (6, 1, 0, 1)
+    args = forward.manager.create_and_upload("two.args", commands, usage=BufferUsage.INDIRECT)
+    pipe = instanced(forward)
+
+    def draw(dc: render.DrawContext) -> None:
+        dc.bind_pipeline(pipe)
+        dc.push_constants("Size", {"half_size": 0.2})
+        dc.bind_vertex_buffers(mesh, inst)
+        dc.draw_indirect(args, 0, 2, 32)
+    forward.renderer.add_pass(draw, phase="forward")
+    img = forward.shot()
+    h, w = img.shape[:2]
+    assert img[h // 2, w // 4, :3].tolist() == [255, 0, 0]
+    assert img[h // 2, 3 * w // 4, :3].tolist() == [0, 0, 255]
+
+
 # --- GPU timings and labels -------------------------------------------------------------------
 
 def test_gpu_time_per_pass_is_read_back_when_each_slot_comes_round(forward):
