@@ -405,6 +405,18 @@ def test_gpu_time_per_pass_is_read_back_when_each_slot_comes_round(forward):
     assert "fullscreen" in text and "median ms" in text
 
 
+def test_a_validation_message_names_the_pass_that_caused_it(forward, validation):
+    class Broken:  # a legacy pass on the raw command buffer: a barrier without stage masks
+        def record_compute(self, cmd: Any, slot: int) -> None:
+            from engine.device.vk import ffi, lib
+            lib.vkCmdPipelineBarrier(cmd, 0, 0, 0, 0, ffi.NULL, 0, ffi.NULL, 0, ffi.NULL)
+    forward.renderer.add_pass(lambda dc: None, phase="compute", name="before")
+    forward.renderer.passes = [Broken()]
+    forward.driver.step(1, check_validation=False)
+    messages = validation.expect("StageMask-03937")  # src and dst
+    assert all("[in pass: Broken]" in m.text for m in messages), messages
+
+
 def test_gpu_timing_can_be_turned_off(buffer_manager, resource_binder, frame_driver, ecs_world):
     stage = Stage(buffer_manager, resource_binder, frame_driver, "forward", gpu_timing=False)
     try:
