@@ -352,6 +352,22 @@ void main() { atomicAdd(args.v[1], 1u); if (gl_GlobalInvocationID.x == 0u) args.
     forward.driver.step(2)
     img = forward.shot()
     assert read_back.array(args, np.uint32).tolist() == [6, 3, 0, 0, 0]
+    # dispatch_indirect: the workgroup counts come from a buffer (here 2 x 1 x 1).
+    groups = forward.manager.create_and_upload("groups", np.array([2, 1, 1], np.uint32),
+                                               usage=BufferUsage.INDIRECT)
+
+    def indirect(dc: render.DrawContext) -> None:
+        dc.fill_buffer(args, 0)
+        dc.dispatch_indirect(counter, groups)
+        with pytest.raises(IndirectArgumentError, match="multiple of 4"):
+            dc.dispatch_indirect(counter, groups, 2)
+        with pytest.raises(IndirectArgumentError):
+            dc.dispatch_indirect(counter, groups, 4)  # 12 bytes from 4 > the 12-byte buffer
+        dc.barrier("compute", "indirect")
+    forward.renderer.remove_pass("count")
+    forward.renderer.add_pass(indirect, phase="compute", name="indirect")
+    forward.driver.step(1)
+    assert read_back.array(args, np.uint32).tolist()[:2] == [6, 2], "two invocations counted"
     h, w = img.shape[:2]
     lit = [img[h // 2, int((x + 1) / 2 * w), 0] for x in (-0.5, 0.0, 0.5)]
     assert lit == [255, 255, 255], "all three instances drawn by the GPU-written count"
