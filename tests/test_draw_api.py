@@ -529,3 +529,24 @@ def test_hostile_arguments_get_engine_errors_never_a_crash(forward):
         with pytest.raises((EngineError, TypeError, ValueError)):
             forward.renderer.remove_pass(bad)
     forward.driver.step(2)  # still clean
+
+
+def test_wisps_passes_record_through_the_recorder_and_are_timed(buffer_manager, ecs_world):
+    try:
+        from render_helpers import MiniScene
+    except ImportError:
+        from tests.render_helpers import MiniScene
+    scene = MiniScene(buffer_manager, width=96, height=64)
+    try:
+        scene.step(8)
+        renderer = scene.stack.renderer
+        assert renderer.passes == [], "no legacy hooks left in Wisp's frame"
+        assert renderer.pass_names() == {"compute": ["particles.simulate"], "scene": ["scene"],
+                                         "light": ["light_volumes", "particles"]}
+        assert isinstance(scene.stack.scene_pass.pipeline, render.DrawPipeline)
+        gpu = renderer.statistics()["gpu"]
+        assert set(gpu["passes"]) == {"particles.simulate", "scene", "light_volumes",
+                                      "particles"}
+        assert gpu["frames"] >= 5 and gpu["missed"] == 0
+    finally:
+        scene.close()
