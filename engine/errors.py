@@ -249,3 +249,30 @@ class DynamicBindingError(EngineError):
 class DynamicOffsetError(EngineError):
     """Dynamic offsets of a bind or dispatch: the wrong count, misaligned, or not a block
     pushed into the bound ring in this frame."""
+
+
+# --- draw API (pipelines, pass recording, render phases) -----------------------------------
+
+
+class UnknownPhaseError(EngineError, ValueError):
+    """A render phase (or target layout) name that the target does not have."""
+
+
+class VertexInputMismatchError(EngineError):
+    """A pipeline's vertex dtypes disagree with the vertex shader's reflected inputs
+    (a location with no field, a float field for an integer input, an unsupported dtype)."""
+
+
+class PassRuleError(EngineError):
+    """A pipeline breaks its phase's rules: fragment outputs vs attachments, blending of an
+    integer attachment, depth writes where depth is read-only or not tested."""
+
+
+class DrawStateError(EngineError):
+    """A recording call made in the wrong state: no pipeline bound, a draw outside a render
+    phase or a dispatch inside one, missing vertex/index buffers, the recorder used after its
+    frame."""
+
+
+class IndirectArgumentError(EngineError):
+    """Indirect draw/dispatch arguments out of bounds or misaligned (offset, stride, count)."""

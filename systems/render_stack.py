@@ -33,7 +33,7 @@ from engine.buffers.manager import BufferManager
 from engine.buffers.sets import GlobalUboSet
 from engine.render.layouts import GLOBAL_UBO_DTYPE
 from engine.render.particle_splat import ParticleSplatPass, check_particles_path
-from engine.render.passes import LightVolumePass, ParticlePass, ScenePass
+from engine.render.passes import LightVolumePass, ParticlePass, ScenePass, add_passes
 from engine.render.renderer import Renderer
 from engine.schedule import Phase, add_system
 from systems.binding_system import BindingSystem
@@ -56,23 +56,24 @@ class RenderStack:
         inputs: an InputSystem to run in the INPUT phase, or None.
         ambient: ambient light RGB.
         particles_path: ``"sprites"`` or ``"compute"`` (see the module docstring).
+        gpu_timing: timestamp queries per pass (the renderer's ``statistics()``).
     """
 
     def __init__(self, manager: BufferManager, binder: ResourceBinder, target: Any,
                  scene_vertices: Any, *, particles: int = 10_000, light_capacity: int = 64,
                  inputs: InputSystem | None = None,
                  ambient: tuple[float, float, float] = (0.09, 0.1, 0.14),
-                 particles_path: str = "sprites") -> None:
+                 particles_path: str = "sprites", gpu_timing: bool = True) -> None:
         check_particles_path(particles_path, "RenderStack")
         self.manager, self.binder, self.target = manager, binder, target
         self.particles = ParticleSystem(manager, capacity=max(64, particles))
         self.lights = LightingSystem(manager, capacity=light_capacity)
         self.ubo = GlobalUboSet(manager, GLOBAL_UBO_DTYPE)
-        self.renderer = Renderer(manager, target)
+        self.renderer = Renderer(manager, target, gpu_timing=gpu_timing)
         self.scene_pass = ScenePass(binder, manager, self.ubo, target, scene_vertices)
         self.light_pass = LightVolumePass(binder, self.lights, self.ubo, target)
         self.particle_pass = ParticlePass(binder, self.particles, self.ubo, target)
-        self.renderer.passes = [self.scene_pass, self.light_pass, self.particle_pass]
+        add_passes(self.renderer, self.scene_pass, self.light_pass, self.particle_pass)
         self.splat_pass: ParticleSplatPass | None = None
         self.particles_path = "sprites"
         self.set_particles_path(particles_path)

@@ -52,7 +52,7 @@ def test_frame_driver_steps_the_real_schedule_once_the_engine_systems_are_instal
     target = OffscreenTarget(buffer_manager.context, 16, 16)
     try:
         spin = GlobalUboSet(buffer_manager, SPIN)  # bound to minimal.vert's "Spin" block
-        TrianglePass(resource_binder, target.render_pass, spin)
+        TrianglePass(resource_binder, target, spin)  # built for the target's scene phase
         frame_driver.install(buffer_manager, resource_binder)
         seen: list[tuple[str, int, bool]] = []
         for phase in (Phase.INPUT, Phase.SIMULATE, Phase.RENDER):
@@ -411,7 +411,7 @@ def run_frames(vk_context, buffer_manager, resource_binder, frame_driver, camera
     target = OffscreenTarget(vk_context, 32, 32)
     renderer = Renderer(buffer_manager, target)
     try:
-        renderer.passes = [TrianglePass(resource_binder, target.render_pass, camera)]
+        renderer.add_pass(TrianglePass(resource_binder, renderer, camera), phase="scene")
         frame_driver.install(buffer_manager, resource_binder)
         add_system(system(buffer_manager, camera), Phase.SIMULATE)
         add_system(RenderSystem(renderer, buffer_manager), Phase.RENDER)

@@ -172,6 +172,8 @@ class GraphicsContext(Unshareable):
         self.validation = False
         self.sync_validation = False
         self.debug_utils = False
+        self.independent_blend = False
+        self.multi_draw_indirect = False
         self.instance_extensions: set[str] = set()
         self.device_extensions: set[str] = set()
         self.entry_points: EntryPoints
@@ -352,7 +354,13 @@ class GraphicsContext(Unshareable):
         supported = vk.vkGetPhysicalDeviceFeatures(self.physical_device)
         features = keep(vk.VkPhysicalDeviceFeatures(
             largePoints=supported.largePoints,
-            fillModeNonSolid=supported.fillModeNonSolid))
+            fillModeNonSolid=supported.fillModeNonSolid,
+            independentBlend=supported.independentBlend,
+            multiDrawIndirect=supported.multiDrawIndirect))
+        self.independent_blend = bool(supported.independentBlend)
+        self.multi_draw_indirect = bool(supported.multiDrawIndirect)
+        """Indirect draws may record more than one draw (enabled where offered)."""
+        """Colour attachments of one pipeline may blend differently (enabled where offered)."""
         info = vk.VkDeviceCreateInfo(
             pQueueCreateInfos=[queue_info], ppEnabledExtensionNames=extensions,
             pEnabledFeatures=features)
@@ -402,6 +410,12 @@ class GraphicsContext(Unshareable):
             f"{what}: called from thread {current!r}, but this GraphicsContext and the objects "
             f"made on it belong to the thread that created it (id {self.owner_thread}); call "
             "it from that thread (hand data over with a queue.Queue).")
+
+    @property
+    def names_objects(self) -> bool:
+        """True when debug-utils names and labels are recorded (``VK_EXT_debug_utils`` enabled
+        and validation on, or ``ENGINE_OBJECT_NAMES=1``)."""
+        return getattr(self, "_set_name_fn", None) is not None
 
     def set_object_name(self, object_type: int, handle: Any, name: str) -> None:
         """Give a Vulkan object a debug-utils name (shown in validation messages and tools).

@@ -4,7 +4,8 @@ The ``vulkan`` bindings keep one Python debug callback per process, so every con
 :class:`DebugSink`. Messages go to :mod:`logging` (logger ``engine.vulkan``) and are kept in
 :attr:`DebugSink.messages` so that tests can fail on any validation message. The callback only
 appends (an exception inside a cffi callback is swallowed by cffi) and decodes with
-``errors="replace"`` (drivers may send invalid UTF-8).
+``errors="replace"`` (drivers may send invalid UTF-8). A message about a command buffer with
+debug-utils labels open (the renderer opens one per pass) ends with ``[in pass: NAME]``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,21 @@ _BENIGN_IDS = {"Loader Message", "UNASSIGNED-khronos-validation-createinstance-s
 _BENIGN_TEXT = ("Khronos Validation Layer Active",)
 
 
+def _labels(data: Any) -> list[str]:
+    """The debug-utils labels the layer reports for the command buffer the message is about,
+    outermost first. The renderer opens one per pass and never nests them; the layer applies
+    label ends lazily, so only the innermost (last) one is the pass being recorded."""
+    count = int(data.cmdBufLabelCount)
+    if not count or data.pCmdBufLabels == ffi.NULL:
+        return []
+    out = []
+    for i in range(min(count, 16)):
+        name = data.pCmdBufLabels[i].pLabelName
+        if name != ffi.NULL:
+            out.append(ffi.string(name).decode("utf-8", errors="replace"))
+    return out
+
+
 class DebugSink:
     """Collects messages from every messenger in the process; thread-safe append only."""
 
@@ -86,6 +102,9 @@ class DebugSink:
             if not mid:
                 m = _VUID.search(text)
                 mid = (m.group(1) or m.group(2)) if m else ""
+            labels = _labels(data)
+            if labels:  # the renderer labels each pass (never nested): name the innermost
+                text = f"{text} [in pass: {labels[-1]}]"
             message = DebugMessage(int(severity), int(types), mid, text)
             if mid in _BENIGN_IDS or any(b in text for b in _BENIGN_TEXT):
                 log.debug("%s", message)

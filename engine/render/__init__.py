@@ -1,16 +1,23 @@
-"""Rendering: targets (offscreen, window swapchain), the deferred pass, pipelines, the frame
-loop, screenshots. See :mod:`engine.render.renderer` for one frame and
+"""Rendering: targets (offscreen, window swapchain; deferred or forward layout), the draw API
+(:class:`DrawPipeline`, :class:`VertexInput`, :class:`DrawContext`), GPU time per pass, the
+frame loop, screenshots. See :mod:`engine.render.renderer` for one frame and
 :mod:`engine.render.frame_loop` for the frame loop."""
 
 from __future__ import annotations
 
+from engine.render.draw import DrawContext, DrawPipeline, VertexInput
 from engine.render.frame_loop import FrameLimiter, FrameLoop, FrameTimes
 from engine.render.graphics_pipeline import GraphicsPipeline, GraphicsPipelineDesc
+from engine.render.phases import DEFERRED, FORWARD, TargetLayout
 from engine.render.png import load_png, save_png
 from engine.render.renderer import Renderer
 from engine.render.targets import OffscreenTarget
 
 __all__ = [
+    "DEFERRED",
+    "FORWARD",
+    "DrawContext",
+    "DrawPipeline",
     "FrameLimiter",
     "FrameLoop",
     "FrameTimes",
@@ -18,6 +25,8 @@ __all__ = [
     "GraphicsPipelineDesc",
     "OffscreenTarget",
     "Renderer",
+    "TargetLayout",
+    "VertexInput",
     "load_png",
     "save_png",
 ]

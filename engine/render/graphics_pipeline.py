@@ -21,6 +21,10 @@ from engine.shaders.module import create_shader_module
 BLEND_OPAQUE = "opaque"
 BLEND_ADDITIVE = "additive"
 """``src * 1 + dst * 1`` (colour and alpha); order-independent, so no sorting is needed."""
+BLEND_ALPHA = "alpha"
+"""``src * src.a + dst * (1 - src.a)`` (colour); alpha ``src + dst * (1 - src.a)``: draw back
+to front."""
+BLEND_MODES = (BLEND_OPAQUE, BLEND_ADDITIVE, BLEND_ALPHA)
 
 _STAGE_BITS = {"vert": vk.VK_SHADER_STAGE_VERTEX_BIT, "frag": vk.VK_SHADER_STAGE_FRAGMENT_BIT}
 
@@ -39,20 +43,22 @@ class VertexAttribute:
 class GraphicsPipelineDesc:
     """Fixed-function state of one graphics pipeline.
 
-    ``vertex_bindings`` are ``(binding, stride_bytes)`` pairs, per vertex. ``blend`` applies to
-    each of ``color_attachments`` attachments.
+    ``vertex_bindings`` are ``(binding, stride_bytes)`` pairs (per vertex) or
+    ``(binding, stride_bytes, input_rate)`` triples (``VK_VERTEX_INPUT_RATE_INSTANCE`` steps
+    once per instance). ``blend`` (one of :data:`BLEND_MODES`) applies to each of
+    ``color_attachments`` attachments, or is a tuple with one mode per attachment.
     """
 
     name: str
     topology: int = vk.VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST
-    vertex_bindings: tuple[tuple[int, int], ...] = ()
+    vertex_bindings: tuple[tuple[int, ...], ...] = ()
     vertex_attributes: tuple[VertexAttribute, ...] = ()
     cull_mode: int = vk.VK_CULL_MODE_NONE
     front_face: int = vk.VK_FRONT_FACE_COUNTER_CLOCKWISE
     depth_test: bool = True
     depth_write: bool = True
     depth_compare: int = vk.VK_COMPARE_OP_LESS
-    blend: str = BLEND_OPAQUE
+    blend: str | tuple[str, ...] = BLEND_OPAQUE
     color_attachments: int = 1
     subpass: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -82,10 +88,10 @@ def create_graphics_pipeline(ctx: GraphicsContext, desc: GraphicsPipelineDesc,
             s.pName = entry
 
         bindings = ffi.new("VkVertexInputBindingDescription[]", max(1, len(desc.vertex_bindings)))
-        for i, (binding, stride) in enumerate(desc.vertex_bindings):
-            bindings[i].binding = binding
-            bindings[i].stride = stride
-            bindings[i].inputRate = L.VK_VERTEX_INPUT_RATE_VERTEX
+        for i, spec in enumerate(desc.vertex_bindings):
+            bindings[i].binding = spec[0]
+            bindings[i].stride = spec[1]
+            bindings[i].inputRate = spec[2] if len(spec) > 2 else L.VK_VERTEX_INPUT_RATE_VERTEX
         attrs = ffi.new("VkVertexInputAttributeDescription[]",
                         max(1, len(desc.vertex_attributes)))
         for i, a in enumerate(desc.vertex_attributes):
@@ -117,13 +123,22 @@ def create_graphics_pipeline(ctx: GraphicsContext, desc: GraphicsPipelineDesc,
         attachments = ffi.new("VkPipelineColorBlendAttachmentState[]", desc.color_attachments)
         all_channels = (L.VK_COLOR_COMPONENT_R_BIT | L.VK_COLOR_COMPONENT_G_BIT
                         | L.VK_COLOR_COMPONENT_B_BIT | L.VK_COLOR_COMPONENT_A_BIT)
+        modes = (desc.blend,) * desc.color_attachments if isinstance(desc.blend, str) \
+            else desc.blend
         for i in range(desc.color_attachments):
             a = attachments[i]
             a.colorWriteMask = all_channels
-            if desc.blend == BLEND_ADDITIVE:
+            if modes[i] == BLEND_ADDITIVE:
                 a.blendEnable = 1
                 a.srcColorBlendFactor = a.dstColorBlendFactor = L.VK_BLEND_FACTOR_ONE
                 a.srcAlphaBlendFactor = a.dstAlphaBlendFactor = L.VK_BLEND_FACTOR_ONE
+                a.colorBlendOp = a.alphaBlendOp = L.VK_BLEND_OP_ADD
+            elif modes[i] == BLEND_ALPHA:
+                a.blendEnable = 1
+                a.srcColorBlendFactor = L.VK_BLEND_FACTOR_SRC_ALPHA
+                a.dstColorBlendFactor = L.VK_BLEND_FACTOR_ONE_MINUS_SRC_ALPHA
+                a.srcAlphaBlendFactor = L.VK_BLEND_FACTOR_ONE
+                a.dstAlphaBlendFactor = L.VK_BLEND_FACTOR_ONE_MINUS_SRC_ALPHA
                 a.colorBlendOp = a.alphaBlendOp = L.VK_BLEND_OP_ADD
         blend = ffi.new("VkPipelineColorBlendStateCreateInfo*", {
             "sType": L.VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO,

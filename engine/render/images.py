@@ -127,7 +127,8 @@ class GBuffer:
     the render pass's external dependency orders frame N+1's writes after frame N's reads.
     """
 
-    def __init__(self, ctx: GraphicsContext, width: int, height: int) -> None:
+    def __init__(self, ctx: GraphicsContext, width: int, height: int, *,
+                 surface: bool = True) -> None:
         color_usage = (vk.VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT)
@@ -135,9 +136,12 @@ class GBuffer:
                        | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT)
         color_aspect = vk.VK_IMAGE_ASPECT_COLOR_BIT
         self.images: list[Image] = []
+        self.surface: Image | None = None
+        """None for a forward target (depth only)."""
         try:
-            self.surface = self._add(Image(ctx, width, height, GBUFFER_FORMAT, color_usage,
-                                           color_aspect, "gbuffer.surface"))
+            if surface:
+                self.surface = self._add(Image(ctx, width, height, GBUFFER_FORMAT, color_usage,
+                                               color_aspect, "gbuffer.surface"))
             self.depth = self._add(Image(ctx, width, height, DEPTH_FORMAT, depth_usage,
                                          vk.VK_IMAGE_ASPECT_DEPTH_BIT, "gbuffer.depth"))
         except BaseException:
@@ -149,7 +153,9 @@ class GBuffer:
         return image
 
     def views(self) -> list[Any]:
-        """Views in attachment order 1..2 (surface, depth)."""
+        """Views in attachment order after the colour image (surface if any, depth)."""
+        if self.surface is None:
+            return [self.depth.view]
         return [self.surface.view, self.depth.view]
 
     def destroy(self) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from engine.device.context import GraphicsContext
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.render.images import DEPTH_FORMAT, GBUFFER_FORMAT
+from engine.render.phases import DEFERRED, FORWARD, TargetLayout
 
 SCENE_SUBPASS = 0
 LIGHT_SUBPASS = 1
@@ -35,8 +36,13 @@ LIGHT_COLOR_ATTACHMENTS = 1
 CLEAR_COLOR = (0.0, 0.0, 0.0, 1.0)
 
 
-def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: int) -> Any:
-    """Create the deferred render pass (see the module docstring); caller destroys it."""
+def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: int,
+                       layout: TargetLayout = DEFERRED) -> Any:
+    """Create the render pass of ``layout`` (the deferred one: see the module docstring;
+    :data:`~engine.render.phases.FORWARD`: :func:`create_forward_render_pass`); the caller
+    destroys it."""
+    if layout.name == FORWARD.name:
+        return create_forward_render_pass(ctx, color_format, final_layout)
     L = vk
     att = ffi.new("VkAttachmentDescription[3]")
     specs = [
@@ -117,6 +123,60 @@ def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: in
     out = ffi.new("VkRenderPass*")
     check_result(lib.vkCreateRenderPass(ctx.device, info, ffi.NULL, out), "vkCreateRenderPass",
                  what="create_render_pass")
+    return out[0]
+
+
+def create_forward_render_pass(ctx: GraphicsContext, color_format: int, final_layout: int
+                               ) -> Any:
+    """The forward render pass: colour (cleared, stored, ``final_layout``) and D32 depth
+    (cleared to 1.0, not stored) in one subpass; dependencies as in the deferred pass (earlier
+    frames' writes and the screenshot copy before this frame's writes; colour writes before a
+    transfer or presentation after the pass)."""
+    L = vk
+    att = ffi.new("VkAttachmentDescription[2]")
+    specs = [(color_format, L.VK_ATTACHMENT_STORE_OP_STORE, final_layout),
+             (DEPTH_FORMAT, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
+              L.VK_IMAGE_LAYOUT_DEPTH_STENCIL_ATTACHMENT_OPTIMAL)]
+    for i, (fmt, store, final) in enumerate(specs):
+        a = att[i]
+        a.format, a.samples = fmt, L.VK_SAMPLE_COUNT_1_BIT
+        a.loadOp, a.storeOp = L.VK_ATTACHMENT_LOAD_OP_CLEAR, store
+        a.stencilLoadOp = L.VK_ATTACHMENT_LOAD_OP_DONT_CARE
+        a.stencilStoreOp = L.VK_ATTACHMENT_STORE_OP_DONT_CARE
+        a.initialLayout, a.finalLayout = L.VK_IMAGE_LAYOUT_UNDEFINED, final
+    color = ffi.new("VkAttachmentReference*", {
+        "attachment": 0, "layout": L.VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL})
+    depth = ffi.new("VkAttachmentReference*", {
+        "attachment": 1, "layout": L.VK_IMAGE_LAYOUT_DEPTH_STENCIL_ATTACHMENT_OPTIMAL})
+    subpass = ffi.new("VkSubpassDescription*", {
+        "pipelineBindPoint": L.VK_PIPELINE_BIND_POINT_GRAPHICS, "colorAttachmentCount": 1,
+        "pColorAttachments": color, "pDepthStencilAttachment": depth})
+    color_out = L.VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT
+    frag_tests = (L.VK_PIPELINE_STAGE_EARLY_FRAGMENT_TESTS_BIT
+                  | L.VK_PIPELINE_STAGE_LATE_FRAGMENT_TESTS_BIT)
+    deps = ffi.new("VkSubpassDependency[2]", [
+        {"srcSubpass": L.VK_SUBPASS_EXTERNAL, "dstSubpass": 0,
+         "srcStageMask": color_out | frag_tests | L.VK_PIPELINE_STAGE_TRANSFER_BIT,
+         "dstStageMask": color_out | frag_tests,
+         "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT
+         | L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT,
+         "dstAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_READ_BIT
+         | L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT
+         | L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_READ_BIT
+         | L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT},
+        {"srcSubpass": 0, "dstSubpass": L.VK_SUBPASS_EXTERNAL, "srcStageMask": color_out,
+         "dstStageMask": L.VK_PIPELINE_STAGE_TRANSFER_BIT
+         | L.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+         "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT,
+         "dstAccessMask": L.VK_ACCESS_TRANSFER_READ_BIT},
+    ])
+    info = ffi.new("VkRenderPassCreateInfo*", {
+        "sType": L.VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO,
+        "attachmentCount": 2, "pAttachments": att, "subpassCount": 1, "pSubpasses": subpass,
+        "dependencyCount": 2, "pDependencies": deps})
+    out = ffi.new("VkRenderPass*")
+    check_result(lib.vkCreateRenderPass(ctx.device, info, ffi.NULL, out), "vkCreateRenderPass",
+                 what="create_forward_render_pass")
     return out[0]
 
 

@@ -4,11 +4,17 @@ One frame (:meth:`Renderer.render`), after the BufferSystem submitted the frame'
 the BindingSystem wrote the slot's descriptors:
 
 1. ``target.acquire(slot)``: the image to draw (``None``: minimised/out of date, skip).
-2. Record the slot's command buffer: every pass's ``record_compute`` (before the render pass:
-   particle simulation and its barriers), the deferred render pass (``record_scene`` in
-   subpass 0, ``record_light`` in subpass 1), then every ``after_passes`` entry's
-   ``record_after`` (outside the render pass: the compute particle path's splat and composite),
-   then a screenshot copy if one was requested.
+2. Record the slot's command buffer phase by phase (the target's layout, see
+   :mod:`engine.render.phases`): ``compute`` before the render pass, then each subpass's phase
+   (``scene`` and ``light`` of the deferred layout, ``forward`` of the forward one). In each
+   phase the legacy :attr:`Renderer.passes` hooks run first (``record_compute``,
+   ``record_scene``, ``record_light``, ``record_forward``: raw command buffers), then the passes
+   added with :meth:`Renderer.add_pass`, each handed the :class:`~engine.render.draw.DrawContext`.
+   Each pass is wrapped in a debug-utils label (validation on) and followed by a timestamp
+   (GPU time per pass, :mod:`engine.render.gpu_timing`). After the render pass, every
+   :attr:`Renderer.after_passes` entry's ``record_after`` (the compute particle path's splat
+   and composite), labelled and timed the same way. Then a screenshot copy if one was
+   requested, and the copy of the frame's timestamps.
 3. Submit through the manager's frames (numbered on the queue timeline, so ``begin_frame``
    can wait for the slot), waiting on the acquire semaphore at colour output and signalling
    the image's render-finished semaphore.
@@ -22,6 +28,7 @@ only after ``begin_frame`` waited for that slot.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,12 +38,22 @@ from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, Mana
 from engine.device.barriers import image_barrier
 from engine.device.interrupts import defers_interrupts
 from engine.device.vk import check_result, ffi, lib, vk
-from engine.errors import EngineError
+from engine.errors import EngineError, InvalidOptionError
+from engine.render.draw import DrawContext
+from engine.render.gpu_timing import DebugLabels, PassTimer
+from engine.render.phases import DEFERRED, PhaseInfo, TargetLayout
 from engine.render.render_pass import CLEAR_COLOR
+
+_LEGACY_HOOKS = {"compute": "record_compute", "scene": "record_scene", "light": "record_light",
+                 "forward": "record_forward"}
+"""The FramePass hook recorded in each phase (a legacy pass lacking one is skipped)."""
 
 
 class FramePass(Protocol):
-    """What a pass records; each method is called once per rendered frame."""
+    """A legacy pass (``renderer.passes``): raw command-buffer hooks, each called once per
+    rendered frame in its phase of a deferred target (a forward target calls
+    ``record_compute`` and, where the object has one, ``record_forward``). New passes use
+    :meth:`Renderer.add_pass` and the :class:`~engine.render.draw.DrawContext` instead."""
 
     def record_compute(self, cmd: Any, slot: int) -> None:
         """Outside the render pass, before it (dispatches and their barriers)."""
@@ -82,12 +99,33 @@ class Renderer:
             :class:`~engine.render.swapchain.SwapchainTarget` (not owned).
     """
 
-    def __init__(self, manager: BufferManager, target: RenderTarget) -> None:
+    def __init__(self, manager: BufferManager, target: RenderTarget, *,
+                 gpu_timing: bool = True) -> None:
+        if gpu_timing.__class__ is not bool:
+            raise InvalidOptionError(f"Renderer(gpu_timing={gpu_timing!r}): pass True or False.")
         self.manager = manager
         self.ctx = manager.context
         self.target = target
+        self.layout: TargetLayout = getattr(target, "layout", DEFERRED)
+        """The target's phases: ``compute``, then one per subpass (see engine.render.phases)."""
         self.passes: list[FramePass] = []
         self.after_passes: list[AfterPass] = []
+        """Work recorded after the render pass (``record_after``), in order, each timed."""
+        """Legacy passes (``record_compute``/``record_scene``/``record_light`` hooks, raw
+        command buffers), recorded before the passes of :meth:`add_pass` in each phase."""
+        self._added: list[tuple[str, str, Callable[[DrawContext], None]]] = []
+        self._plan_key: tuple[Any, ...] = ()
+        self._plan: list[tuple[PhaseInfo, list[tuple[str, bool, Any]]]] = []
+        self._stamps = 0
+        self.draw_context = DrawContext(self)
+        """The recorder handed to the passes of :meth:`add_pass` (valid during their call)."""
+        self._timer: PassTimer | None = None
+        timer = PassTimer(self.ctx, manager.frames_in_flight)
+        if gpu_timing and timer.supported:
+            self._timer = timer
+        self.timestamp_valid_bits = timer.valid_bits
+        self.timestamp_period_ns = timer.period_ns
+        self._labels = DebugLabels(self.ctx)
         self.frames_rendered = 0
         self.frames_skipped = 0
         self._shot_request = False
@@ -96,13 +134,15 @@ class Renderer:
         """The manager's frame slots: the renderer records into a command buffer of the
         current slot and submits through them."""
         self._cmd_array = ffi.new("VkCommandBuffer[1]")
-        self._clears = ffi.new("VkClearValue[3]")
+        attachments = 1 + max(len(p.colors) for p in self.layout.subpasses)
+        self._clears = ffi.new("VkClearValue[]", attachments)
         for c in range(4):
             self._clears[0].color.float32[c] = CLEAR_COLOR[c]
-        self._clears[2].depthStencil.depth = 1.0  # the surface attachment clears to 0 (sky)
+        # The last attachment is depth (1.0); the G-buffer surface clears to 0 (sky).
+        self._clears[attachments - 1].depthStencil.depth = 1.0
         self._rp_begin = ffi.new("VkRenderPassBeginInfo*", {
             "sType": vk.VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO,
-            "clearValueCount": 3, "pClearValues": self._clears})
+            "clearValueCount": attachments, "pClearValues": self._clears})
         self._viewport = ffi.new("VkViewport*", {"minDepth": 0.0, "maxDepth": 1.0})
         self._scissor = ffi.new("VkRect2D*")
         self._wait_sem = ffi.new("VkSemaphore[1]")
@@ -123,6 +163,118 @@ class Renderer:
             "imageSubresource": {"aspectMask": vk.VK_IMAGE_ASPECT_COLOR_BIT, "layerCount": 1},
             "imageExtent": {"depth": 1}})
 
+    # --- passes ----------------------------------------------------------------------------
+
+    def add_pass(self, pass_: Any, *, phase: str, name: str | None = None) -> str:
+        """Record ``pass_`` every frame in ``phase`` of the target's layout.
+
+        ``pass_`` is a callable taking the :class:`~engine.render.draw.DrawContext`, or an
+        object with a ``record(dc)`` method. Passes of a phase run in the order they were
+        added, after the legacy :attr:`passes`. ``name`` (default: the object's ``name``
+        attribute, else its class or function name) labels the pass in debug labels, GPU
+        timings and :meth:`statistics`; it must be unique. Returns the name.
+        """
+        what = "Renderer.add_pass"
+        info = self.layout.phase(phase, what)
+        fn = pass_ if callable(pass_) and not hasattr(pass_, "record") else getattr(
+            pass_, "record", None)
+        if not callable(fn):
+            raise InvalidOptionError(f"{what}: {pass_!r} is neither callable nor has a "
+                                     "record(dc) method.")
+        if name is None:
+            name = getattr(pass_, "name", None) or getattr(pass_, "__name__", None) \
+                or type(pass_).__name__
+        if not isinstance(name, str) or not name:
+            raise InvalidOptionError(f"{what}: name={name!r} must be a non-empty str.")
+        if any(n == name for n, _, _ in self._added):
+            raise InvalidOptionError(f"{what}: a pass named {name!r} exists already; pass "
+                                     "another name=.")
+        self._added.append((name, info.name, fn))
+        return name
+
+    def remove_pass(self, name: str) -> None:
+        """Stop recording the pass added as ``name`` (from the next frame on)."""
+        for i, (n, _, _) in enumerate(self._added):
+            if n == name:
+                del self._added[i]
+                return
+        raise InvalidOptionError(f"Renderer.remove_pass: no pass named {name!r}; passes: "
+                                 f"{', '.join(n for n, _, _ in self._added) or 'none'}.")
+
+    def pass_names(self) -> dict[str, list[str]]:
+        """Per phase, the names of the passes recorded there (legacy ones first)."""
+        self._update_plan()
+        return {phase.name: [n for n, _, _ in entries] for phase, entries in self._plan}
+
+    def _update_plan(self) -> None:
+        key = (tuple(self.passes), tuple(self._added), tuple(self.after_passes))
+        if key == self._plan_key:
+            return
+        names: dict[str, int] = {}
+        legacy_names = []
+        for p in self.passes:
+            base = type(p).__name__
+            names[base] = names.get(base, 0) + 1
+            legacy_names.append(base if names[base] == 1 else f"{base}#{names[base]}")
+        plan = []
+        stamps = 0
+        for phase in self.layout.phases:
+            hook = _LEGACY_HOOKS.get(phase.name)
+            entries: list[tuple[str, bool, Any]] = []
+            for label, p in zip(legacy_names, self.passes, strict=True):
+                fn = getattr(p, hook, None) if hook else None
+                if fn is not None:
+                    entries.append((label, True, fn))
+            entries += [(n, False, fn) for n, ph, fn in self._added if ph == phase.name]
+            plan.append((phase, entries))
+            stamps += len(entries) + 1 if entries else 0
+        if self.after_passes:
+            stamps += len(self.after_passes) + 1
+        self._plan, self._stamps, self._plan_key = plan, stamps, key
+
+    # --- statistics ------------------------------------------------------------------------
+
+    def statistics(self) -> dict[str, Any]:
+        """Frames rendered/skipped, and GPU time per pass (ms: median, mean, p95 over the
+        last frames) from the timestamp queries (``gpu`` is None with ``gpu_timing=False`` or
+        where the queue has no timestamps)."""
+        return {"frames_rendered": self.frames_rendered, "frames_skipped": self.frames_skipped,
+                "layout": self.layout.name, "passes": self.pass_names(),
+                "debug_labels": self._labels.enabled,
+                "gpu": None if self._timer is None else self._timer.statistics()}
+
+    def format_statistics(self) -> str:
+        """:meth:`statistics` as a small table (GPU ms per pass)."""
+        stats = self.statistics()
+        lines = [f"renderer: {stats['frames_rendered']} frames rendered, "
+                 f"{stats['frames_skipped']} skipped, {stats['layout']} layout, debug labels "
+                 f"{'on' if stats['debug_labels'] else 'off'}"]
+        gpu = stats["gpu"]
+        if gpu is None:
+            lines.append("  GPU timing off")
+            return "\n".join(lines)
+        lines.append(f"  GPU time per pass over {gpu['frames']} frames "
+                     f"(timestamps, {gpu['timestamp_period_ns']:g} ns/tick, "
+                     f"{gpu['missed']} not ready):")
+        lines.append(f"  {'pass':<28}{'median ms':>11}{'mean ms':>10}{'p95 ms':>10}")
+        for name, s in gpu["passes"].items():
+            lines.append(f"  {name:<28}{s['median_ms']:>11.3f}{s['mean_ms']:>10.3f}"
+                         f"{s['p95_ms']:>10.3f}")
+        f = gpu["frame_ms"]
+        lines.append(f"  {'(frame, first to last)':<28}{f['median_ms']:>11.3f}"
+                     f"{f['mean_ms']:>10.3f}{f['p95_ms']:>10.3f}")
+        return "\n".join(lines)
+
+    def print_statistics(self) -> None:
+        """Print :meth:`format_statistics` on stdout."""
+        print(self.format_statistics())  # noqa: T201
+
+    def pass_median_ms(self) -> dict[str, float]:
+        """GPU median milliseconds per pass (empty without timing)."""
+        if self._timer is None:
+            return {}
+        return {n: s["median_ms"] for n, s in self._timer.statistics()["passes"].items()}
+
     # --- per frame -------------------------------------------------------------------------
 
     @defers_interrupts
@@ -134,6 +286,7 @@ class Renderer:
             self.frames_skipped += 1
             return False
         submitted = self.frames.timeline.last_serial
+        self._update_plan()
         try:
             self._record_and_submit(slot, index)
         except BaseException:
@@ -150,31 +303,66 @@ class Renderer:
         target = self.target
         what = "Renderer.render"
         cmd = self.frames.command_buffer(what=what)
-        passes = self.passes
-        for p in passes:
-            p.record_compute(cmd, slot)
+        plan = self._plan
+        timer = self._timer
+        if timer is not None:
+            timer.begin(cmd, slot, self._stamps)
         width, height = target.width, target.height
-        rp = self._rp_begin
-        rp.renderPass = target.render_pass
-        rp.framebuffer = target.framebuffer(index)
-        rp.renderArea.extent.width = width
-        rp.renderArea.extent.height = height
-        lib.vkCmdBeginRenderPass(cmd, rp, vk.VK_SUBPASS_CONTENTS_INLINE)
-        vp = self._viewport
-        vp.width, vp.height = float(width), float(height)
-        self._scissor.extent.width, self._scissor.extent.height = width, height
-        lib.vkCmdSetViewport(cmd, 0, 1, vp)
-        lib.vkCmdSetScissor(cmd, 0, 1, self._scissor)
-        for p in passes:
-            p.record_scene(cmd, slot)
-        lib.vkCmdNextSubpass(cmd, vk.VK_SUBPASS_CONTENTS_INLINE)
-        for p in passes:
-            p.record_light(cmd, slot)
-        lib.vkCmdEndRenderPass(cmd)
-        for after in self.after_passes:
-            after.record_after(cmd, slot, index)
+        dc = self.draw_context
+        labels = self._labels if self._labels.enabled else None
+        in_pass = False
+        for phase, entries in plan:
+            if phase.subpass is not None:
+                if not in_pass:
+                    rp = self._rp_begin
+                    rp.renderPass = target.render_pass
+                    rp.framebuffer = target.framebuffer(index)
+                    rp.renderArea.extent.width = width
+                    rp.renderArea.extent.height = height
+                    lib.vkCmdBeginRenderPass(cmd, rp, vk.VK_SUBPASS_CONTENTS_INLINE)
+                    vp = self._viewport
+                    vp.width, vp.height = float(width), float(height)
+                    self._scissor.extent.width, self._scissor.extent.height = width, height
+                    lib.vkCmdSetViewport(cmd, 0, 1, vp)
+                    lib.vkCmdSetScissor(cmd, 0, 1, self._scissor)
+                    in_pass = True
+                else:
+                    lib.vkCmdNextSubpass(cmd, vk.VK_SUBPASS_CONTENTS_INLINE)
+            if timer is not None and entries:
+                timer.stamp(cmd, slot, None)
+            for name, legacy, fn in entries:
+                if labels is not None:
+                    labels.begin(cmd, name)
+                if legacy:
+                    fn(cmd, slot)
+                else:
+                    dc.begin(cmd, slot, phase, width, height)
+                    try:
+                        fn(dc)
+                    finally:
+                        dc.end()
+                if labels is not None:
+                    labels.end(cmd)
+                if timer is not None:
+                    timer.stamp(cmd, slot, name)
+        if in_pass:
+            lib.vkCmdEndRenderPass(cmd)
+        if self.after_passes:
+            if timer is not None:
+                timer.stamp(cmd, slot, None)
+            for after in self.after_passes:
+                name = getattr(after, "name", type(after).__name__)
+                if labels is not None:
+                    labels.begin(cmd, name)
+                after.record_after(cmd, slot, index)
+                if labels is not None:
+                    labels.end(cmd)
+                if timer is not None:
+                    timer.stamp(cmd, slot, name)
         if self._shot_request:
             self._record_screenshot(cmd, index)
+        if timer is not None:
+            timer.end(cmd, slot)
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what=what)
         self._cmd_array[0] = cmd
         submit = self._submit
@@ -188,6 +376,8 @@ class Renderer:
             submit.waitSemaphoreCount = 1
             submit.signalSemaphoreCount = 1
         self.frames.submit(cmd, what=what, submit_info=submit)
+        if timer is not None:
+            timer.submitted(slot)
 
     def _abandon(self, slot: int, index: int) -> None:
         """A pass raised while the frame was recorded. Its command buffer is never submitted
@@ -279,3 +469,5 @@ class Renderer:
         if self._shot is not None and not self.manager.closed and self._shot[0].alive:
             self.manager.destroy_buffer(self._shot[0])
         self._shot = None
+        if self._timer is not None:
+            self._timer.destroy()

@@ -26,6 +26,7 @@ from engine.device.context import GraphicsContext
 from engine.device.vk import UINT64_MAX, check_result, ffi, lib, vk
 from engine.errors import WindowError
 from engine.render.images import GBuffer, create_view
+from engine.render.phases import DEFERRED, TargetLayout, as_layout
 from engine.render.render_pass import create_framebuffer, create_render_pass
 from engine.render.window import Window
 
@@ -38,7 +39,9 @@ class SwapchainTarget:
     final_layout = vk.VK_IMAGE_LAYOUT_PRESENT_SRC_KHR
 
     def __init__(self, ctx: GraphicsContext, window: Window, frames_in_flight: int, *,
-                 vsync: bool = False) -> None:
+                 vsync: bool = False, layout: TargetLayout | str = DEFERRED) -> None:
+        self.layout = as_layout(layout, "SwapchainTarget")
+        """The target's phases (compute, then one per subpass): DEFERRED or FORWARD."""
         self.ctx = ctx
         self.window = window
         self.vsync = vsync
@@ -73,7 +76,8 @@ class SwapchainTarget:
             self._check_support()
             self.color_format, self.color_space = self._choose_format()
             self.present_mode = self._choose_present_mode()
-            self.render_pass = create_render_pass(ctx, self.color_format, self.final_layout)
+            self.render_pass = create_render_pass(ctx, self.color_format, self.final_layout,
+                                                  self.layout)
             self._acquired = [self._semaphore() for _ in range(frames_in_flight)]
             self._create()
         except BaseException:
@@ -184,7 +188,7 @@ class SwapchainTarget:
         check_result(lib.vkGetSwapchainImagesKHR(ctx.device, self.swapchain, n, images),
                      "vkGetSwapchainImagesKHR", what="SwapchainTarget")
         self._images = [images[i] for i in range(n[0])]
-        self.gbuffer = GBuffer(ctx, width, height)
+        self.gbuffer = GBuffer(ctx, width, height, surface=self.layout is DEFERRED)
         self.generation += 1
         for image in self._images:
             view = create_view(ctx, image, self.color_format, vk.VK_IMAGE_ASPECT_COLOR_BIT,

@@ -26,21 +26,29 @@ from engine.device.vk import ffi, lib, vk
 from engine.errors import EngineError
 from engine.numbers import as_int
 from engine.render.images import COLOR_FORMAT, GBuffer, Image
+from engine.render.phases import DEFERRED, TargetLayout, as_layout
 from engine.render.render_pass import create_framebuffer, create_render_pass
 
 
 class OffscreenTarget:
-    """A headless colour image (B8G8R8A8_UNORM) plus the G-buffer, at a fixed size.
+    """A headless colour image (B8G8R8A8_UNORM) plus the G-buffer (or depth only), at a fixed
+    size.
 
     Args:
         ctx: the device.
         width, height: pixels.
+        layout: :data:`~engine.render.phases.DEFERRED` (default: picture + G-buffer + depth,
+            phases ``scene`` and ``light``) or :data:`~engine.render.phases.FORWARD` (picture +
+            depth, phase ``forward``), or their names.
     """
 
     final_layout = vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
     color_format = COLOR_FORMAT
 
-    def __init__(self, ctx: GraphicsContext, width: int, height: int) -> None:
+    def __init__(self, ctx: GraphicsContext, width: int, height: int, *,
+                 layout: TargetLayout | str = DEFERRED) -> None:
+        self.layout = as_layout(layout, "OffscreenTarget")
+        """The target's phases (compute, then one per subpass)."""
         self.ctx = ctx
         self.width, self.height = width, height
         self.generation = 1
@@ -50,7 +58,8 @@ class OffscreenTarget:
         self.color: Image | None = None
         self.gbuffer: GBuffer | None = None
         try:
-            self.render_pass = create_render_pass(ctx, COLOR_FORMAT, self.final_layout)
+            self.render_pass = create_render_pass(ctx, COLOR_FORMAT, self.final_layout,
+                                                  self.layout)
             self._create_images(width, height)
         except BaseException:
             self.destroy()
@@ -62,7 +71,7 @@ class OffscreenTarget:
                            vk.VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT
                            | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
                            vk.VK_IMAGE_ASPECT_COLOR_BIT, "offscreen.color")
-        self.gbuffer = GBuffer(ctx, width, height)
+        self.gbuffer = GBuffer(ctx, width, height, surface=self.layout is DEFERRED)
         self._framebuffer = create_framebuffer(
             ctx, self.render_pass, [self.color.view, *self.gbuffer.views()], width, height)
         self.width, self.height = width, height

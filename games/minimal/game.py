@@ -11,14 +11,12 @@ import numpy as np
 
 import engine.render as render
 from engine import BufferManager, GlobalUboSet, GraphicsContext, Phase, ResourceBinder, add_system
-from engine.device.vk import ffi, lib, vk
 from engine.render.swapchain import SwapchainTarget
 from engine.render.window import Window, display_available, required_instance_extensions
-from engine.shaders.compiler import compile_glsl, shader_path
+from engine.shaders.compiler import shader_path
 from systems import BindingSystem, BufferSystem, InputSystem, RenderSystem
 
 SPIN = np.dtype([("tint", "<f4", 4), ("angle", "<f4")])  # minimal.vert's "Spin" (checked)
-GRAPHICS = vk.VK_PIPELINE_BIND_POINT_GRAPHICS
 
 
 @dataclass
@@ -42,25 +40,18 @@ class SpinSystem(esper.Processor):
 
 
 class TrianglePass:
-    """Recorded by the Renderer each frame: pipeline, this slot's descriptor set, 3 vertices."""
-    def __init__(self, binder: ResourceBinder, render_pass: object, spin: GlobalUboSet) -> None:
-        codes = {s: compile_glsl(shader_path(f"minimal.{s}")) for s in ("vert", "frag")}
-        self.binder, self.pid = binder, binder.register_pipeline("minimal", list(codes.values()))
-        binder.bind_uniform_buffer_named(self.pid, "Spin", spin, dtype=SPIN)  # by GLSL name
-        desc = render.GraphicsPipelineDesc(  # the renderer's scene subpass has 2 attachments:
-            "minimal", depth_test=False, color_attachments=2)  # the picture and a G-buffer
-        self.pipeline = render.GraphicsPipeline(
-            binder.context, desc, codes, binder.pipeline_layout(self.pid), render_pass)
-        binder.adopt(self.pid, self.pipeline)  # destroyed with the binder
+    """Recorded each frame in the scene phase: the pipeline, this slot's sets, one draw."""
+    def __init__(self, binder: ResourceBinder, renderer: render.Renderer | render.OffscreenTarget,
+                 spin: GlobalUboSet) -> None:
+        # The scene phase writes the picture and the G-buffer (checked against minimal.frag).
+        self.pipeline = render.DrawPipeline(
+            binder, renderer, "minimal", vertex_shader=shader_path("minimal.vert"),
+            fragment_shader=shader_path("minimal.frag"), phase="scene", depth_test=False)
+        binder.bind_uniform_buffer_named(self.pipeline.id, "Spin", spin, dtype=SPIN)  # by name
 
-    def record_scene(self, cmd: object, slot: int) -> None:
-        lib.vkCmdBindPipeline(cmd, GRAPHICS, self.pipeline.handle)
-        sets = self.binder.descriptor_set_array(self.pid, slot)  # written by BindingSystem
-        lib.vkCmdBindDescriptorSets(cmd, GRAPHICS, self.pipeline.layout, 0, 1, sets, 0, ffi.NULL)
-        lib.vkCmdDraw(cmd, 3, 1, 0, 0)
-
-    def record_compute(self, cmd: object, slot: int) -> None: ...
-    def record_light(self, cmd: object, slot: int) -> None: ...
+    def record(self, dc: render.DrawContext) -> None:
+        dc.bind_pipeline(self.pipeline)  # and this slot's descriptor sets (BindingSystem wrote)
+        dc.draw(3)                       # no vertex buffer: minimal.vert uses gl_VertexIndex
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx.add_close_hook(target.destroy)  # the context destroys it (and the renderer) first
         # 2. One uniform buffer per frame slot (host-visible), and the pass that draws with it.
         spin, renderer = GlobalUboSet(manager, SPIN, name="Spin"), render.Renderer(manager, target)
-        renderer.passes = [TrianglePass(binder, target.render_pass, spin)]
+        renderer.add_pass(TrianglePass(binder, renderer, spin), phase="scene", name="triangle")
         ctx.add_close_hook(renderer.destroy)
         # 3. The esper world: one entity, and each system at its phase of the frame.
         esper.create_entity(Spinner(speed=1.5))

@@ -51,7 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=None, help="stop after N frames")
     p.add_argument("--screenshot", default=None, help="write the last frame to this PNG")
     p.add_argument("--stats", action="store_true", help="print BufferManager statistics")
-    p.add_argument("--timing", action="store_true", help="print frame-time summary (JSON)")
+    p.add_argument("--timing", action="store_true",
+                   help="print frame-time summary and GPU ms per pass (JSON)")
+    p.add_argument("--no-gpu-timing", action="store_true",
+                   help="no timestamp queries per pass (to measure what they cost)")
     p.add_argument("--device", default=None, help="GPU index or name fragment")
     p.add_argument("--particles", type=int, default=10_000, help="particle slots")
     p.add_argument("--lights", type=int, default=64, help="lights in the level")
@@ -122,7 +125,8 @@ class WispApp:
         self.particles_path = path
         self.stack = RenderStack(self.manager, self.binder, self.target, level.vertices,
                                  particles=self.args.particles, inputs=self.inputs,
-                                 particles_path=path)
+                                 particles_path=path,
+                                 gpu_timing=not getattr(self.args, "no_gpu_timing", False))
         self.particles, self.lights = self.stack.particles, self.stack.lights
         self.renderer = self.stack.renderer
         self.autopilot = AutopilotSystem(self.game)
@@ -205,10 +209,12 @@ def main(argv: list[str] | None = None) -> int:
             summary: dict[str, Any] = dict(times.summary(skip=min(60, len(times.ms) // 4)))
             summary.update(device=app.ctx.device_name, width=args.width, height=args.height,
                            particles=app.particles.count, lights=app.lights.count,
-                           headless=app.headless, particles_path=app.particles_path)
+                           headless=app.headless, particles_path=app.particles_path,
+                           gpu_pass_ms=app.renderer.pass_median_ms())
             sys.stdout.write(json.dumps(summary) + "\n")
         if args.stats:
             app.manager.print_statistics()
+            app.renderer.print_statistics()
         if args.memory_map:
             try:
                 memory_map = importlib.import_module("engine.memory.map_picture")
