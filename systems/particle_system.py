@@ -60,6 +60,12 @@ class ParticleSystem(esper.Processor):
             "particle_emitters", self.max_emitters * EMITTER_DTYPE.itemsize,
             BufferStrategy.DEVICE_LOCAL, BufferUsage.STORAGE, EMITTER_DTYPE))
         self.params = BufferSet(manager, SIM_PARAMS_DTYPE, name="SimParams")
+        self.stats = manager.create_buffer(BufferConfig(
+            "particle_stats", 16, BufferStrategy.DEVICE_LOCAL, BufferUsage.STORAGE,
+            np.dtype(np.uint32)))
+        """``ParticleStats``: word 0 is the number of particles alive after the frame's
+        simulation (counted on the GPU, cleared by the particle pass before each dispatch;
+        read it without stalling with ``read_async`` or a ReadbackRequest)."""
         self.gravity = gravity
         self.time = 0.0
         self.frame = 0
@@ -220,7 +226,7 @@ class ParticleSystem(esper.Processor):
         """Retire the buffers (frame-safe)."""
         if self.manager.closed:
             return
-        for buf in (self.particles, self.emitters):
+        for buf in (self.particles, self.emitters, self.stats):
             if buf.alive:
                 self.manager.destroy_buffer(buf)
         self.params.destroy()

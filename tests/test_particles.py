@@ -136,3 +136,23 @@ def test_particle_layouts_match_the_shader_reflection():
     check_element_dtype(EMITTER_DTYPE, refl.binding("EmitterBuffer").block, rule="std430")
     check_dtype(SIM_PARAMS_DTYPE, refl.binding("SimParams").block, rule="std140")
     assert (PARTICLE_DTYPE.itemsize, EMITTER_DTYPE.itemsize) == (64, 96)
+
+
+def test_the_gpu_counts_the_live_particles_and_the_count_reads_back_late(scene):
+    """ParticleStats.alive equals the particles alive in the buffer, frame after frame, and a
+    ReadbackRequest delivers it a few frames late without any fence wait."""
+    from components.readback import ReadbackRequest
+    from systems.readback_system import ReadbackSystem
+
+    ps = scene.stack.particles
+    ReadbackSystem.install(scene.manager)
+    request = ReadbackRequest(ps.stats, size=4, dtype=np.uint32, every=1)
+    esper.create_entity(request)
+    fountain(max_particles=300)
+    fountain(x=2.0, rate=0.0, max_particles=200, lifetime=5.0)
+    for _ in range(6):
+        scene.step(4)
+        assert int(scene.manager.read_array(ps.stats)[0]) == ps.alive_count()
+    assert request.latest is not None and request.arrived >= 10
+    assert 0 < int(request.latest[0]) <= 500
+    assert scene.manager.statistics().readback_fence_waits == 0

@@ -6,6 +6,8 @@
 // ground bounce, colour ramp and fade. The random stream is a hash of (slot, frame number), so
 // a run is deterministic. Dispatch: 2D when one row of groups would exceed
 // maxComputeWorkGroupCount[0]; `row_stride` is the invocations per row.
+// ParticleStats.alive counts the particles alive after this step (one atomic per workgroup
+// on a shared count; the host clears it each frame and reads it back a few frames later).
 layout(local_size_x = 256) in;
 
 struct Particle {              // std430, 64 bytes
@@ -50,6 +52,15 @@ layout(std430, set = 0, binding = 2) readonly buffer EmitterBuffer {
     Emitter emitters[];
 };
 
+layout(std430, set = 0, binding = 3) buffer ParticleStats {
+    uint alive;                // particles alive after this frame's step
+    uint pad0;
+    uint pad1;
+    uint pad2;
+} stats;
+
+shared uint group_alive;
+
 uint hash(uint x) {
     x ^= x >> 16; x *= 0x7feb352dU; x ^= x >> 15; x *= 0x846ca68bU; x ^= x >> 16;
     return x;
@@ -67,11 +78,7 @@ vec3 rand_dir(inout uint state) {
     return vec3(r * cos(a), z, r * sin(a));
 }
 
-void main() {
-    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * params.row_stride;
-    if (i >= params.particle_count) {
-        return;
-    }
+bool simulate(uint i) {
     Particle p = particles[i];
     Emitter e = emitters[p.emitter];
     float dt = params.dt;
@@ -114,4 +121,20 @@ void main() {
         }
     }
     particles[i] = p;
+    return p.pos_life.w > 0.0;
+}
+
+void main() {
+    if (gl_LocalInvocationIndex == 0) {
+        group_alive = 0;
+    }
+    barrier();
+    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * params.row_stride;
+    if (i < params.particle_count && simulate(i)) {
+        atomicAdd(group_alive, 1u);
+    }
+    barrier();
+    if (gl_LocalInvocationIndex == 0 && group_alive > 0) {
+        atomicAdd(stats.alive, group_alive);
+    }
 }

@@ -57,6 +57,7 @@ class ParticleSource(Protocol):
 
     particles: ManagedBuffer
     emitters: ManagedBuffer
+    stats: ManagedBuffer
     params: BufferSet
     count: int
     groups: tuple[int, int, int]
@@ -184,6 +185,7 @@ class ParticlePass:
                                          element_dtype=PARTICLE_DTYPE)
         binder.bind_storage_buffer_named(self.compute_id, "EmitterBuffer", source.emitters,
                                          element_dtype=EMITTER_DTYPE)
+        binder.bind_storage_buffer_named(self.compute_id, "ParticleStats", source.stats)
         self.compute = ComputePipeline(binder, self.compute_id)
         self.pipeline = _pipeline(
             binder, target, "particles.draw", "particle_draw", global_ubo, phase=self.phase,
@@ -193,6 +195,7 @@ class ParticlePass:
 
     def record_compute(self, dc: DrawContext) -> None:
         source = self.source
+        dc.fill_buffer(source.stats, 0)  # the alive count starts at 0 each frame
         if not source.count:
             return
         dc.dispatch(self.compute, source.groups)

@@ -14,7 +14,9 @@ import sys
 from typing import Any
 
 import esper
+import numpy as np
 
+from components.readback import ReadbackRequest
 from engine.binding.binder import ResourceBinder
 from engine.buffers.manager import BufferManager
 from engine.device.context import GraphicsContext
@@ -37,6 +39,7 @@ from games.wisp.rules import (
 )
 from games.wisp.world import Counts, build_level
 from systems.input_system import InputSystem
+from systems.readback_system import ReadbackSystem
 from systems.render_stack import RenderStack
 
 FIXED_DT = 1.0 / 60.0
@@ -136,7 +139,13 @@ class WispApp:
         add_system(MoveSystem(self.game), Phase.SIMULATE, 1)
         self.collect = CollectSystem(self.game)
         add_system(self.collect, Phase.SIMULATE, 2)
-        self.hud = HudSystem(self.game, self.window)
+        # The live-particle count, counted on the GPU and read back a few frames late (never
+        # waited for): shown in the HUD.
+        ReadbackSystem.install(self.manager)
+        self.live_particles = ReadbackRequest(self.particles.stats, size=4, dtype=np.uint32,
+                                              every=15)
+        esper.create_entity(self.live_particles)
+        self.hud = HudSystem(self.game, self.window, live_particles=self.live_particles)
         add_system(self.hud, Phase.END, 50)
 
     # --- running ---------------------------------------------------------------------------
@@ -221,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 memory_map.save_memory_map(app.manager, args.memory_map)
             except (ImportError, AttributeError) as exc:
                 sys.stderr.write(f"--memory-map: not available ({exc})\n")
-        sys.stdout.write(title_for(app.game, times.summary()["fps"]) + "\n")
+        sys.stdout.write(title_for(app.game, times.summary()["fps"], app.hud.live) + "\n")
     finally:
         app.close()
     return 0

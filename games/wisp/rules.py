@@ -223,8 +223,12 @@ class HudSystem(esper.Processor):
     So what the title says after N frames does not depend on how fast the machine is.
     """
 
-    def __init__(self, game: GameState, window: Any, *, refresh_frames: int = 15) -> None:
+    def __init__(self, game: GameState, window: Any, *, refresh_frames: int = 15,
+                 live_particles: Any = None) -> None:
         self.game, self.window = game, window
+        self.live_particles = live_particles
+        """A ReadbackRequest of the particle count (``latest[0]``), or None."""
+        self.live: int | None = None
         self.refresh_frames = refresh_frames
         self._last = time.perf_counter()
         self._frames = 0
@@ -244,13 +248,18 @@ class HudSystem(esper.Processor):
                 self.fps = self._frames / (now - self._last)
             self._last, self._frames = now, 0
         self._shown = shown
-        self.text = title_for(game, self.fps)
+        latest = None if self.live_particles is None else self.live_particles.latest
+        self.live = None if latest is None else int(latest[0])
+        self.text = title_for(game, self.fps, self.live)
         if self.window is not None:
             self.window.set_title(self.text)
 
 
-def title_for(game: GameState, fps: float) -> str:
+def title_for(game: GameState, fps: float, live_particles: int | None = None) -> str:
+    """The window title; ``live_particles`` (counted on the GPU, read back a few frames
+    late) is shown when known."""
     status = {PAUSED: "  [PAUSED: P to resume]", WON: "  YOU WIN! R: play again",
               LOST: "  GAME OVER. R: try again"}.get(game.state, "")
+    live = "" if live_particles is None else f"  |  {live_particles} particles"
     return (f"Wisp  |  score {game.score}/{game.goal}  |  lives {max(0, game.lives)}  |  "
-            f"{game.time_left:4.0f} s  |  {fps:5.1f} FPS{status}")
+            f"{game.time_left:4.0f} s  |  {fps:5.1f} FPS{live}{status}")
