@@ -50,7 +50,7 @@ nitpicky = True
 # Types of other projects: without intersphinx (no network in the build) there is nothing to
 # link them to, so they are shown as plain names.
 nitpick_ignore_regex = [
-    (r"py:.*", r"(numpy|np|esper|cffi|pytest|_pytest|pathlib|collections\.abc|typing|"
+    (r"py:.*", r"(numpy|np|esper|cffi|pytest|_pytest|pathlib|collections|typing|"
                r"enum|dataclasses|threading|types|os)(\..*)?"),
     (r"py:.*", r"(Any|Callable|Iterator|Iterable|Sequence|Mapping|NoReturn|Self|TypeVar|"
                r"ParamSpec|P|R|T|Path|NDArray|ndarray|dtype|DTypeLike)"),

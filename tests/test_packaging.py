@@ -115,7 +115,8 @@ def test_mypy_sees_the_installed_librarys_types(wheel, tmp_path):
 
 def run_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """This interpreter in ``folder`` (first on sys.path), the checkout after it."""
-    env = clean_env(PYTHONPATH=str(ROOT))
+    env = clean_env()  # keeps other PYTHONPATH entries (the GPU machine's package folder)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     return subprocess.run([sys.executable, *args], cwd=folder, env=env, capture_output=True,
                           text=True, timeout=300)
 

@@ -15,7 +15,8 @@ def test_readme_api_tour_runs_and_prints_the_statistics(validation, capsys):
     assert code, "the API tour has a python block"
     exec(compile(code.group(1), "README.md (API tour)", "exec"), {})
     out = capsys.readouterr().out
-    assert "['EmitterBuffer', 'ParticleBuffer', 'SimParams', 'params']" in out
+    assert ("['EmitterBuffer', 'ParticleBuffer', 'ParticleStats', 'SimParams', 'params', "
+            "'stats']") in out
     assert "Buffer Manager Statistics" in out and "resizes                      1" in out
     validation.assert_clean("running the README's API tour")
 

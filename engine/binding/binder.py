@@ -22,10 +22,11 @@ How it works:
 
 Dynamic bindings: ``register_pipeline(..., dynamic={names})`` makes those uniform/storage
 buffer bindings ``*_BUFFER_DYNAMIC`` in the set layout (SPIR-V cannot say so), and only a
-:class:`~engine.buffers.uniform_ring.UniformRing` binds there (:meth:`bind_ring_named`: one
-block's range over each slot's ring buffer, written once per slot). Each bind of the sets then
-takes one offset per dynamic binding, by set and binding number; :meth:`dynamic_offset_array`
-checks them against the ring (a block pushed in the current frame for that slot) and fills a
+:class:`~engine.buffers.uniform_ring.UniformRing` binds there
+(:meth:`ResourceBinder.bind_ring_named`: one block's range over each slot's ring buffer,
+written once per slot). Each bind of the sets then takes one offset per dynamic binding, by
+set and binding number; :meth:`ResourceBinder.dynamic_offset_array` checks them against the
+ring (a block pushed in the current frame for that slot) and fills a
 prebuilt ``uint32_t[]`` for ``vkCmdBindDescriptorSets``.
 
 A bound buffer that is destroyed: the ``"destroyed"`` event marks its bindings dead, and every
@@ -403,9 +404,9 @@ class ResourceBinder(Unshareable):
                   graphics: bool = True, dynamic_offsets: Any = None) -> None:
         """Record ``vkCmdBindDescriptorSets`` of every set of slot ``frame_index`` (set 0
         first) at the graphics bind point (``graphics=False``: compute), with the checked
-        dynamic offsets (:meth:`dynamic_offset_array`; none for a pipeline without dynamic
-        bindings). For recording objects other than ``ComputePipeline.record``, which does
-        this itself.
+        dynamic offsets (:meth:`ResourceBinder.dynamic_offset_array`; none for a pipeline
+        without dynamic bindings). For recording objects other than
+        ``ComputePipeline.record``, which does this itself.
 
         Raises (recording nothing): InvalidDataError (not a command buffer of an engine
         pool), FrameStateError (not recording), BufferDestroyedError, DynamicOffsetError,

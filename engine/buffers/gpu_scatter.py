@@ -10,7 +10,7 @@ dispatch with one invocation per 32-bit word writes them. The recorder
 copies, behind a barrier, and falls back to the region copy for a scatter that a later copy
 of the same batch writes or reads (call order must hold).
 
-Vulkan objects are made on first use and destroyed by :meth:`destroy`: one descriptor set
+Vulkan objects are made on first use and destroyed by :meth:`GpuScatter.destroy`: one descriptor set
 layout (two storage buffers), a pipeline layout with 20 bytes of push constants, the compute
 pipeline, and descriptor pools per frame slot, reset when the slot is recycled (its GPU work
 is complete); a slot whose pool is full gets another pool.

@@ -26,11 +26,12 @@ the slot's buffer; the ring resets that slot's cursor at its first push of the n
 reset: rings not used in a frame cost nothing). Within a frame every byte is written at most once
 and only *before* its offset is handed out; the binder accepts only offsets of blocks already
 pushed into the slot in the current frame, so GPU work never reads a block that is written after
-it was recorded. Writes go through :meth:`BufferManager.append_blocks` (one strided numpy copy,
-flushed where the memory is not coherent).
+it was recorded. Writes go through
+:meth:`~engine.buffers.manager.BufferManager.append_blocks` (one strided numpy copy, flushed
+where the memory is not coherent).
 
-Lifetime: :meth:`close` retires the per-slot buffers frame-safely (they are freed once the GPU
-finished the frame that retired them); a closed ring raises
+Lifetime: :meth:`UniformRing.close` retires the per-slot buffers frame-safely (they are freed
+once the GPU finished the frame that retired them); a closed ring raises
 :class:`~engine.errors.RingClosedError`, as does a ring whose manager was closed.
 """
 

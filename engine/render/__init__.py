@@ -1,5 +1,6 @@
 """Rendering: targets (offscreen, window swapchain; deferred or forward layout), the draw API
-(:class:`DrawPipeline`, :class:`VertexInput`, :class:`DrawContext`), GPU time per pass, the
+(:class:`~engine.render.draw.DrawPipeline`, :class:`~engine.render.draw.VertexInput`,
+:class:`~engine.render.draw.DrawContext`), GPU time per pass, the
 frame loop, screenshots. See :mod:`engine.render.renderer` for one frame and
 :mod:`engine.render.frame_loop` for the frame loop."""
 

@@ -379,9 +379,11 @@ class DrawPipeline:
         cull: ``"none"``, ``"back"`` or ``"front"``; front_face: ``"ccw"`` or ``"cw"``.
 
     Attributes:
-        id: the binder's pipeline id; phase: the phase name; strides: bytes per binding;
+        id: the binder's pipeline id.
+        phase: the phase name.
+        strides: bytes per vertex binding.
         push_constants: the push-constant block names accepted by
-        :meth:`DrawContext.push_constants` (variable and type names).
+            :meth:`DrawContext.push_constants` (variable and type names).
     """
 
     def __init__(self, binder: ResourceBinder, renderer: Renderer | Any, name: str, *,
@@ -629,7 +631,7 @@ class DrawContext:
 
     Attributes (read them, do not assign): ``slot`` (the frame slot: index of per-slot
     buffers), ``phase`` (the phase's name), ``width``/``height`` (the target's pixels).
-    Valid only during the callback; calls after it raise :class:`DrawStateError`.
+    Valid only during the callback; calls after it raise :class:`~engine.errors.DrawStateError`.
     """
 
     def __init__(self, renderer: Renderer) -> None:

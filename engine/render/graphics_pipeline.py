@@ -25,6 +25,7 @@ BLEND_ALPHA = "alpha"
 """``src * src.a + dst * (1 - src.a)`` (colour); alpha ``src + dst * (1 - src.a)``: draw back
 to front."""
 BLEND_MODES = (BLEND_OPAQUE, BLEND_ADDITIVE, BLEND_ALPHA)
+"""The blend modes a pipeline takes (opaque, additive, alpha)."""
 
 _STAGE_BITS = {"vert": vk.VK_SHADER_STAGE_VERTEX_BIT, "frag": vk.VK_SHADER_STAGE_FRAGMENT_BIT}
 
@@ -45,8 +46,9 @@ class GraphicsPipelineDesc:
 
     ``vertex_bindings`` are ``(binding, stride_bytes)`` pairs (per vertex) or
     ``(binding, stride_bytes, input_rate)`` triples (``VK_VERTEX_INPUT_RATE_INSTANCE`` steps
-    once per instance). ``blend`` (one of :data:`BLEND_MODES`) applies to each of
-    ``color_attachments`` attachments, or is a tuple with one mode per attachment.
+    once per instance). ``blend`` (one of :data:`~engine.render.graphics_pipeline.BLEND_MODES`)
+    applies to each of ``color_attachments`` attachments, or is a tuple with one mode per
+    attachment.
     """
 
     name: str

@@ -14,7 +14,7 @@ threaded (0.35-0.6 us a sprite). This path draws the same sprites in compute ins
     the binder rewrites this slot's descriptors at once (the BINDINGS phase already ran).
 render pass
     Scene and light volumes as usual; the sprite draw is off. The depth attachment is stored.
-``record_after`` (after the render pass, :attr:`Renderer.after_passes`)
+``record_after`` (after the render pass, :attr:`~engine.render.renderer.Renderer.after_passes`)
     1. The depth image goes READ_ONLY -> TRANSFER_SRC (after the fragment tests wrote it) and
        is copied into ``particles.scene_depth`` (one float per pixel, row-major).
     2. ``particle_splat.comp``, one invocation per particle slot, behind a barrier from every

@@ -60,7 +60,8 @@ class TargetLayout:
     phases: tuple[PhaseInfo, ...]
 
     def phase(self, name: object, what: str) -> PhaseInfo:
-        """The phase called ``name``; :class:`UnknownPhaseError` lists the phases otherwise."""
+        """The phase called ``name``; :class:`~engine.errors.UnknownPhaseError` lists the
+        phases otherwise."""
         for p in self.phases:
             if name == p.name:
                 return p
