@@ -65,7 +65,10 @@ def test_a_program_of_the_docs_runs_and_prints_what_the_page_shows(
 DEVICE_INDEPENDENT = ("particles generation", "=== Buffer", "frame ", "live buffers",
                       "  device_local", "  host_visible", "pending destroy", "uploads this frame",
                       "host writes this frame", "descriptor writes", "created / destroyed",
-                      "resizes", "uploads total", "peaks")
+                      "resizes", "peaks")
+"""Lines of the tour's statistics every device prints alike. Not "uploads total": on a GPU
+with DEVICE_LOCAL|HOST_VISIBLE memory the first frame's write goes in place (nothing is in
+flight yet), so one upload fewer is staged."""
 
 
 def test_the_buffer_tour_prints_what_its_page_shows():

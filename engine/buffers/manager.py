@@ -387,12 +387,15 @@ class BufferManager(Unshareable):
 
     def _idle_for(self, handle: Any) -> bool:
         """True when a host write into ``handle``'s memory races nothing: no copy into it is
-        recorded or queued, and every submission so far has completed (polled, no wait)."""
+        recorded or queued, and every submission so far is known complete. "Known" means
+        waited for (a frame slot's wait, a read-back), not polled: whether a write goes in
+        place or through staging then depends only on the calls made, not on how fast the GPU
+        is (set-up before the first frame, after a blocking read, or every frame with one
+        frame in flight)."""
         if handle in self._pending_dst or self.frames.has_queued:
             return False
         timeline = self._timeline
-        return timeline.completed >= timeline.last_serial or \
-            timeline.poll() >= timeline.last_serial
+        return timeline.completed >= timeline.last_serial
 
     def _stage(self, handle: Any, offset: int, data: Any, nbytes: int) -> None:
         """Copy ``data`` into this frame's staging ring and queue the GPU copy to ``handle``.
@@ -1165,8 +1168,10 @@ class BufferManager(Unshareable):
             self._counters.readbacks_completed += 1
 
     def _collect_reads(self) -> None:
-        """Give back the temporaries of completed reads whose Readback was dropped unread."""
-        completed = self._timeline.poll()
+        """Give back the temporaries of reads whose Readback was dropped unread, once their
+        copy is known complete (waited for: begin_frame's slot wait; no poll here, so what
+        the hazard checks know does not depend on the GPU's speed)."""
+        completed = self._timeline.completed
         for ref, pending in list(self._reads):
             if ref() is None and pending.serial and pending.serial <= completed:
                 self._release_read(pending)
