@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import resource
 
+import pytest
+
 from games.wisp.app import WispApp, parse_args
 
 SOAK = os.environ.get("ENGINE_SOAK") == "1"
@@ -32,10 +34,11 @@ def snapshot(app: WispApp) -> dict[str, float]:
             "staging_capacity": stats.staging_capacity}
 
 
+@pytest.mark.parametrize("path", ["sprites", "compute"])
 def test_headless_game_runs_long_with_flat_memory_and_no_validation_message(vk_context,
-                                                                            validation):
+                                                                            validation, path):
     args = parse_args(["--headless", "--width", "320", "--height", "180", "--particles", "4000",
-                       "--lights", "32"])
+                       "--lights", "32", "--particles-path", path])
     app = WispApp(args, context=vk_context)
     try:
         app.step(WARMUP)
@@ -55,6 +58,7 @@ def test_headless_game_runs_long_with_flat_memory_and_no_validation_message(vk_c
     growth = last["rss_mib"] - first["rss_mib"]
     assert growth < (24 if SOAK else 16), f"RSS grew by {growth:.1f} MiB over {FRAMES} frames: " \
         f"{[round(s['rss_mib'], 1) for s in samples]}"
-    print(f"soak: {FRAMES} frames, RSS {first['rss_mib']:.1f} -> {last['rss_mib']:.1f} MiB, "
-          f"buffers {first['live_buffers']} -> {last['live_buffers']}")
+    print(f"soak ({path}): {FRAMES} frames, RSS {first['rss_mib']:.1f} -> "
+          f"{last['rss_mib']:.1f} MiB, buffers {first['live_buffers']} -> "
+          f"{last['live_buffers']}")
 
