@@ -149,6 +149,7 @@ class BufferManager(Unshareable):
             slot.resets.append(pools)
             self._scatter_pools[slot.index] = pools
         self._recorder = CopyRecorder(self._gpu_scatter)
+        self._scatter_queued = False  # a scatter dispatch waits in self._ops
         self._ops: list[CopyOp] = []
         self._live: dict[ManagedBuffer, BufferRecord] = {}
         """Live buffers -> their records (creation order); the one way from a buffer to its
@@ -482,6 +483,7 @@ class BufferManager(Unshareable):
                                            rec.capacity)
                         self._ops.append(CopyOp(chunk.handle, staged, rec.handle, first, span,
                                                 scatter=plan))
+                        self._scatter_queued = True
                         self._pending_dst.add(rec.handle)
                         counters.uploads += 1
                         counters.upload_bytes += nbytes
@@ -991,7 +993,10 @@ class BufferManager(Unshareable):
             return 0
         self.require_open("submit_uploads")
         cmd = frames.command_buffer(what="submit_uploads")
-        self._recorder.record(cmd, ops, self._scatter_pools[frames.current.index])
+        scatters = self._scatter_queued
+        self._recorder.record(cmd, ops, self._scatter_pools[frames.current.index]
+                              if scatters else None)
+        self._scatter_queued = False
         self._pending_dst.clear()  # recorded: frames.has_queued covers them from here
         check_result(lib.vkEndCommandBuffer(cmd), "vkEndCommandBuffer", what="submit_uploads")
         # Sent first in the frame's next submission (its render), or at end_frame.
