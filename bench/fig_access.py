@@ -119,25 +119,21 @@ def compute_upload(session: Session) -> dict[str, Any]:
                                                BufferUsage.UNIFORM)) for i in range(N_BLOCKS)]
     temp = np.empty((N_PARTICLES, 8), np.float32)
 
-    def ours(f: int) -> None:
-        m.begin_frame()
-        t0 = time.perf_counter()
-        with particles.map_write(np.float32) as view:
-            _expression(base, drift, f, view.reshape(N_PARTICLES, 8))
-        m.update_rows(blocks, plan[f % len(plan)], block_src)
-        m.submit_uploads()
-        spent[0] += time.perf_counter() - t0
-        m.end_frame()
+    def mapped(target: BufferSet) -> Any:
+        """A frame of the expression written into ``target``'s slot by ``map_write``."""
+        def frame(f: int) -> None:
+            m.begin_frame()
+            t0 = time.perf_counter()
+            with target.map_write(np.float32) as view:
+                _expression(base, drift, f, view.reshape(N_PARTICLES, 8))
+            m.update_rows(blocks, plan[f % len(plan)], block_src)
+            m.submit_uploads()
+            spent[0] += time.perf_counter() - t0
+            m.end_frame()
 
-    def ours_wc(f: int) -> None:
-        m.begin_frame()
-        t0 = time.perf_counter()
-        with particles_wc.map_write(np.float32) as view:
-            _expression(base, drift, f, view.reshape(N_PARTICLES, 8))
-        m.update_rows(blocks, plan[f % len(plan)], block_src)
-        m.submit_uploads()
-        spent[0] += time.perf_counter() - t0
-        m.end_frame()
+        return frame
+
+    ours, ours_wc = mapped(particles), mapped(particles_wc)
 
     def ours_update(f: int) -> None:
         m.begin_frame()

@@ -248,10 +248,9 @@ def check_read_range(buffer: ManagedBuffer, offset: int, size: Any, call: str) -
     return value
 
 
-def check_read_array(buffer: ManagedBuffer, dtype: Any, offset: Any, count: Any
-                     ) -> tuple[np.dtype[Any], int | None]:
-    """``read_array``'s dtype and element count (the caller checked the buffer is live)."""
-    what = f"read_array({buffer.name!r})"
+def element_dtype(buffer: ManagedBuffer, dtype: Any, what: str) -> np.dtype[Any]:
+    """``dtype`` as a numpy dtype of fixed-size numeric elements (None: the buffer's dtype,
+    else bytes), or InvalidDataError naming ``what``."""
     try:
         dt = np.dtype(dtype if dtype is not None else (buffer.dtype or np.uint8))
     except (TypeError, ValueError):
@@ -260,6 +259,14 @@ def check_read_array(buffer: ManagedBuffer, dtype: Any, offset: Any, count: Any
     if dt.hasobject or dt.itemsize == 0:
         raise InvalidDataError(f"{what}: dtype {dt} has no fixed-size numeric elements; use "
                                "numeric fields only.")
+    return dt
+
+
+def check_read_array(buffer: ManagedBuffer, dtype: Any, offset: Any, count: Any
+                     ) -> tuple[np.dtype[Any], int | None]:
+    """``read_array``'s dtype and element count (the caller checked the buffer is live)."""
+    what = f"read_array({buffer.name!r})"
+    dt = element_dtype(buffer, dtype, what)
     if count is None:
         return dt, None
     value = as_int(count)
@@ -344,14 +351,7 @@ def check_typed_range(buffer: ManagedBuffer, dtype: Any, offset: Any, count: Any
     dtype, else bytes) at byte ``offset``; ``count=None`` means as many whole elements as fit.
     For a typed buffer the offset is a multiple of its element size (as for writes)."""
     what = f"{call}({buffer.name!r})"
-    try:
-        dt = np.dtype(dtype if dtype is not None else (buffer.dtype or np.uint8))
-    except (TypeError, ValueError):
-        raise InvalidDataError(f"{what}: dtype {dtype!r} is not a numpy dtype; pass e.g. "
-                               "np.float32 or a structured dtype.") from None
-    if dt.hasobject or dt.itemsize == 0:
-        raise InvalidDataError(f"{what}: dtype {dt} has no fixed-size numeric elements; use "
-                               "numeric fields only.")
+    dt = element_dtype(buffer, dtype, what)
     start = coerce_offset(offset, buffer, call)
     if buffer.dtype is not None and start % buffer.dtype.itemsize:
         raise_misaligned(buffer, start, call)

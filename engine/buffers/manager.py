@@ -405,11 +405,7 @@ class BufferManager(Unshareable):
         call ``begin_frame``) a full ring is drained first: the queued copies are submitted,
         the queue waited for, and the ring reused, so staging stays bounded.
         """
-        ring = self._ring()
-        if not self.frames.frame_open and self._ops and not ring.fits(nbytes):
-            self.submit_uploads()
-            self.frames.wait_idle_and_recycle(what="update_buffer (staging drained)")
-        chunk, staged = ring.allocate(nbytes)
+        chunk, staged = self._reserve_staging(nbytes, "update_buffer")
         memmove(chunk.ptr + staged, data, nbytes)  # one copy into the staging ring
         self._ops.append(CopyOp(chunk.handle, staged, handle, offset, nbytes))
         self._pending_dst.add(handle)
