@@ -67,7 +67,6 @@ class Model:
         self.host_write_frame: int | None = None
         self.entity: int | None = None
         self.mutations = 0
-        self.gpu_read_frame: int | None = None  # write frame of the last read_async
 
 
 class BufferMachine(RuleBasedStateMachine):
@@ -96,6 +95,7 @@ class BufferMachine(RuleBasedStateMachine):
         self.copy_region = ffi.new("VkBufferCopy*")
         self.kept: list = []  # (view, model, generation) of map_write views kept after use
         self.reads: list = []  # (Readback, snapshot, model, mutations at the call)
+        self.gpu_read_frame: int | None = None  # write frame of the last read_async
 
         # A UniformRing: per slot, the frame its model counts and the blocks pushed in it.
         self.ring = UniformRing(self.manager, RING_BLOCK, RING_CAPACITY, name="ring")
@@ -155,11 +155,11 @@ class BufferMachine(RuleBasedStateMachine):
                 model.host_write_frame = frame
         assert buf.generation == model.generation
 
-    @staticmethod
-    def _maybe_hazard(model: Model, frame: int) -> bool:
-        """A host write may meet a same-frame hazard (HostWriteHazardError) when a read of the
-        buffer was submitted in its write frame and the manager has not seen it complete."""
-        return model.strategy.is_host and model.gpu_read_frame == frame
+    def _maybe_hazard(self, model: Model, frame: int) -> bool:
+        """A host write may meet a same-frame hazard (HostWriteHazardError) when GPU work was
+        submitted in its write frame (a read_async of any buffer: the manager does not know
+        what the work reads) and the manager has not seen it complete."""
+        return model.strategy.is_host and self.gpu_read_frame == frame
 
     @staticmethod
     def _attempt(call, expect: type[Exception] | None, maybe_hazard: bool) -> bool:  # type: ignore[no-untyped-def]
@@ -264,7 +264,7 @@ class BufferMachine(RuleBasedStateMachine):
                 return
             raise AssertionError("read_async of a destroyed buffer must raise")
         rb = self.manager.read_async(buf)
-        model.gpu_read_frame = self._write_frame()
+        self.gpu_read_frame = self._write_frame()
         self.reads.append((rb, bytes(model.data), model, model.mutations))
 
     @rule(wait=st.booleans())
