@@ -22,6 +22,12 @@ light subpass) or ``"compute"`` (:class:`~engine.render.particle_splat.ParticleS
 atomics splat and a composite after the render pass). :meth:`RenderStack.set_particles_path`
 switches between them at any frame boundary; the compute pass and its buffers are created the
 first time it is chosen.
+
+Lights are applied one of two ways (``lighting``): ``"volumes"`` (one additive octagon per
+light in the light subpass) or ``"compute"``
+(:class:`~engine.render.tiled_lighting.TiledLightingPass`: a tiled dispatch after the render
+pass and a composite of the lit tiles). :meth:`RenderStack.set_lighting_path` switches at any
+frame boundary, the same way. Both lighting paths work with both particle paths.
 """
 
 from __future__ import annotations
@@ -35,6 +41,12 @@ from engine.render.layouts import GLOBAL_UBO_DTYPE
 from engine.render.particle_splat import ParticleSplatPass, check_particles_path
 from engine.render.passes import LightVolumePass, ParticlePass, ScenePass, add_passes
 from engine.render.renderer import Renderer
+from engine.render.tiled_lighting import (
+    DEFAULT_LIGHT_TILE,
+    TiledLightingPass,
+    check_light_tile,
+    check_lighting_path,
+)
 from engine.schedule import Phase, add_system
 from systems.binding_system import BindingSystem
 from systems.buffer_system import BufferSystem
@@ -57,14 +69,19 @@ class RenderStack:
         ambient: ambient light RGB.
         particles_path: ``"sprites"`` or ``"compute"`` (see the module docstring).
         gpu_timing: timestamp queries per pass (the renderer's ``statistics()``).
+        lighting: ``"volumes"`` or ``"compute"`` (see the module docstring).
+        light_tile: tile edge in pixels of the compute lighting path (8 or 16).
     """
 
     def __init__(self, manager: BufferManager, binder: ResourceBinder, target: Any,
                  scene_vertices: Any, *, particles: int = 10_000, light_capacity: int = 64,
                  inputs: InputSystem | None = None,
                  ambient: tuple[float, float, float] = (0.09, 0.1, 0.14),
-                 particles_path: str = "sprites", gpu_timing: bool = True) -> None:
+                 particles_path: str = "sprites", gpu_timing: bool = True,
+                 lighting: str = "volumes", light_tile: int = DEFAULT_LIGHT_TILE) -> None:
         check_particles_path(particles_path, "RenderStack")
+        check_lighting_path(lighting, "RenderStack")
+        self.light_tile = check_light_tile(light_tile, "RenderStack")
         self.manager, self.binder, self.target = manager, binder, target
         self.particles = ParticleSystem(manager, capacity=max(64, particles))
         self.lights = LightingSystem(manager, capacity=light_capacity)
@@ -77,6 +94,9 @@ class RenderStack:
         self.splat_pass: ParticleSplatPass | None = None
         self.particles_path = "sprites"
         self.set_particles_path(particles_path)
+        self.tiled_lighting: TiledLightingPass | None = None
+        self.lighting = "volumes"
+        self.set_lighting_path(lighting)
         self.buffers = BufferSystem.install(manager)
         self.inputs = inputs
         if inputs is not None:
@@ -106,11 +126,30 @@ class RenderStack:
         self.particle_pass.draw_sprites = not compute
         self.particles_path = path
 
+    def set_lighting_path(self, path: str) -> None:
+        """Apply the lights as ``"volumes"`` or in ``"compute"`` from the next frame on (call
+        it between frames). InvalidOptionError for anything else (nothing changes)."""
+        path = check_lighting_path(path, "RenderStack.set_lighting_path")
+        self.manager.require_open("RenderStack.set_lighting_path")
+        compute = path == "compute"
+        if compute and self.tiled_lighting is None:
+            self.tiled_lighting = TiledLightingPass(self.binder, self.manager, self.lights,
+                                                    self.ubo, self.target, tile=self.light_tile)
+            self.renderer.passes.append(self.tiled_lighting)
+            self.renderer.after_passes.append(self.tiled_lighting)
+            self.renderer.after_passes.append(self.tiled_lighting.composite)
+        if self.tiled_lighting is not None:
+            self.tiled_lighting.enabled = compute
+        self.light_pass.enabled = not compute
+        self.lighting = path
+
     def close(self) -> None:
         """Wait for the GPU; free the renderer's objects and retire the stack's buffers."""
         self.renderer.destroy()
         if self.splat_pass is not None:
             self.splat_pass.destroy()
+        if self.tiled_lighting is not None:
+            self.tiled_lighting.destroy()
         if not self.manager.closed:
             self.particles.destroy()
             self.lights.destroy()

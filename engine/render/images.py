@@ -120,8 +120,11 @@ def create_view(ctx: GraphicsContext, image: Any, fmt: int, aspect: int, what: s
 class GBuffer:
     """The per-target attachments besides the colour image: the packed surface data and depth.
 
-    ``surface`` is transient (never stored); the light-volume subpass reads it as an input
-    attachment and tests against ``depth`` read-only. ``depth`` is stored and can be copied
+    ``surface``: the light-volume subpass reads it as an input attachment and tests against
+    ``depth`` read-only; the render pass stores it and leaves it SHADER_READ_ONLY, and the
+    compute lighting path (engine/render/tiled_lighting.py) reads it as a sampled image after
+    the pass (so it is not TRANSIENT: on a tiling GPU with lazily allocated memory that costs
+    its memory and a store of 8 bytes a pixel; desktop GPUs and lavapipe have no lazy memory). ``depth`` is stored and can be copied
     (TRANSFER_SRC): the compute particle path (engine/render/particle_splat.py) copies it to
     a buffer after the pass and tests its splats against it. One set serves every frame in flight:
     the render pass's external dependency orders frame N+1's writes after frame N's reads.
@@ -131,7 +134,7 @@ class GBuffer:
                  surface: bool = True) -> None:
         color_usage = (vk.VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT
-                       | vk.VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT)
+                       | vk.VK_IMAGE_USAGE_SAMPLED_BIT)
         depth_usage = (vk.VK_IMAGE_USAGE_DEPTH_STENCIL_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT)
         color_aspect = vk.VK_IMAGE_ASPECT_COLOR_BIT

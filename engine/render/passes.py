@@ -112,6 +112,9 @@ class LightVolumePass:
     side; the depth test (GREATER_OR_EQUAL, read-only, early) rejects pixels whose surface is
     out of reach behind the light, and the sky, before the fragment shader runs.
 
+    ``enabled`` False draws nothing (the compute lighting path,
+    :class:`~engine.render.tiled_lighting.TiledLightingPass`, applies the lights instead).
+
     The G-buffer is read through an input attachment in set 1, whose descriptor this pass
     writes itself (the binder handles buffers): once per slot at start, and again after the
     target recreated its attachments (``target.generation`` changed; the device was idle).
@@ -133,6 +136,7 @@ class LightVolumePass:
         self._write = ffi.new("VkWriteDescriptorSet*")
         self._written_generation = -1
         self.attachment_writes = 0
+        self.enabled = True
 
     def _write_attachments(self) -> None:
         info = self._image_info
@@ -156,7 +160,7 @@ class LightVolumePass:
         if self.target.generation != self._written_generation:
             self._write_attachments()
         count = self.lights.count
-        if not count:
+        if not count or not self.enabled:
             return
         dc.bind_pipeline(self.pipeline)
         dc.draw(LIGHT_VOLUME_VERTICES, count)

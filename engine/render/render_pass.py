@@ -4,7 +4,8 @@ Attachments (index: what, format, load/store):
 
 0. colour: the target image (offscreen or swapchain), cleared, stored.
 1. surface: R32G32_UINT packed G-buffer (albedo, emissive, normal, linear depth; see
-   :data:`~engine.render.images.GBUFFER_FORMAT`), cleared to 0 (= sky), not stored.
+   :data:`~engine.render.images.GBUFFER_FORMAT`), cleared to 0 (= sky), stored and left
+   SHADER_READ_ONLY (the compute lighting path reads it after the pass).
 2. depth: D32_SFLOAT, cleared to 1.0, stored (the compute particle path copies it after the
    pass; on desktop GPUs and lavapipe storing costs nothing measurable).
 
@@ -47,7 +48,7 @@ def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: in
     att = ffi.new("VkAttachmentDescription[3]")
     specs = [
         (color_format, L.VK_ATTACHMENT_STORE_OP_STORE, final_layout),
-        (GBUFFER_FORMAT, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
+        (GBUFFER_FORMAT, L.VK_ATTACHMENT_STORE_OP_STORE,
          L.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL),
         (DEPTH_FORMAT, L.VK_ATTACHMENT_STORE_OP_STORE,
          L.VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL),
@@ -91,9 +92,11 @@ def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: in
     depth_rw = (L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_READ_BIT
                 | L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT)
     deps = ffi.new("VkSubpassDependency[3]", [
-        {   # earlier frames (their G-buffer reads, colour writes, screenshot copy) -> scene
+        {   # earlier frames (their G-buffer reads, also by the compute lighting after the
+            # pass, colour writes, screenshot copy) -> scene
             "srcSubpass": L.VK_SUBPASS_EXTERNAL, "dstSubpass": SCENE_SUBPASS,
-            "srcStageMask": color_out | frag_tests | frag | L.VK_PIPELINE_STAGE_TRANSFER_BIT,
+            "srcStageMask": color_out | frag_tests | frag | L.VK_PIPELINE_STAGE_TRANSFER_BIT
+            | L.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
             "dstStageMask": color_out | frag_tests,
             "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT
             | L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT,

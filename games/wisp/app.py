@@ -25,6 +25,7 @@ from engine.render.particle_splat import choose_particles_path
 from engine.render.png import save_png
 from engine.render.swapchain import SwapchainTarget
 from engine.render.targets import OffscreenTarget
+from engine.render.tiled_lighting import choose_lighting_path
 from engine.render.tuning import keep_frame_memory
 from engine.render.window import Window, required_instance_extensions
 from engine.schedule import Phase, add_system
@@ -72,6 +73,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--particles-path", choices=("auto", "sprites", "compute"), default="auto",
                    help="draw particles as point sprites or in compute (atomics splat); auto: "
                         "the faster one for this device (engine/render/particle_splat.py)")
+    p.add_argument("--lighting", choices=("auto", "volumes", "compute"), default="auto",
+                   help="apply the lights as light volumes (raster, blended) or in one tiled "
+                        "compute dispatch; auto: the faster one for this device "
+                        "(engine/render/tiled_lighting.py)")
+    p.add_argument("--light-tile", type=int, choices=(8, 16), default=16,
+                   help="tile edge in pixels of the compute lighting path")
     return p.parse_args(argv)
 
 
@@ -126,9 +133,14 @@ class WispApp:
         if path == "auto":
             path = choose_particles_path(self.ctx, self.args.particles)
         self.particles_path = path
+        lighting = getattr(self.args, "lighting", "auto")
+        if lighting == "auto":
+            lighting = choose_lighting_path(self.ctx, self.args.lights)
+        self.lighting = lighting
         self.stack = RenderStack(self.manager, self.binder, self.target, level.vertices,
                                  particles=self.args.particles, inputs=self.inputs,
-                                 particles_path=path,
+                                 particles_path=path, lighting=lighting,
+                                 light_tile=getattr(self.args, "light_tile", 16),
                                  gpu_timing=self._wants_gpu_timing())
         self.particles, self.lights = self.stack.particles, self.stack.lights
         self.renderer = self.stack.renderer
@@ -227,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             summary.update(device=app.ctx.device_name, width=args.width, height=args.height,
                            particles=app.particles.count, lights=app.lights.count,
                            headless=app.headless, particles_path=app.particles_path,
+                           lighting=app.lighting, light_tile=app.stack.light_tile,
                            gpu_pass_ms=app.renderer.pass_median_ms())
             sys.stdout.write(json.dumps(summary) + "\n")
         if args.stats:

@@ -1,0 +1,402 @@
+"""The compute lighting path ("tiled deferred"): every light applied in one dispatch.
+
+The light-volume path (:class:`~engine.render.passes.LightVolumePass`) rasterises one additive
+octagon per light and blends every covered fragment into the picture. Each blended fragment
+costs raster and blend work besides the shader: on an H200 the raster/ROP units are few (256
+lights at 1080p: 1.11 ms), on lavapipe each fragment pays llvmpipe's binning, raster and blend
+(64 lights at 960x540: ~13 ms). This path does the same lighting in compute instead:
+
+render pass
+    The scene subpass writes colour (ambient + emissive) and the G-buffer surface as usual;
+    the light subpass draws no volumes (``LightVolumePass.enabled`` False), only the particle
+    sprites when that particle path is on. The surface is stored (STORE) and stays in
+    SHADER_READ_ONLY_OPTIMAL after the pass.
+``record_after`` (after the render pass, :attr:`~engine.render.renderer.Renderer.after_passes`)
+    1. ``light_tiled.comp``, one workgroup per :attr:`TiledLightingPass.tile` squared pixels,
+       behind the dispatch's barrier (every earlier write, the surface's attachment writes and
+       store included, before its reads; the previous frame's composite reads before its
+       writes): the tile's depth range from the surface, the lights culled against the tile in
+       batches of one light per invocation (the silhouette's screen rectangle, the volume's
+       depth test and the light's reach against the depth range) into shared memory, then
+       each pixel sums its tile's lights with the light volumes' maths (silhouette, depth
+       test, falloff, Lambert, glow). The sum goes to ``lighting.accum`` (RGB 10:10:10 unorm
+       per pixel) and one flag per tile to ``lighting.tiles``. Every pixel and flag is
+       written each dispatch, so nothing is cleared.
+    2. A one-subpass render pass over the colour image (LOAD, additive; the particle splat's
+       :func:`~engine.render.particle_splat.create_composite_render_pass`): one quad per tile,
+       instanced over all tiles; unlit tiles collapse in the vertex shader, unlit pixels
+       discard. It is timed apart as ``lighting.composite``.
+
+Equivalence: the dispatch reconstructs the surface point from the same packed depth and
+evaluates the same expressions per light; the differences left are rounding: the volumes
+round the picture to 8 bits after each light, the compute path once after the sum (10-bit
+sum, saturated at 1.0 as the UNORM target saturates anyway), and the volume's depth test
+compares the stored D32 depth where the compute path compares the G-buffer's 16-bit linear
+depth (it matters only for surfaces exactly at a volume's far side, which no light reaches).
+
+Synchronisation: the next frame's scene subpass writes the surface after this dispatch read
+it: the render pass's incoming external dependency includes the compute stage
+(engine/render/render_pass.py). The next frame's dispatch writes ``lighting.accum`` and
+``lighting.tiles`` after this frame's composite read them: the dispatch's barrier (all
+commands before it).
+
+Buffers (through the BufferManager, bound by name; statistics and the memory map show them):
+``lighting.accum`` DEVICE_LOCAL STORAGE, width x height x 4 bytes; ``lighting.tiles``
+DEVICE_LOCAL STORAGE, 4 bytes per tile. Both follow the target's size (``resize_buffer`` in
+``record_compute``, before the render pass, so the resize copies go ahead of the frame).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.binding.binder import ResourceBinder
+from engine.binding.pipelines import ComputePipeline
+from engine.buffers.manager import BufferManager
+from engine.buffers.sets import BufferSet
+from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
+from engine.device.context import GraphicsContext
+from engine.device.vk import ffi, lib, vk
+from engine.errors import InvalidOptionError
+from engine.render.graphics_pipeline import BLEND_ADDITIVE, GraphicsPipeline, GraphicsPipelineDesc
+from engine.render.layouts import GLOBAL_UBO_DTYPE, LIGHT_DTYPE
+from engine.render.particle_splat import create_composite_render_pass
+from engine.render.render_pass import create_framebuffer
+from engine.shaders.compiler import compile_glsl_source, shader_path
+
+LIGHTING_PATHS = ("volumes", "compute")
+"""The two ways to apply the lights; ``"auto"`` resolves to one with :func:`choose_lighting_path`."""
+LIGHT_TILES = (8, 16)
+"""Tile edges (pixels) the compute path is built for; one workgroup per tile."""
+DEFAULT_LIGHT_TILE = 16
+"""The tile edge used unless another is asked for (see :func:`choose_lighting_path`)."""
+ACCUM_BYTES_PER_PIXEL = 4
+"""One uint32 per pixel in ``lighting.accum``: RGB 10:10:10 unorm."""
+
+SOFTWARE_COMPUTE_MIN_LIGHTS = 1
+"""On lavapipe and other CPU devices, ``auto`` picks compute lighting from this many lights.
+
+Measured on lavapipe (this machine: 2 cores shared with other work, Wisp headless 960x540, 64
+lights, GPU timestamps per pass, medians over 600 frames, several runs): see
+:func:`choose_lighting_path` for the figures."""
+GPU_COMPUTE_MIN_LIGHTS = 1
+"""On a hardware GPU, ``auto`` picks compute lighting from this many lights (see
+:func:`choose_lighting_path`)."""
+
+
+def choose_lighting_path(ctx: GraphicsContext, lights: int) -> str:
+    """The faster lighting path for this device (the rule ``--lighting auto`` applies).
+
+    ``"compute"`` from :data:`SOFTWARE_COMPUTE_MIN_LIGHTS` lights on CPU devices
+    (``ctx.is_software``) and from :data:`GPU_COMPUTE_MIN_LIGHTS` on hardware GPUs, else
+    ``"volumes"`` (no lights: nothing to draw either way, and the volumes path creates
+    nothing).
+
+    Measurements (GPU ms per pass from timestamps, medians; the frame is the first to last
+    timestamp):
+
+    - lavapipe, Wisp headless 960x540, 64 lights, 10,000 particles: MEASUREMENTS_LAVAPIPE
+    - H200: the light volumes cost 1.11 ms at 1920x1080 with 256 lights (scene 0.55 ms):
+      the chip has few raster/ROP units and huge compute throughput, and the compute path's
+      work (one dispatch reading 8 bytes a pixel, writing 4, and a composite of the lit
+      tiles) is a few tens of microseconds of bandwidth there. Confirm with the commands in
+      BENCHMARKS.md ("Tiled compute lighting").
+    """
+    n = int(lights)
+    if ctx.is_software:
+        return "compute" if n >= SOFTWARE_COMPUTE_MIN_LIGHTS else "volumes"
+    return "compute" if n >= GPU_COMPUTE_MIN_LIGHTS else "volumes"
+
+
+def check_lighting_path(path: Any, what: str) -> str:
+    """``path`` if it is one of :data:`LIGHTING_PATHS`, else InvalidOptionError."""
+    if path.__class__ is not str or path not in LIGHTING_PATHS:
+        raise InvalidOptionError(f"{what}: lighting path {path!r} is not one of "
+                                 f"{', '.join(LIGHTING_PATHS)}; pass 'volumes' or 'compute'.")
+    return str(path)
+
+
+def check_light_tile(tile: Any, what: str) -> int:
+    """``tile`` if it is one of :data:`LIGHT_TILES` (an int, not a bool), else
+    InvalidOptionError."""
+    if tile.__class__ is not int or tile not in LIGHT_TILES:
+        raise InvalidOptionError(f"{what}: light tile {tile!r} is not one of "
+                                 f"{', '.join(map(str, LIGHT_TILES))} (pixels); pass 8 or 16.")
+    return int(tile)
+
+
+def tile_count(width: int, height: int, tile: int) -> int:
+    """Tiles of ``tile`` x ``tile`` pixels covering ``width`` x ``height``."""
+    return -(-width // tile) * -(-height // tile)
+
+
+def _spirv(name: str, tile: int) -> bytes:
+    """SPIR-V of the engine shader ``name`` with ``LIGHT_TILE`` defined as ``tile``."""
+    source = shader_path(name).read_text(encoding="utf-8")
+    first, _, rest = source.partition("\n")
+    stage = name.rsplit(".", 1)[1]
+    return compile_glsl_source(f"{first}\n#define LIGHT_TILE {tile}\n{rest}", stage, name=name)
+
+
+_COMPOSITE_STAGES = vk.VK_SHADER_STAGE_VERTEX_BIT | vk.VK_SHADER_STAGE_FRAGMENT_BIT
+
+
+class _LightSource(Protocol):
+    buffer: ManagedBuffer
+    count: int
+
+
+class _LightingTarget(Protocol):
+    width: int
+    height: int
+    generation: int
+    final_layout: int
+    color_format: int
+    gbuffer: Any
+
+    def color_view(self, index: int) -> Any: ...
+
+
+class _CompositeStep:
+    """The composite half of :class:`TiledLightingPass` as its own after-pass, so GPU timings
+    show it apart (``lighting.composite``)."""
+
+    name = "lighting.composite"
+
+    def __init__(self, owner: TiledLightingPass) -> None:
+        self.owner = owner
+
+    def record_after(self, cmd: Any, slot: int, index: int) -> None:
+        self.owner.record_composite(cmd, slot, index)
+
+
+class TiledLightingPass:
+    """Applies the LightingSystem's lights in compute (see the module docstring).
+
+    It is a :class:`~engine.render.renderer.FramePass` (``record_compute``: follow the target's
+    size) and an :class:`~engine.render.renderer.AfterPass` (``record_after``: the dispatch,
+    named ``lighting.tiled``); :attr:`composite` is a second AfterPass (the composite, named
+    ``lighting.composite``). ``enabled`` False makes every hook a no-op (the volumes light).
+
+    Args:
+        binder, manager: the ResourceBinder and BufferManager of the frame.
+        lights: the LightingSystem (``buffer``, ``count``).
+        global_ubo: the GlobalUbo set (camera matrices, time).
+        target: a deferred render target (its size, G-buffer surface, colour views, final
+            layout).
+        tile: tile edge in pixels, one of :data:`LIGHT_TILES`.
+
+    Lifetime: :meth:`destroy` (waits for the device) frees the render pass, framebuffers and
+    both buffers; the pipelines belong to the binder.
+    """
+
+    name = "lighting.tiled"
+
+    def __init__(self, binder: ResourceBinder, manager: BufferManager, lights: _LightSource,
+                 global_ubo: BufferSet, target: _LightingTarget, *,
+                 tile: int = DEFAULT_LIGHT_TILE) -> None:
+        what = "TiledLightingPass"
+        self.tile = check_light_tile(tile, what)
+        if getattr(target.gbuffer, "surface", None) is None:
+            raise InvalidOptionError(f"{what}: the target has no G-buffer surface (a forward "
+                                     "target); compute lighting needs a deferred target.")
+        self.binder, self.manager, self.lights, self.target = binder, manager, lights, target
+        self.ctx = manager.context
+        self.enabled = True
+        self.resizes = 0
+        """Times the buffers followed a new target size."""
+        self.surface_writes = 0
+        """Descriptor writes of the G-buffer surface (once per slot per target generation)."""
+        self.composite = _CompositeStep(self)
+        self._render_pass: Any = None
+        self._framebuffers: dict[int, Any] = {}
+        self._fb_generation = -1
+        self._written_generation = -1
+        self.accum: ManagedBuffer | None = None
+        self.tiles: ManagedBuffer | None = None
+        w, h = max(1, target.width), max(1, target.height)
+        self._size = (w, h)
+        try:
+            self.accum = manager.create_buffer(BufferConfig(
+                "lighting.accum", w * h * ACCUM_BYTES_PER_PIXEL, BufferStrategy.DEVICE_LOCAL,
+                BufferUsage.STORAGE))
+            self.tiles = manager.create_buffer(BufferConfig(
+                "lighting.tiles", tile_count(w, h, self.tile) * 4, BufferStrategy.DEVICE_LOCAL,
+                BufferUsage.STORAGE))
+            self.compute_id = binder.register_pipeline(
+                "lighting.tiled", [_spirv("light_tiled.comp", self.tile)])
+            binder.bind_uniform_buffer_named(self.compute_id, "GlobalUbo", global_ubo,
+                                             dtype=GLOBAL_UBO_DTYPE)
+            binder.bind_storage_buffer_named(self.compute_id, "LightBuffer", lights.buffer,
+                                             element_dtype=LIGHT_DTYPE)
+            binder.bind_storage_buffer_named(self.compute_id, "LightAccum", self.accum)
+            binder.bind_storage_buffer_named(self.compute_id, "LightTiles", self.tiles)
+            self.compute = ComputePipeline(binder, self.compute_id)
+            self._render_pass = create_composite_render_pass(self.ctx, target.color_format,
+                                                             target.final_layout)
+            codes = {"vert": _spirv("light_composite.vert", self.tile),
+                     "frag": _spirv("light_composite.frag", self.tile)}
+            self.composite_id = binder.register_pipeline("lighting.composite",
+                                                         list(codes.values()))
+            binder.bind_storage_buffer_named(self.composite_id, "LightAccum", self.accum)
+            binder.bind_storage_buffer_named(self.composite_id, "LightTiles", self.tiles)
+            self._layout = binder.pipeline_layout(self.composite_id)
+            desc = GraphicsPipelineDesc("lighting.composite", depth_test=False,
+                                        depth_write=False, blend=BLEND_ADDITIVE)
+            pipeline = GraphicsPipeline(self.ctx, desc, codes, self._layout, self._render_pass)
+            binder.adopt(self.composite_id, pipeline)
+            self._pipeline = pipeline.handle
+        except BaseException:
+            self.destroy()
+            raise
+        self._set_count = len(binder.descriptor_sets(self.composite_id, 0))
+        self._sets = [binder.descriptor_set_array(self.composite_id, f)
+                      for f in range(binder.frames_in_flight)]
+        # Prebuilt per-frame structs and arrays (fields mutated, nothing built per frame).
+        self._push = np.zeros(4, np.uint32)  # width, height, tiles_x, light_count
+        self._composite_push = ffi.new("uint32_t[3]")  # width, height, tiles_x
+        self._image_info = ffi.new("VkDescriptorImageInfo*")
+        self._write = ffi.new("VkWriteDescriptorSet*")
+        self._rp_begin = ffi.new("VkRenderPassBeginInfo*", {
+            "sType": vk.VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO,
+            "renderPass": self._render_pass})
+        self._viewport = ffi.new("VkViewport*", {"minDepth": 0.0, "maxDepth": 1.0})
+        self._scissor = ffi.new("VkRect2D*")
+        self._lit = False
+
+    # --- size and descriptors -------------------------------------------------------------
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels the buffers are sized for."""
+        return self._size
+
+    def _follow_target(self, slot: int) -> None:
+        """Resize both buffers to the target (generation + 1 each); the resize copies go ahead
+        of this frame's command buffer and this slot's descriptors are rewritten now."""
+        w, h = self.target.width, self.target.height
+        assert self.accum is not None and self.tiles is not None
+        self.manager.resize_buffer(self.accum, w * h * ACCUM_BYTES_PER_PIXEL)
+        self.manager.resize_buffer(self.tiles, tile_count(w, h, self.tile) * 4)
+        self._size = (w, h)
+        self.resizes += 1
+        self.manager.submit_uploads()
+        self.binder.update_frame(self.compute_id, slot)
+        self.binder.update_frame(self.composite_id, slot)
+
+    def _write_surface(self) -> None:
+        """Point set 1 of every slot at the target's G-buffer surface (sampled, read-only
+        layout). Called at the first frame and after the target recreated its images (the
+        device was idle then, so no slot's set is in use)."""
+        surface = self.target.gbuffer.surface
+        info = self._image_info
+        info.imageView = surface.view
+        info.imageLayout = vk.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL
+        w = self._write
+        w.sType = vk.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+        w.dstBinding = 0
+        w.descriptorCount = 1
+        w.descriptorType = vk.VK_DESCRIPTOR_TYPE_SAMPLED_IMAGE
+        w.pImageInfo = info
+        for slot in range(self.binder.frames_in_flight):
+            w.dstSet = self.binder.descriptor_sets(self.compute_id, slot)[1]
+            lib.vkUpdateDescriptorSets(self.binder.context.device, 1, w, 0, ffi.NULL)
+            self.surface_writes += 1
+        self._written_generation = self.target.generation
+
+    def _framebuffer(self, index: int) -> Any:
+        target = self.target
+        if target.generation != self._fb_generation:
+            self._destroy_framebuffers()  # the target recreated its images: the GPU is idle
+            self._fb_generation = target.generation
+        fb = self._framebuffers.get(index)
+        if fb is None:
+            fb = create_framebuffer(self.ctx, self._render_pass, [target.color_view(index)],
+                                    target.width, target.height)
+            self._framebuffers[index] = fb
+        return fb
+
+    # --- FramePass / AfterPass hooks --------------------------------------------------------
+
+    def record_compute(self, cmd: Any, slot: int) -> None:
+        """Follow the target's size (before the render pass: the resize copies go first)."""
+        if self.enabled and (self.target.width, self.target.height) != self._size:
+            self._follow_target(slot)
+
+    def record_scene(self, cmd: Any, slot: int) -> None:
+        """Nothing in the scene subpass."""
+
+    def record_light(self, cmd: Any, slot: int) -> None:
+        """Nothing in the light subpass (the dispatch follows the render pass)."""
+
+    def record_after(self, cmd: Any, slot: int, index: int) -> None:
+        """The tiled dispatch (see the module docstring); the composite records next."""
+        self._lit = False
+        count = self.lights.count
+        if not self.enabled or not count:
+            return
+        if self.target.generation != self._written_generation:
+            self._write_surface()
+        w, h = self._size
+        tile = self.tile
+        tiles_x, tiles_y = -(-w // tile), -(-h // tile)
+        push = self._push
+        push[0], push[1], push[2], push[3] = w, h, tiles_x, count
+        self.compute.record(cmd, slot, (tiles_x, tiles_y, 1), push_constants=push)
+        self._lit = True
+
+    def record_composite(self, cmd: Any, slot: int, index: int) -> None:
+        """Add the lit tiles to the picture (only after a dispatch in this frame)."""
+        if not self._lit:
+            return
+        w, h = self._size
+        tile = self.tile
+        tiles_x = -(-w // tile)
+        rp = self._rp_begin
+        rp.framebuffer = self._framebuffer(index)
+        rp.renderArea.extent.width, rp.renderArea.extent.height = w, h
+        lib.vkCmdBeginRenderPass(cmd, rp, vk.VK_SUBPASS_CONTENTS_INLINE)
+        vp = self._viewport
+        vp.width, vp.height = float(w), float(h)
+        self._scissor.extent.width, self._scissor.extent.height = w, h
+        lib.vkCmdSetViewport(cmd, 0, 1, vp)
+        lib.vkCmdSetScissor(cmd, 0, 1, self._scissor)
+        graphics = vk.VK_PIPELINE_BIND_POINT_GRAPHICS
+        lib.vkCmdBindPipeline(cmd, graphics, self._pipeline)
+        lib.vkCmdBindDescriptorSets(cmd, graphics, self._layout, 0, self._set_count,
+                                    self._sets[slot], 0, ffi.NULL)
+        cp = self._composite_push
+        cp[0], cp[1], cp[2] = w, h, tiles_x
+        lib.vkCmdPushConstants(cmd, self._layout, _COMPOSITE_STAGES, 0, 12, cp)
+        lib.vkCmdDraw(cmd, 6, tile_count(w, h, tile), 0, 0)
+        lib.vkCmdEndRenderPass(cmd)
+
+    # --- shutdown -------------------------------------------------------------------------
+
+    def _destroy_framebuffers(self) -> None:
+        device = self.ctx.device
+        for fb in self._framebuffers.values():
+            if device is not None:
+                lib.vkDestroyFramebuffer(device, fb, ffi.NULL)
+        self._framebuffers = {}
+
+    def destroy(self) -> None:
+        """Wait for the device; free framebuffers, the render pass and (frame-safe) the
+        buffers; the hooks record nothing afterwards. Idempotent; the binder destroys the
+        pipelines."""
+        self.enabled = False  # every hook is a no-op from now on
+        self._lit = False
+        device = self.ctx.device
+        if device is not None and (self._framebuffers or self._render_pass is not None):
+            self.ctx.wait_idle()
+        self._destroy_framebuffers()
+        if self._render_pass is not None and device is not None:
+            lib.vkDestroyRenderPass(device, self._render_pass, ffi.NULL)
+        self._render_pass = None
+        if not self.manager.closed:
+            for buf in (self.accum, self.tiles):
+                if buf is not None and buf.alive:
+                    self.manager.destroy_buffer(buf)
+        self.accum = self.tiles = None
