@@ -135,7 +135,6 @@ class RenderStack:
         if compute and self.tiled_lighting is None:
             self.tiled_lighting = TiledLightingPass(self.binder, self.manager, self.lights,
                                                     self.ubo, self.target, tile=self.light_tile)
-            self.renderer.passes.append(self.tiled_lighting)
             self.renderer.after_passes.append(self.tiled_lighting)
             self.renderer.after_passes.append(self.tiled_lighting.composite)
         if self.tiled_lighting is not None:

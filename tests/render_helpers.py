@@ -25,7 +25,7 @@ class MiniScene:
 
     def __init__(self, manager: BufferManager, *, width: int = 160, height: int = 96,
                  particles: int = 512, light_capacity: int = 4, vertices: Any = None,
-                 particles_path: str = "sprites") -> None:
+                 particles_path: str = "sprites", **stack_options: Any) -> None:
         self.manager = manager
         self.binder = ResourceBinder(manager.context, frames_in_flight=manager.frames_in_flight)
         self.target = OffscreenTarget(manager.context, width, height)
@@ -33,7 +33,8 @@ class MiniScene:
             vertices = meshes.ground(30.0, (0.6, 0.6, 0.6, 0.0))
         self.stack = RenderStack(manager, self.binder, self.target, vertices,
                                  particles=particles, light_capacity=light_capacity,
-                                 ambient=(0.02, 0.02, 0.02), particles_path=particles_path)
+                                 ambient=(0.02, 0.02, 0.02), particles_path=particles_path,
+                                 **stack_options)
         self.camera = esper.create_entity(Camera(eye=(0.0, 14.0, 10.0), target=(0.0, 0.0, 0.0)))
 
     def step(self, frames: int = 1, dt: float = 1 / 60) -> None:

@@ -47,10 +47,12 @@ layout(push_constant) uniform LightPush {
 const float SKY = 1.0e9;       // the light volumes' depth for "nothing drawn"
 const float ANY = 1.0e30;      // a depth limit every surface (and the sky) passes
 
+// The tile's light list: what the per-pixel rejection needs first (one vec4), the rest after.
+shared vec4 s_cull[BATCH];     // xy: silhouette centre (pixels), zw: silhouette units per pixel
+shared vec2 s_depth[BATCH];    // x: farthest surface depth the volume's depth test passes,
+                               // y: the light's view depth (its glow shows in front of surfaces)
 shared vec4 s_light[BATCH];    // xyz: world position, w: radius
 shared vec4 s_color[BATCH];    // rgb: colour * pulsed intensity, a: glow
-shared vec4 s_corner[BATCH];   // xy: silhouette centre (pixels), zw: silhouette units per pixel
-shared vec2 s_depth[BATCH];    // x: light's view depth, y: farthest surface the volume reaches
 shared uint s_count;
 shared uint s_zmin;            // the tile's nearest/farthest G-buffer depth (unorm16; sky
 shared uint s_zmax;            // = 65536)
@@ -91,6 +93,7 @@ void main() {
     vec2 tile1 = tile0 + float(LIGHT_TILE) - 1.0;
 
     vec3 sum = vec3(0.0);
+    bool listed = false;       // some light was on this tile's list (uniform in the group)
     for (uint base = 0U; base < pc.light_count; base += BATCH) {
         if (li == 0U) {
             s_count = 0U;
@@ -104,7 +107,7 @@ void main() {
             vec4 cv = ubo.view * vec4(center, 1.0);
             float dist = length(cv.xyz);
             bool keep = true;
-            vec4 corner;
+            vec4 corner;               // silhouette centre (pixels), units per pixel (x, y)
             float limit;
             vec4 rect;                 // pixel centres the silhouette covers: x0, y0, x1, y1
             if (dist <= radius * 1.05) {
@@ -120,10 +123,12 @@ void main() {
                 float vz = -cv.z;
                 vec2 centre_ndc = vec2(ubo.proj[0][0] * cv.x, ubo.proj[1][1] * cv.y) / vz;
                 vec2 centre_px = (centre_ndc + 1.0) * vec2(w, h) * 0.5;
+                // Silhouette units per pixel (the volume's corner coordinate is linear in
+                // screen space: the octagon lies at one view depth).
                 vec2 scale = vec2(2.0 / w, 2.0 / h) * vz
-                             / (vec2(ubo.proj[0][0], ubo.proj[1][1]) * half_size);
+                             / (abs(vec2(ubo.proj[0][0], ubo.proj[1][1])) * half_size);
                 corner = vec4(centre_px, scale);
-                vec2 ext = 1.0 / abs(scale);
+                vec2 ext = 1.0 / scale;
                 rect = vec4(centre_px - ext - 0.5, centre_px + ext - 0.5);
                 // The volume sits at the sphere's far side: surfaces beyond it fail its test.
                 vec4 back = ubo.proj * vec4(cv.xy, cv.z - radius, 1.0);
@@ -139,24 +144,25 @@ void main() {
                 float intensity = light.color_intensity.a
                                   * (1.0 - light.pulse.z * (0.5 + 0.5 * wave));
                 uint k = atomicAdd(s_count, 1U);
+                s_cull[k] = corner;
+                s_depth[k] = vec2(limit, -cv.z);
                 s_light[k] = light.position_radius;
                 s_color[k] = vec4(light.color_intensity.rgb * intensity, light.pulse.w);
-                s_corner[k] = corner;
-                s_depth[k] = vec2(-cv.z, limit);
             }
         }
         barrier();
         uint count = s_count;
+        listed = listed || count != 0U;
         for (uint k = 0U; k < count && inside; ++k) {
-            vec4 c = s_corner[k];
+            vec4 c = s_cull[k];
             vec2 d = (pixel - c.xy) * c.zw;
             float c2 = dot(d, d);
             vec2 ld = s_depth[k];
-            if (c2 >= 1.0 || depth > ld.y) {
+            if (c2 >= 1.0 || depth > ld.x) {
                 continue;              // outside the silhouette, or the depth test fails
             }
             vec4 color = s_color[k];
-            if (c2 < 0.04 && color.a > 0.0 && ld.x < depth) {
+            if (c2 < 0.04 && color.a > 0.0 && ld.y < depth) {
                 float g = 1.0 - c2 * 25.0;
                 g *= g;
                 sum += color.rgb * (color.a * (g * g * 1.6 + g * 0.2));
@@ -175,6 +181,13 @@ void main() {
             }
         }
         barrier();                     // the batch's lists are read before the next overwrites
+    }
+    if (!listed) {
+        // No light reaches this tile: flag it unlit and leave its pixels (never read).
+        if (li == 0U) {
+            tiles[gl_WorkGroupID.y * pc.tiles_x + gl_WorkGroupID.x] = 0U;
+        }
+        return;
     }
     if (inside) {
         uvec3 q = uvec3(clamp(sum, 0.0, 1.0) * 1023.0 + 0.5);

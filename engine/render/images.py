@@ -124,7 +124,8 @@ class GBuffer:
     ``depth`` read-only; the render pass stores it and leaves it SHADER_READ_ONLY, and the
     compute lighting path (engine/render/tiled_lighting.py) reads it as a sampled image after
     the pass (so it is not TRANSIENT: on a tiling GPU with lazily allocated memory that costs
-    its memory and a store of 8 bytes a pixel; desktop GPUs and lavapipe have no lazy memory). ``depth`` is stored and can be copied
+    its memory and a store of 8 bytes a pixel; desktop GPUs and lavapipe have no lazy memory).
+    ``depth`` is stored and can be copied
     (TRANSFER_SRC): the compute particle path (engine/render/particle_splat.py) copies it to
     a buffer after the pass and tests its splats against it. One set serves every frame in flight:
     the render pass's external dependency orders frame N+1's writes after frame N's reads.

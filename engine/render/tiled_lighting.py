@@ -42,8 +42,8 @@ commands before it).
 
 Buffers (through the BufferManager, bound by name; statistics and the memory map show them):
 ``lighting.accum`` DEVICE_LOCAL STORAGE, width x height x 4 bytes; ``lighting.tiles``
-DEVICE_LOCAL STORAGE, 4 bytes per tile. Both follow the target's size (``resize_buffer`` in
-``record_compute``, before the render pass, so the resize copies go ahead of the frame).
+DEVICE_LOCAL STORAGE, 4 bytes per tile. Both follow the target's size (``resize_buffer`` at
+the next dispatch: the resize copies are submitted ahead of the frame's command buffer).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ from engine.render.render_pass import create_framebuffer
 from engine.shaders.compiler import compile_glsl_source, shader_path
 
 LIGHTING_PATHS = ("volumes", "compute")
-"""The two ways to apply the lights; ``"auto"`` resolves to one with :func:`choose_lighting_path`."""
+"""The two ways to apply the lights; ``"auto"`` picks one (:func:`choose_lighting_path`)."""
 LIGHT_TILES = (8, 16)
 """Tile edges (pixels) the compute path is built for; one workgroup per tile."""
 DEFAULT_LIGHT_TILE = 16
@@ -175,10 +175,10 @@ class _CompositeStep:
 class TiledLightingPass:
     """Applies the LightingSystem's lights in compute (see the module docstring).
 
-    It is a :class:`~engine.render.renderer.FramePass` (``record_compute``: follow the target's
-    size) and an :class:`~engine.render.renderer.AfterPass` (``record_after``: the dispatch,
-    named ``lighting.tiled``); :attr:`composite` is a second AfterPass (the composite, named
-    ``lighting.composite``). ``enabled`` False makes every hook a no-op (the volumes light).
+    It is an :class:`~engine.render.renderer.AfterPass` (``record_after``: follow the target's
+    size, the dispatch; named ``lighting.tiled``); :attr:`composite` is a second AfterPass (the
+    composite, named ``lighting.composite``). ``enabled`` False makes every hook a no-op (the
+    volumes light).
 
     Args:
         binder, manager: the ResourceBinder and BufferManager of the frame.
@@ -320,23 +320,18 @@ class TiledLightingPass:
 
     # --- FramePass / AfterPass hooks --------------------------------------------------------
 
-    def record_compute(self, cmd: Any, slot: int) -> None:
-        """Follow the target's size (before the render pass: the resize copies go first)."""
-        if self.enabled and (self.target.width, self.target.height) != self._size:
-            self._follow_target(slot)
-
-    def record_scene(self, cmd: Any, slot: int) -> None:
-        """Nothing in the scene subpass."""
-
-    def record_light(self, cmd: Any, slot: int) -> None:
-        """Nothing in the light subpass (the dispatch follows the render pass)."""
-
     def record_after(self, cmd: Any, slot: int, index: int) -> None:
-        """The tiled dispatch (see the module docstring); the composite records next."""
+        """The tiled dispatch (see the module docstring); the composite records next.
+
+        When the target changed size, the buffers follow it first: their resize copies are
+        submitted at once (ahead of this frame's command buffer, which is still being
+        recorded) and this slot's descriptors are rewritten before the dispatch binds them."""
         self._lit = False
         count = self.lights.count
         if not self.enabled or not count:
             return
+        if (self.target.width, self.target.height) != self._size:
+            self._follow_target(slot)
         if self.target.generation != self._written_generation:
             self._write_surface()
         w, h = self._size
