@@ -34,11 +34,13 @@ def snapshot(app: WispApp) -> dict[str, float]:
             "staging_capacity": stats.staging_capacity}
 
 
-@pytest.mark.parametrize("path", ["sprites", "compute"])
+@pytest.mark.parametrize(("path", "lighting"), [("sprites", "volumes"), ("compute", "volumes"),
+                                               ("compute", "compute")])
 def test_headless_game_runs_long_with_flat_memory_and_no_validation_message(vk_context,
-                                                                            validation, path):
+                                                                            validation, path,
+                                                                            lighting):
     args = parse_args(["--headless", "--width", "320", "--height", "180", "--particles", "4000",
-                       "--lights", "32", "--particles-path", path])
+                       "--lights", "32", "--particles-path", path, "--lighting", lighting])
     app = WispApp(args, context=vk_context)
     try:
         app.step(WARMUP)
