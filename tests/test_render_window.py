@@ -37,8 +37,8 @@ def display():
 
 
 @contextmanager
-def windowed_app(particles: int, lights: int, particles_path: str = "auto"
-                 ) -> Iterator[WispApp]:
+def windowed_app(particles: int, lights: int, particles_path: str = "auto",
+                 lighting: str = "auto") -> Iterator[WispApp]:
     """Wisp in a 320x200 window on its own validated context; both closed afterwards, inside
     the test, so leaked objects are reported there."""
     ctx = GraphicsContext.create(validation=True, sync_validation=True,
@@ -46,7 +46,7 @@ def windowed_app(particles: int, lights: int, particles_path: str = "auto"
     try:
         args = parse_args(["--width", "320", "--height", "200", "--particles", str(particles),
                            "--lights", str(lights), "--fps", "0",
-                           "--particles-path", particles_path])
+                           "--particles-path", particles_path, "--lighting", lighting])
         app = WispApp(args, context=ctx)
         try:
             yield app
@@ -130,16 +130,18 @@ def test_window_without_display_raises_a_clear_error(monkeypatch):
         Window(64, 64, "nothing")
 
 
-@pytest.mark.parametrize("path", ["sprites", "compute"])
+@pytest.mark.parametrize(("path", "lighting"), [("sprites", "volumes"), ("compute", "volumes"),
+                                               ("sprites", "compute")])
 def test_windowed_run_survives_repeated_resizes_and_minimise_restore(display, validation,
-                                                                     path):
+                                                                     path, lighting):
     """Many resize and minimise/restore cycles (12 in CI, 200 under ``make soak``): every
     cycle recreates the swapchain, frames keep presenting, nothing leaks or warns. Both
-    particle paths: the compute path's buffers follow the swapchain's size."""
+    particle paths and the compute lighting path: their buffers follow the swapchain's
+    size."""
     import os
 
     cycles = 200 if os.environ.get("ENGINE_SOAK") == "1" else 12
-    with windowed_app(500, 8, path) as app:
+    with windowed_app(500, 8, path, lighting) as app:
         target, window, renderer = app.target, app.window, app.renderer
         assert window is not None
         app.step(5)
@@ -171,6 +173,11 @@ def test_windowed_run_survives_repeated_resizes_and_minimise_restore(display, va
             if splat is not None:
                 assert splat.size == (w, h) and splat.accum is not None
                 assert splat.accum.size == w * h * 12
+            tiled = app.stack.tiled_lighting
+            assert (tiled is not None) == (lighting == "compute")
+            if tiled is not None:
+                assert tiled.size == (w, h) and tiled.accum is not None
+                assert tiled.accum.size == w * h * 4
     validation.assert_clean("after repeated resizes and minimise/restore")
 
 

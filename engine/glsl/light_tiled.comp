@@ -153,7 +153,7 @@ void main() {
         barrier();
         uint count = s_count;
         listed = listed || count != 0U;
-        for (uint k = 0U; k < count && inside; ++k) {
+        for (uint k = 0U; k < count; ++k) {
             vec4 c = s_cull[k];
             vec2 d = (pixel - c.xy) * c.zw;
             float c2 = dot(d, d);
