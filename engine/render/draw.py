@@ -35,7 +35,9 @@ What is checked before the driver sees it (each an :class:`~engine.errors.Engine
   the caller's to size); indirect arguments lie inside an ``INDIRECT`` buffer, 4-byte aligned,
   strides a multiple of 4 and at least 16 (draw) / 20 (indexed) bytes, draw counts within the
   device limit (``maxDrawIndirectCount`` with ``multiDrawIndirect``, else 1); dynamic
-  offsets match the pipeline layout's dynamic descriptors in number.
+  offsets match the pipeline layout's dynamic descriptors in number, and each is the start of
+  a block pushed into the bound :class:`~engine.buffers.uniform_ring.UniformRing` in this
+  frame (the binder's check, as for compute dispatches).
 
 Per call, the recorder mutates prebuilt cffi arrays (no struct constructors per frame).
 A :class:`DrawContext` is valid only inside the pass callback it was handed to.
@@ -44,7 +46,7 @@ A :class:`DrawContext` is valid only inside the pass callback it was handed to.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -86,8 +88,6 @@ if TYPE_CHECKING:
 __all__ = ["DrawContext", "DrawPipeline", "VertexInput", "vertex_format"]
 
 MAX_VERTEX_BINDINGS = 16
-MAX_DYNAMIC_OFFSETS = 32
-
 # --- vertex formats from numpy dtypes ------------------------------------------------------
 
 _F = vk
@@ -318,8 +318,6 @@ _COMPARE = {"less": vk.VK_COMPARE_OP_LESS, "less_or_equal": vk.VK_COMPARE_OP_LES
             "greater_or_equal": vk.VK_COMPARE_OP_GREATER_OR_EQUAL,
             "equal": vk.VK_COMPARE_OP_EQUAL, "always": vk.VK_COMPARE_OP_ALWAYS,
             "never": vk.VK_COMPARE_OP_NEVER}
-_DYNAMIC_KINDS = (vk.VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER_DYNAMIC,
-                  vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER_DYNAMIC)
 
 
 def _choice(value: object, table: Mapping[str, int], option: str, what: str) -> int:
@@ -377,6 +375,10 @@ class DrawPipeline:
         depth_test: test against depth (default True). depth_write: write depth (default:
             the phase's depth is writable and the test is on). depth_compare: ``"less"`` etc.
         cull: ``"none"``, ``"back"`` or ``"front"``; front_face: ``"ccw"`` or ``"cw"``.
+        dynamic: names (block type or variable) of uniform/storage bindings that are
+            ``*_BUFFER_DYNAMIC``: bind a :class:`~engine.buffers.uniform_ring.UniformRing` to
+            each (``binder.bind_ring_named``) and pass one offset per draw's bind
+            (:meth:`DrawContext.bind_pipeline` / :meth:`DrawContext.bind_descriptor_sets`).
 
     Attributes:
         id: the binder's pipeline id.
@@ -392,7 +394,8 @@ class DrawPipeline:
                  vertex: Sequence[VertexInput] = (), topology: str = "triangles",
                  blend: str | Sequence[str] = BLEND_OPAQUE, depth_test: bool | None = None,
                  depth_write: bool | None = None, depth_compare: str = "less",
-                 cull: str = "none", front_face: str = "ccw") -> None:
+                 cull: str = "none", front_face: str = "ccw",
+                 dynamic: Collection[str] = ()) -> None:
         what = f"DrawPipeline({name!r})"
         if not isinstance(name, str) or not name:
             raise InvalidOptionError(f"DrawPipeline(name={name!r}): a non-empty str is needed.")
@@ -445,7 +448,7 @@ class DrawPipeline:
         # Register first: reflection (and a shader that does not compile) fails before any
         # Vulkan object exists; from here on, a failure releases the id again.
         self.binder = binder
-        self.id = binder.register_pipeline(name, [vert, frag])
+        self.id = binder.register_pipeline(name, [vert, frag], dynamic=dynamic or None)
         try:
             stages = binder.shader_stages(self.id)
             vrefl = next(s.reflection for s in stages
@@ -460,8 +463,7 @@ class DrawPipeline:
             _check_vertex_inputs(attrs, vrefl, what)
             self._check_outputs(frefl, info, what)
             merged = binder.layout_info(self.id)
-            self.dynamic_count = sum(b.count for b in merged.bindings.values()
-                                     if b.kind.vk_type in _DYNAMIC_KINDS)
+            self.dynamic_count = len(binder.dynamic_binding_names(self.id))
             """Dynamic uniform/storage descriptors: the dynamic offsets each bind needs."""
             self.set_count = merged.set_count
             self._push = self._push_blocks(stages, merged.push_ranges)
@@ -647,7 +649,6 @@ class DrawContext:
         self._index: tuple[ManagedBuffer, int, int] | None = None
         self._vb = ffi.new("VkBuffer[]", MAX_VERTEX_BINDINGS)
         self._vo = ffi.new("VkDeviceSize[]", MAX_VERTEX_BINDINGS)
-        self._dyn = ffi.new("uint32_t[]", MAX_DYNAMIC_OFFSETS)
         self._barrier = new_memory_barrier()
         props = vk.vkGetPhysicalDeviceProperties(renderer.ctx.physical_device)
         self.max_draw_indirect_count = int(props.limits.maxDrawIndirectCount) \
@@ -723,12 +724,11 @@ class DrawContext:
             raise DrawStateError(f"DrawContext.bind_pipeline: pipeline {pipeline.name!r} was "
                                  "released (its id or binder closed).")
         pipeline.binder.check_recordable(pipeline.id, "DrawContext.bind_pipeline")
-        n = self._dynamic(pipeline, dynamic_offsets)
+        n, dyn = self._dynamic(pipeline, dynamic_offsets)
         lib.vkCmdBindPipeline(cmd, _GRAPHICS, pipeline.handle)
         if pipeline.set_count:
             lib.vkCmdBindDescriptorSets(cmd, _GRAPHICS, pipeline.layout, 0, pipeline.set_count,
-                                        pipeline.descriptor_sets(self.slot), n,
-                                        self._dyn if n else ffi.NULL)
+                                        pipeline.descriptor_sets(self.slot), n, dyn)
         self._pipeline = pipeline
         self._vertex = [None] * len(pipeline.strides)
 
@@ -736,15 +736,18 @@ class DrawContext:
         """Rebind the bound pipeline's sets with other ``dynamic_offsets``."""
         cmd = self._live("bind_descriptor_sets")
         pipeline = self._require_pipeline("bind_descriptor_sets")
-        n = self._dynamic(pipeline, dynamic_offsets)
+        n, dyn = self._dynamic(pipeline, dynamic_offsets)
         if pipeline.set_count:
             lib.vkCmdBindDescriptorSets(cmd, _GRAPHICS, pipeline.layout, 0, pipeline.set_count,
-                                        pipeline.descriptor_sets(self.slot), n,
-                                        self._dyn if n else ffi.NULL)
+                                        pipeline.descriptor_sets(self.slot), n, dyn)
 
-    def _dynamic(self, pipeline: DrawPipeline, offsets: Sequence[int]) -> int:
+    def _dynamic(self, pipeline: DrawPipeline, offsets: Sequence[int]) -> tuple[int, Any]:
+        """The dynamic-offset array for this bind (``ffi.NULL`` with none): the count is
+        checked here, each offset by the binder (a block pushed into the bound ring in this
+        frame, for this slot: a multiple of its stride, below what was pushed), so a draw never
+        reads a block written after it was recorded, or past the ring's buffer."""
         if offsets == () and not pipeline.dynamic_count:
-            return 0
+            return 0, ffi.NULL
         what = f"DrawContext.bind_pipeline({pipeline.name!r})"
         if isinstance(offsets, str | bytes) or not isinstance(offsets, Sequence):
             raise InvalidDataError(f"{what}: dynamic_offsets={offsets!r} must be a sequence of "
@@ -753,14 +756,7 @@ class DrawContext:
             raise DrawStateError(
                 f"{what}: {len(offsets)} dynamic offset(s); the pipeline layout has "
                 f"{pipeline.dynamic_count} dynamic descriptor(s), one offset each.")
-        for i, value in enumerate(offsets):
-            off = as_int(value)
-            if off is None or not 0 <= off < (1 << 32) or off % self.min_dynamic_offset_alignment:
-                raise InvalidOffsetError(
-                    f"{what}: dynamic_offsets[{i}]={value!r} must be a uint32 multiple of "
-                    f"{self.min_dynamic_offset_alignment} (minUniformBufferOffsetAlignment).")
-            self._dyn[i] = off
-        return len(offsets)
+        return pipeline.binder.dynamic_offset_array(pipeline.id, self.slot, offsets, what=what)
 
     def _require_pipeline(self, what: str) -> DrawPipeline:
         if self._pipeline is None:
