@@ -240,3 +240,23 @@ def test_pillars_and_orbs_are_drawn_one_block_each_from_the_uniform_ring(app):
     assert np.array_equal(shots[0], shots[1])
     changed = np.abs(shots[1] - shots[2]) > 8
     assert changed.sum() > 200  # the pillars and orbs in view
+
+
+def test_a_draw_may_only_use_offsets_of_blocks_pushed_this_frame(app):
+    """The props pipeline's dynamic offset is checked by the binder: past what was pushed,
+    misaligned, or the wrong count raise before anything is recorded."""
+    from engine import errors as E  # noqa: N812
+
+    pipe, ring = app.props.pipeline, app.props.ring
+    cases = [(E.DynamicOffsetError, [ring.stride * 10]), (E.DynamicOffsetError, [1]),
+             (E.DrawStateError, []), (E.DrawStateError, [0, 0]),
+             (E.DynamicOffsetError, [2.0]), (E.InvalidDataError, "0")]
+    for error, offsets in cases:
+        name = app.renderer.add_pass(
+            lambda dc, offsets=offsets: dc.bind_pipeline(pipe, dynamic_offsets=offsets),
+            phase="scene", name="bad-offsets")
+        with pytest.raises(error):
+            app.step(1)
+        app.renderer.remove_pass(name)
+    app.step(2)  # the game goes on
+    assert ring.used == 10
