@@ -85,6 +85,38 @@ class DeviceLimits:
     """Dynamic storage-buffer descriptors one pipeline layout may hold (minimum 4)."""
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceFeatures:
+    """Optional device features the engine enables where the device offers them (read-only:
+    fixed when the device is created). Each is False where the device lacks it."""
+
+    independent_blend: bool = False
+    """Colour attachments of one pipeline may blend differently."""
+    multi_draw_indirect: bool = False
+    """One indirect draw call may record more than one draw."""
+    draw_indirect_count: bool = False
+    """``vkCmdDrawIndirectCount``/``vkCmdDrawIndexedIndirectCount`` (Vulkan 1.2 core, feature
+    ``drawIndirectCount`` of ``VkPhysicalDeviceVulkan12Features``): the draw count is read by
+    the GPU from a buffer. Queried and enabled only on a device of API version 1.2 or later."""
+
+
+VK_API_1_2 = (1 << 22) | (2 << 12)
+"""``VK_MAKE_API_VERSION(0, 1, 2, 0)``."""
+
+
+def _vulkan12_features(physical_device: Any, api_version: int) -> Any:
+    """The device's ``VkPhysicalDeviceVulkan12Features`` (``vkGetPhysicalDeviceFeatures2``
+    with it in the ``pNext`` chain), or None on a device older than Vulkan 1.2."""
+    if api_version < VK_API_1_2:
+        return None
+    f12 = ffi.new("VkPhysicalDeviceVulkan12Features*", {
+        "sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES})
+    f2 = ffi.new("VkPhysicalDeviceFeatures2*", {
+        "sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, "pNext": f12})
+    vk.lib.vkGetPhysicalDeviceFeatures2(physical_device, f2)
+    return f12
+
+
 class ContextCounters:
     """Per-frame and total counters shared by everything on one context."""
 
@@ -174,6 +206,8 @@ class GraphicsContext(Unshareable):
         self.debug_utils = False
         self.independent_blend = False
         self.multi_draw_indirect = False
+        self.features = DeviceFeatures()
+        """The optional features enabled on the device (see :class:`DeviceFeatures`)."""
         self.instance_extensions: set[str] = set()
         self.device_extensions: set[str] = set()
         self.entry_points: EntryPoints
@@ -358,11 +392,20 @@ class GraphicsContext(Unshareable):
             independentBlend=supported.independentBlend,
             multiDrawIndirect=supported.multiDrawIndirect))
         self.independent_blend = bool(supported.independentBlend)
+        """Colour attachments of one pipeline may blend differently (enabled where offered)."""
         self.multi_draw_indirect = bool(supported.multiDrawIndirect)
         """Indirect draws may record more than one draw (enabled where offered)."""
-        """Colour attachments of one pipeline may blend differently (enabled where offered)."""
+        offered12 = _vulkan12_features(self.physical_device, self.api_version)
+        draw_count = bool(offered12 is not None and offered12.drawIndirectCount)
+        enable12 = ffi.NULL
+        if draw_count:
+            enable12 = keep(ffi.new("VkPhysicalDeviceVulkan12Features*", {
+                "sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                "drawIndirectCount": 1}))
+        self.features = DeviceFeatures(self.independent_blend, self.multi_draw_indirect,
+                                       draw_count)
         info = vk.VkDeviceCreateInfo(
-            pQueueCreateInfos=[queue_info], ppEnabledExtensionNames=extensions,
+            pNext=enable12, pQueueCreateInfos=[queue_info], ppEnabledExtensionNames=extensions,
             pEnabledFeatures=features)
         self.device = call(vk.vkCreateDevice, self.physical_device, info, None,
                            what="GraphicsContext.create")
@@ -522,4 +565,4 @@ class GraphicsContext(Unshareable):
         return f"<GraphicsContext {self.device_name!r} {state}>"
 
 
-__all__ = ["SINK", "DeviceLimits", "GraphicsContext", "MemoryType"]
+__all__ = ["SINK", "DeviceFeatures", "DeviceLimits", "GraphicsContext", "MemoryType"]
