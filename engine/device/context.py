@@ -177,6 +177,17 @@ def _check_create_args(validation: Any, device: Any, sync_validation: Any,
     return validation, device, sync_validation, names, app_name
 
 
+def _check_features(names: Any) -> frozenset[str]:
+    """``disable_features=`` of ``GraphicsContext.create``: names of DeviceFeatures fields."""
+    known = DeviceFeatures.__dataclass_fields__
+    if isinstance(names, str | bytes) or not isinstance(names, list | tuple | set | frozenset) \
+            or not all(isinstance(n, str) and n in known for n in names):
+        raise InvalidOptionError(
+            f"GraphicsContext.create(disable_features={names!r}): pass a tuple of feature "
+            f"names from {', '.join(map(repr, known))}.")
+    return frozenset(names)
+
+
 class GraphicsContext(Unshareable):
     """The Vulkan device every manager, binder and renderer of one program shares.
 
@@ -232,6 +243,7 @@ class GraphicsContext(Unshareable):
         sync_validation: bool | None = None,
         instance_extensions: tuple[str, ...] | list[str] = (),
         app_name: str = "vkbuffers",
+        disable_features: tuple[str, ...] | list[str] = (),
     ) -> GraphicsContext:
         """Create a headless context (add surface extensions for a window).
 
@@ -243,15 +255,19 @@ class GraphicsContext(Unshareable):
             sync_validation: synchronisation validation (default: on with validation, unless
                 ``ENGINE_SYNC_VALIDATION=0``).
             instance_extensions: extra instance extensions (e.g. GLFW's surface ones).
+            disable_features: names of :class:`DeviceFeatures` fields to leave off even where
+                the device offers them (e.g. ``("draw_indirect_count",)``), to run a
+                program's fallback path on a device that has the feature.
         """
         validation, device, sync_validation, extensions, app_name = _check_create_args(
             validation, device, sync_validation, instance_extensions, app_name)
+        disabled = _check_features(disable_features)
         ctx = cls()
         try:
             ctx._create_instance(validation, sync_validation, extensions, app_name)
             ctx._choose_physical_device(device if device is not None else os.environ.get(
                 "ENGINE_DEVICE") or None)
-            ctx._create_device()
+            ctx._create_device(disabled)
         except BaseException:
             ctx._destroy()
             raise
@@ -366,7 +382,7 @@ class GraphicsContext(Unshareable):
                             & vk.VK_MEMORY_HEAP_DEVICE_LOCAL_BIT))
             for i in range(mem.memoryTypeCount))
 
-    def _create_device(self) -> None:
+    def _create_device(self, disabled: frozenset[str] = frozenset()) -> None:
         families = vk.vkGetPhysicalDeviceQueueFamilyProperties(self.physical_device)
         wanted = vk.VK_QUEUE_GRAPHICS_BIT | vk.VK_QUEUE_COMPUTE_BIT
         for index, family in enumerate(families):
@@ -386,17 +402,20 @@ class GraphicsContext(Unshareable):
         queue_info = keep(vk.VkDeviceQueueCreateInfo(
             queueFamilyIndex=self.queue_family_index, queueCount=1, pQueuePriorities=[1.0]))
         supported = vk.vkGetPhysicalDeviceFeatures(self.physical_device)
+        self.independent_blend = bool(supported.independentBlend) \
+            and "independent_blend" not in disabled
+        """Colour attachments of one pipeline may blend differently (enabled where offered)."""
+        self.multi_draw_indirect = bool(supported.multiDrawIndirect) \
+            and "multi_draw_indirect" not in disabled
+        """Indirect draws may record more than one draw (enabled where offered)."""
         features = keep(vk.VkPhysicalDeviceFeatures(
             largePoints=supported.largePoints,
             fillModeNonSolid=supported.fillModeNonSolid,
-            independentBlend=supported.independentBlend,
-            multiDrawIndirect=supported.multiDrawIndirect))
-        self.independent_blend = bool(supported.independentBlend)
-        """Colour attachments of one pipeline may blend differently (enabled where offered)."""
-        self.multi_draw_indirect = bool(supported.multiDrawIndirect)
-        """Indirect draws may record more than one draw (enabled where offered)."""
+            independentBlend=int(self.independent_blend),
+            multiDrawIndirect=int(self.multi_draw_indirect)))
         offered12 = _vulkan12_features(self.physical_device, self.api_version)
-        draw_count = bool(offered12 is not None and offered12.drawIndirectCount)
+        draw_count = bool(offered12 is not None and offered12.drawIndirectCount) \
+            and "draw_indirect_count" not in disabled
         enable12 = ffi.NULL
         if draw_count:
             enable12 = keep(ffi.new("VkPhysicalDeviceVulkan12Features*", {

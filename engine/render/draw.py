@@ -727,8 +727,8 @@ _BARRIER_DST = {
 _INDEX_TYPES = {"uint16": (vk.VK_INDEX_TYPE_UINT16, 2), "uint32": (vk.VK_INDEX_TYPE_UINT32, 4)}
 _GRAPHICS = vk.VK_PIPELINE_BIND_POINT_GRAPHICS
 _COMPUTE = vk.VK_PIPELINE_BIND_POINT_COMPUTE
-_FRONT, _BACK = vk.VK_STENCIL_FACE_FRONT_BIT, vk.VK_STENCIL_FACE_BACK_BIT
-_FRONT_AND_BACK = vk.VK_STENCIL_FACE_FRONT_AND_BACK
+_FACE_FRONT, _FACE_BACK = vk.VK_STENCIL_FACE_FRONT_BIT, vk.VK_STENCIL_FACE_BACK_BIT
+_FACE_BOTH = vk.VK_STENCIL_FACE_FRONT_AND_BACK
 INDIRECT_DRAW_SIZE = 16
 """Bytes of ``VkDrawIndirectCommand`` (vertexCount, instanceCount, firstVertex,
 firstInstance: uint32 each)."""
@@ -882,10 +882,10 @@ class DrawContext:
         ref = pipeline.stencil_reference
         if ref is not None:  # dynamic state: the pipeline's own reference until changed
             if ref[0] == ref[1]:
-                lib.vkCmdSetStencilReference(cmd, _FRONT_AND_BACK, ref[0])
+                lib.vkCmdSetStencilReference(cmd, _FACE_BOTH, ref[0])
             else:
-                lib.vkCmdSetStencilReference(cmd, _FRONT, ref[0])
-                lib.vkCmdSetStencilReference(cmd, _BACK, ref[1])
+                lib.vkCmdSetStencilReference(cmd, _FACE_FRONT, ref[0])
+                lib.vkCmdSetStencilReference(cmd, _FACE_BACK, ref[1])
         if pipeline.set_count:
             lib.vkCmdBindDescriptorSets(cmd, _GRAPHICS, pipeline.layout, 0, pipeline.set_count,
                                         pipeline.descriptor_sets(self.slot), n,
@@ -1142,8 +1142,10 @@ class DrawContext:
         if self._draw_count_fns is None:
             ctx = self.renderer.ctx
             raise DrawIndirectCountUnsupportedError(
-                f"DrawContext.{what}: {ctx.device_name} does not offer the Vulkan 1.2 "
-                "drawIndirectCount feature, so the draw count cannot come from a buffer; "
+                f"DrawContext.{what}: the Vulkan 1.2 drawIndirectCount feature is not enabled "
+                f"on {ctx.device_name} (the device does not offer it, or the context was "
+                "created with disable_features=('draw_indirect_count',)), so the draw count "
+                "cannot come from a buffer; "
                 "record draw_indirect/draw_indexed_indirect with a CPU draw_count (unused "
                 "records with instanceCount 0 draw nothing), or use a device that offers it "
                 "(check renderer.draw_context.draw_indirect_count_supported).")
