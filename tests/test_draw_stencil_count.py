@@ -478,3 +478,68 @@ def test_without_the_feature_the_count_draws_raise_naming_the_device_and_the_fix
     for bad in ("draw_indirect_count", ("warp_drive",), [1], None):
         with pytest.raises(InvalidOptionError, match="disable_features"):
             GraphicsContext.create(validation=False, disable_features=bad)
+
+
+# --- a window's swapchain target ---------------------------------------------------------------
+
+@pytest.mark.window
+def test_a_stencil_swapchain_target_masks_its_draws_and_keeps_stencil_when_recreated(
+        validation):
+    from engine.render.swapchain import SwapchainTarget
+    from engine.render.window import Window, required_instance_extensions
+    try:
+        from render_helpers import xvfb
+    except ImportError:
+        from tests.render_helpers import xvfb
+    with xvfb() as display:
+        if display is None:
+            pytest.skip("Xvfb is not installed (apt-get install xvfb)")
+        ctx = GraphicsContext.create(validation=True, sync_validation=True,
+                                     instance_extensions=required_instance_extensions())
+        window = Window(96, 64, "stencil")
+        try:
+            manager = BufferManager(ctx)
+            binder = ResourceBinder(ctx)
+            target = SwapchainTarget(ctx, window, 3, layout="forward", stencil=True)
+            ctx.add_close_hook(target.destroy)
+            renderer = render.Renderer(manager, target)
+            ctx.add_close_hook(renderer.destroy)
+            assert target.has_stencil and target.depth_format in (D32S8, D24S8)
+
+            def pipeline(name: str, vs: str, fs: str, **options: Any) -> render.DrawPipeline:
+                return render.DrawPipeline(binder, renderer, name,
+                                           vertex_shader=shader(vs, "vert"),
+                                           fragment_shader=shader(fs, "frag"),
+                                           phase="forward", depth_test=False, **options)
+            mark = pipeline("mark", RECT_VERT, WHITE_FRAG, topology="triangle_strip",
+                            color_write=False,
+                            stencil=render.StencilFace(pass_op="replace", reference=1))
+            fill = pipeline("fill", FULLSCREEN_VERT, BLUE_FRAG,
+                            stencil=render.StencilFace(compare="equal", reference=1,
+                                                       write_mask=0))
+            renderer.add_pass(lambda dc: (dc.bind_pipeline(mark), dc.push_constants(
+                "Rect", {"center": (0.5, 0.0)}), dc.draw(4), dc.bind_pipeline(fill),
+                dc.draw(3)), phase="forward", name="masked")
+
+            def frames(n: int, shot: bool = False) -> np.ndarray | None:
+                for i in range(n):
+                    manager.begin_frame()
+                    try:
+                        manager.submit_uploads()
+                        if shot and i == n - 1:
+                            renderer.request_screenshot()
+                        renderer.render(manager.frame_index)
+                    finally:
+                        manager.end_frame()
+                return renderer.read_screenshot() if shot else None
+            for round_ in range(2):
+                img = frames(4, shot=target.supports_screenshot)
+                if img is not None:
+                    assert pixel(img, 0.5) == BLUE and pixel(img, -0.5) == [0, 0, 0], round_
+                target.recreate()                      # as after a resize: new depth/stencil
+                assert target.has_stencil
+            assert renderer.frames_rendered >= 8
+            validation.assert_clean("stencil swapchain frames")
+        finally:
+            ctx.close()
+            window.close()
