@@ -276,3 +276,22 @@ class DrawStateError(EngineError):
 
 class IndirectArgumentError(EngineError):
     """Indirect draw/dispatch arguments out of bounds or misaligned (offset, stride, count)."""
+
+
+# --- stencil state and GPU-written draw counts ------------------------------------------------
+
+
+class StencilUnavailableError(EngineError):
+    """Stencil state (a pipeline's ``stencil=``, ``DrawContext.set_stencil_reference``) used
+    with a target whose depth attachment has no stencil aspect, or a stencil target asked for
+    a layout or device that cannot have one."""
+
+
+class InvalidStencilStateError(EngineError):
+    """A :class:`~engine.render.draw.StencilFace` with an unknown op or compare name, or a
+    mask or reference that is not an integer from 0 to 255."""
+
+
+class DrawIndirectCountUnsupportedError(EngineError):
+    """``draw_indirect_count``/``draw_indexed_indirect_count`` on a device without the
+    Vulkan 1.2 ``drawIndirectCount`` feature."""

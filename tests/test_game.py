@@ -205,3 +205,58 @@ def test_hud_title_depends_on_frames_not_on_machine_speed(app, monkeypatch):
     for _ in range(15):
         hud.process()
     assert len(window.titles) == 3  # the periodic FPS refresh, counted in frames
+
+
+def test_pillars_and_orbs_are_drawn_one_block_each_from_the_uniform_ring(app):
+    """Every prop's block is pushed into the props ring each frame and drawn by its dynamic
+    offset: the ring's slot holds the PropSystem's blocks, orbs bob while pillars stay, the
+    ring's descriptors are not rewritten after each slot's first frame, and the props are in
+    the picture (removing the pass changes it where they stand)."""
+    from games.wisp.props import SPHERE
+
+    props, system, ring = app.props.system.props, app.prop_system, app.props.ring
+    app.step(4)
+    writes = app.ctx.counters.descriptor_writes_total
+    before = system.blocks.copy()
+    app.step(6)
+    assert app.ctx.counters.descriptor_writes_total == writes
+    assert ring.used == len(props) == 10
+    slot = app.manager.frame_index
+    raw = np.frombuffer(app.manager.read_buffer(ring.buffer(slot), 0, len(props) * ring.stride),
+                        np.uint8).reshape(len(props), ring.stride)[:, :ring.block_size]
+    assert raw.tobytes() == system.blocks.tobytes()
+    orbs = props["kind"] == SPHERE
+    moved = system.blocks["model"][:, 3, 1] != before["model"][:, 3, 1]
+    assert orbs.any() and moved[orbs].all() and not moved[~orbs].any()
+    app.inputs.on_key(glfw.KEY_P, 0, glfw.PRESS, 0)  # paused: the picture stands still
+    app.step(2)
+    shots = []
+    for _ in range(3):
+        app.renderer.request_screenshot()
+        app.step(1)
+        shots.append(luminance(app.renderer.read_screenshot()))
+        if len(shots) == 2:
+            app.renderer.remove_pass("props")
+    assert np.array_equal(shots[0], shots[1])
+    changed = np.abs(shots[1] - shots[2]) > 8
+    assert changed.sum() > 200  # the pillars and orbs in view
+
+
+def test_a_draw_may_only_use_offsets_of_blocks_pushed_this_frame(app):
+    """The props pipeline's dynamic offset is checked by the binder: past what was pushed,
+    misaligned, or the wrong count raise before anything is recorded."""
+    from engine import errors as E  # noqa: N812
+
+    pipe, ring = app.props.pipeline, app.props.ring
+    cases = [(E.DynamicOffsetError, [ring.stride * 10]), (E.DynamicOffsetError, [1]),
+             (E.DrawStateError, []), (E.DrawStateError, [0, 0]),
+             (E.DynamicOffsetError, [2.0]), (E.InvalidDataError, "0")]
+    for error, offsets in cases:
+        name = app.renderer.add_pass(
+            lambda dc, offsets=offsets: dc.bind_pipeline(pipe, dynamic_offsets=offsets),
+            phase="scene", name="bad-offsets")
+        with pytest.raises(error):
+            app.step(1)
+        app.renderer.remove_pass(name)
+    app.step(2)  # the game goes on
+    assert ring.used == 10

@@ -441,6 +441,60 @@ def test_append_blocks_checks_its_arguments(buffer_manager):
     assert [got[2 + 16 * i:4 + 16 * i].tolist() for i in range(4)] == rows.tolist()
 
 
+def test_block_appender_keeps_append_blocks_checks_and_follows_the_buffer(buffer_manager):
+    """The ring's bound writer does what append_blocks does: the same errors for bad rows,
+    bounds and hazards, a resize's new mapping, and a destroyed buffer refused."""
+    import threading
+
+    m = buffer_manager
+    host = m.create_buffer(BufferConfig("h", 256, BufferStrategy.HOST_VISIBLE))
+    rows = np.arange(8, dtype=np.uint32).reshape(4, 2)
+    append = m.block_appender(host, 16, 8, "test")
+    with pytest.raises(E.InvalidSizeError):
+        m.block_appender(host, 4, 8)
+    with pytest.raises(E.InvalidStrategyError):
+        m.block_appender(m.create_buffer(BufferConfig("d", 256)), 16, 8)
+    with pytest.raises(E.OutOfBoundsError):
+        append(rows, 208)
+    with pytest.raises(E.InvalidOffsetError):
+        append(rows, -16)
+    with pytest.raises(E.InvalidDataError):
+        append(rows.tolist(), 0)  # type: ignore[arg-type]
+    with pytest.raises(E.InvalidDataError):
+        append(rows[:, ::2], 0)
+    with pytest.raises(E.InvalidSizeError, match="overlap"):
+        append(np.zeros((2, 32), np.uint8), 0)  # rows wider than the stride
+    errors: list[BaseException] = []
+
+    def other_thread() -> None:
+        try:
+            append(rows, 0)
+        except E.WrongThreadError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    worker.join()
+    assert len(errors) == 1
+    assert m.read_buffer(host) == bytes(256), "nothing was written"
+    append(rows, np.uint8(16))  # a numpy offset goes through append_blocks' coercion
+    m.resize_buffer(host, 512)
+    append(rows, 256)
+    got = np.frombuffer(m.read_buffer(host), np.uint32)
+    assert [got[64 + 4 * i:66 + 4 * i].tolist() for i in range(4)] == rows.tolist()
+    m.begin_frame()
+    append(rows, 0)
+    m.end_frame()
+    m.begin_frame()  # the frame that wrote it may still be in flight: a hazard, as before
+    if m.frames.completed_frame < m.frames.frame_number - 1:
+        with pytest.raises(E.HostWriteHazardError):
+            append(rows, 0)
+    m.end_frame()
+    m.destroy_buffer(host)
+    with pytest.raises(E.BufferDestroyedError):
+        append(rows, 0)
+
+
 def test_a_ring_is_not_copyable_and_belongs_to_its_context(vk_context, buffer_manager):
     import copy
     import pickle

@@ -53,6 +53,7 @@ from engine.errors import (
     BudgetExceededError,
     EngineError,
     FrameStateError,
+    InvalidSizeError,
     NoSuitableMemoryTypeError,
 )
 from engine.frames.slot import FrameSlot
@@ -920,6 +921,15 @@ class BufferManager(Unshareable):
         span = (n - 1) * stride + row_bytes
         if offset + span > rec.size:
             checks.raise_out_of_bounds(buffer, offset, span, what)
+        self._append_rows(buffer, rec, ptr, rows, offset, stride, n, nbytes, row_bytes, what)
+
+    def _append_rows(self, buffer: ManagedBuffer, rec: BufferRecord, ptr: Any,
+                     rows: np.ndarray[Any, Any], offset: int, stride: int, n: int, nbytes: int,
+                     row_bytes: int, what: str) -> None:
+        """The checked part of ``append_blocks``: the hazard rule, the copy, the flush and the
+        bookkeeping (arguments already validated: ``n`` rows of ``row_bytes`` in ``rows``,
+        ``nbytes`` in all, inside the buffer at ``offset`` + i * ``stride``)."""
+        span = (n - 1) * stride + row_bytes
         frames = self.frames
         write_frame = frames.frame_number
         if not frames.frame_open and write_frame >= 0:
@@ -952,6 +962,51 @@ class BufferManager(Unshareable):
             rec.host_write_frame = write_frame
         rec.last_updated_frame = frames.frame_number
         self._counters.host_writes += 1
+
+    def block_appender(self, buffer: ManagedBuffer, stride: int, row_bytes: int,
+                       what: str = "append_blocks") -> Any:
+        """A callable ``append(rows, offset)`` doing exactly what
+        ``append_blocks(buffer, rows, offset, stride, what)`` does, for one buffer, stride and
+        row size fixed here (the uniform ring's hot path).
+
+        The same checks and hazard rule run on every call, in a cheaper form: the buffer's
+        record is looked up once, and its liveness, mapping and size are read again on every
+        call (a destroyed, resized or closed buffer is noticed). Anything unusual (rows that
+        are not a C-contiguous array of ``row_bytes``-byte rows, an offset that is not an
+        ``int``, a dead buffer, a bound exceeded, a hazard) goes to ``append_blocks`` itself,
+        which raises its usual error or does the write.
+
+        Raises now (nothing created): what ``append_blocks`` raises for the buffer, and
+        InvalidSizeError for a ``stride`` below ``row_bytes`` or a row size below 1.
+        """
+        rec = self._check_live(buffer, what)
+        if rec.ptr is None:
+            checks.raise_not_host(buffer, what)
+        if stride.__class__ is not int or row_bytes.__class__ is not int or row_bytes < 1 \
+                or stride < row_bytes:
+            raise InvalidSizeError(
+                f"{what}({buffer.name!r}): block_appender stride {stride!r} and row size "
+                f"{row_bytes!r} must be ints with 1 <= row_bytes <= stride.")
+        slow = self.append_blocks
+        tail = self._append_rows
+        owner = self._owner
+        ndarray = np.ndarray
+        typed = rec.dtype
+
+        def append(rows: np.ndarray[Any, Any], offset: int) -> None:
+            ptr = rec.ptr
+            if ptr is None or rows.__class__ is not ndarray or offset.__class__ is not int \
+                    or _get_ident() != owner or not rows.flags.c_contiguous \
+                    or (typed is not None and rows.dtype != typed) or offset < 0:
+                return slow(buffer, rows, offset, stride, what)  # raises, or writes
+            n = len(rows)
+            nbytes = rows.nbytes
+            if n == 0 or nbytes != n * row_bytes or rows.dtype.hasobject \
+                    or offset + (n - 1) * stride + row_bytes > rec.size:
+                return slow(buffer, rows, offset, stride, what)
+            return tail(buffer, rec, ptr, rows, offset, stride, n, nbytes, row_bytes, what)
+
+        return append
 
     def _strided_copy(self, rec: BufferRecord, rows: np.ndarray[Any, Any], n: int,
                       row_bytes: int, offset: int, stride: int) -> None:

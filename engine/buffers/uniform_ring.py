@@ -147,7 +147,6 @@ class UniformRing(Unshareable):
         self._what = what
         self._owner = manager.context.owner_thread
         self._frames = manager.frames
-        self._append = manager.append_blocks
         self._closed = False
         self._slot_frame = [-(1 << 62)] * self._frames_in_flight
         """Per slot, the frame whose blocks its cursor counts."""
@@ -168,6 +167,12 @@ class UniformRing(Unshareable):
                     "capacity.") from None
             offsets.flags.writeable = False
             self._offsets = offsets
+            self._last_offsets: tuple[int, int, np.ndarray[Any, Any]] = (0, 0, offsets[:0])
+            self._appenders = tuple(manager.block_appender(b, stride, block_size,
+                                                           "UniformRing.push_many")
+                                    for b in made)
+            """Per slot, the manager's append_blocks bound to that buffer at this stride
+            (the hot path's copy with its checks, looked up once)."""
         except BaseException:
             for buffer in made:
                 if buffer.alive:
@@ -301,8 +306,9 @@ class UniformRing(Unshareable):
         number = frames.frame_number
         slot = number % self._frames_in_flight
         used = self._slot_used[slot] if self._slot_frame[slot] == number else 0
-        if array.__class__ is not np.ndarray or array.dtype != self._dtype or array.ndim != 1 \
-                or not array.flags.c_contiguous:
+        if array.__class__ is not np.ndarray or (array.dtype is not self._dtype
+                                                 and array.dtype != self._dtype) \
+                or array.ndim != 1 or not array.flags.c_contiguous:
             array = self._rows(array)
         n = len(array)
         if used + n > self._capacity:
@@ -310,15 +316,19 @@ class UniformRing(Unshareable):
         if n:  # append_blocks checks the thread, the buffer and the hazard rule
             stride = self._stride
             try:
-                self._append(self._buffers[slot], array, used * stride, stride,
-                             "UniformRing.push_many")
+                self._appenders[slot](array, used * stride)
             except EngineError as exc:
                 raise self._renamed(exc, "push_many") from None
         elif _get_ident() != self._owner:
             self._refuse("push_many")
         self._slot_frame[slot] = number
         self._slot_used[slot] = used + n
-        return self._offsets[used:used + n]
+        last = self._last_offsets  # the same slice most frames: reuse its (read-only) view
+        if last[0] == used and last[1] == n:
+            return last[2]
+        offsets = self._offsets[used:used + n]
+        self._last_offsets = (used, n, offsets)
+        return offsets
 
     def _one_row(self, value: Any) -> np.ndarray[Any, Any]:
         """``value`` as a (1, ...) array of one block; RingDataError otherwise."""

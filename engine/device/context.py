@@ -85,6 +85,38 @@ class DeviceLimits:
     """Dynamic storage-buffer descriptors one pipeline layout may hold (minimum 4)."""
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceFeatures:
+    """Optional device features the engine enables where the device offers them (read-only:
+    fixed when the device is created). Each is False where the device lacks it."""
+
+    independent_blend: bool = False
+    """Colour attachments of one pipeline may blend differently."""
+    multi_draw_indirect: bool = False
+    """One indirect draw call may record more than one draw."""
+    draw_indirect_count: bool = False
+    """``vkCmdDrawIndirectCount``/``vkCmdDrawIndexedIndirectCount`` (Vulkan 1.2 core, feature
+    ``drawIndirectCount`` of ``VkPhysicalDeviceVulkan12Features``): the draw count is read by
+    the GPU from a buffer. Queried and enabled only on a device of API version 1.2 or later."""
+
+
+VK_API_1_2 = (1 << 22) | (2 << 12)
+"""``VK_MAKE_API_VERSION(0, 1, 2, 0)``."""
+
+
+def _vulkan12_features(physical_device: Any, api_version: int) -> Any:
+    """The device's ``VkPhysicalDeviceVulkan12Features`` (``vkGetPhysicalDeviceFeatures2``
+    with it in the ``pNext`` chain), or None on a device older than Vulkan 1.2."""
+    if api_version < VK_API_1_2:
+        return None
+    f12 = ffi.new("VkPhysicalDeviceVulkan12Features*", {
+        "sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES})
+    f2 = ffi.new("VkPhysicalDeviceFeatures2*", {
+        "sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, "pNext": f12})
+    vk.lib.vkGetPhysicalDeviceFeatures2(physical_device, f2)
+    return f12
+
+
 class ContextCounters:
     """Per-frame and total counters shared by everything on one context."""
 
@@ -145,6 +177,17 @@ def _check_create_args(validation: Any, device: Any, sync_validation: Any,
     return validation, device, sync_validation, names, app_name
 
 
+def _check_features(names: Any) -> frozenset[str]:
+    """``disable_features=`` of ``GraphicsContext.create``: names of DeviceFeatures fields."""
+    known = DeviceFeatures.__dataclass_fields__
+    if isinstance(names, str | bytes) or not isinstance(names, list | tuple | set | frozenset) \
+            or not all(isinstance(n, str) and n in known for n in names):
+        raise InvalidOptionError(
+            f"GraphicsContext.create(disable_features={names!r}): pass a tuple of feature "
+            f"names from {', '.join(map(repr, known))}.")
+    return frozenset(names)
+
+
 class GraphicsContext(Unshareable):
     """The Vulkan device every manager, binder and renderer of one program shares.
 
@@ -174,6 +217,8 @@ class GraphicsContext(Unshareable):
         self.debug_utils = False
         self.independent_blend = False
         self.multi_draw_indirect = False
+        self.features = DeviceFeatures()
+        """The optional features enabled on the device (see :class:`DeviceFeatures`)."""
         self.instance_extensions: set[str] = set()
         self.device_extensions: set[str] = set()
         self.entry_points: EntryPoints
@@ -198,6 +243,7 @@ class GraphicsContext(Unshareable):
         sync_validation: bool | None = None,
         instance_extensions: tuple[str, ...] | list[str] = (),
         app_name: str = "vkbuffers",
+        disable_features: tuple[str, ...] | list[str] = (),
     ) -> GraphicsContext:
         """Create a headless context (add surface extensions for a window).
 
@@ -209,15 +255,19 @@ class GraphicsContext(Unshareable):
             sync_validation: synchronisation validation (default: on with validation, unless
                 ``ENGINE_SYNC_VALIDATION=0``).
             instance_extensions: extra instance extensions (e.g. GLFW's surface ones).
+            disable_features: names of :class:`DeviceFeatures` fields to leave off even where
+                the device offers them (e.g. ``("draw_indirect_count",)``), to run a
+                program's fallback path on a device that has the feature.
         """
         validation, device, sync_validation, extensions, app_name = _check_create_args(
             validation, device, sync_validation, instance_extensions, app_name)
+        disabled = _check_features(disable_features)
         ctx = cls()
         try:
             ctx._create_instance(validation, sync_validation, extensions, app_name)
             ctx._choose_physical_device(device if device is not None else os.environ.get(
                 "ENGINE_DEVICE") or None)
-            ctx._create_device()
+            ctx._create_device(disabled)
         except BaseException:
             ctx._destroy()
             raise
@@ -332,7 +382,7 @@ class GraphicsContext(Unshareable):
                             & vk.VK_MEMORY_HEAP_DEVICE_LOCAL_BIT))
             for i in range(mem.memoryTypeCount))
 
-    def _create_device(self) -> None:
+    def _create_device(self, disabled: frozenset[str] = frozenset()) -> None:
         families = vk.vkGetPhysicalDeviceQueueFamilyProperties(self.physical_device)
         wanted = vk.VK_QUEUE_GRAPHICS_BIT | vk.VK_QUEUE_COMPUTE_BIT
         for index, family in enumerate(families):
@@ -352,17 +402,29 @@ class GraphicsContext(Unshareable):
         queue_info = keep(vk.VkDeviceQueueCreateInfo(
             queueFamilyIndex=self.queue_family_index, queueCount=1, pQueuePriorities=[1.0]))
         supported = vk.vkGetPhysicalDeviceFeatures(self.physical_device)
+        self.independent_blend = bool(supported.independentBlend) \
+            and "independent_blend" not in disabled
+        """Colour attachments of one pipeline may blend differently (enabled where offered)."""
+        self.multi_draw_indirect = bool(supported.multiDrawIndirect) \
+            and "multi_draw_indirect" not in disabled
+        """Indirect draws may record more than one draw (enabled where offered)."""
         features = keep(vk.VkPhysicalDeviceFeatures(
             largePoints=supported.largePoints,
             fillModeNonSolid=supported.fillModeNonSolid,
-            independentBlend=supported.independentBlend,
-            multiDrawIndirect=supported.multiDrawIndirect))
-        self.independent_blend = bool(supported.independentBlend)
-        self.multi_draw_indirect = bool(supported.multiDrawIndirect)
-        """Indirect draws may record more than one draw (enabled where offered)."""
-        """Colour attachments of one pipeline may blend differently (enabled where offered)."""
+            independentBlend=int(self.independent_blend),
+            multiDrawIndirect=int(self.multi_draw_indirect)))
+        offered12 = _vulkan12_features(self.physical_device, self.api_version)
+        draw_count = bool(offered12 is not None and offered12.drawIndirectCount) \
+            and "draw_indirect_count" not in disabled
+        enable12 = ffi.NULL
+        if draw_count:
+            enable12 = keep(ffi.new("VkPhysicalDeviceVulkan12Features*", {
+                "sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                "drawIndirectCount": 1}))
+        self.features = DeviceFeatures(self.independent_blend, self.multi_draw_indirect,
+                                       draw_count)
         info = vk.VkDeviceCreateInfo(
-            pQueueCreateInfos=[queue_info], ppEnabledExtensionNames=extensions,
+            pNext=enable12, pQueueCreateInfos=[queue_info], ppEnabledExtensionNames=extensions,
             pEnabledFeatures=features)
         self.device = call(vk.vkCreateDevice, self.physical_device, info, None,
                            what="GraphicsContext.create")
@@ -522,4 +584,4 @@ class GraphicsContext(Unshareable):
         return f"<GraphicsContext {self.device_name!r} {state}>"
 
 
-__all__ = ["SINK", "DeviceLimits", "GraphicsContext", "MemoryType"]
+__all__ = ["SINK", "DeviceFeatures", "DeviceLimits", "GraphicsContext", "MemoryType"]

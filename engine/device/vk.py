@@ -10,7 +10,8 @@ What this layer fixes in the raw bindings:
   (cffi frees a struct as soon as nothing references it, even one a pointer still names).
 - **Hot paths**: per-frame code builds raw cffi structs with ``ffi.new`` (5-20x faster
   than the package constructors) or mutates prebuilt ones.
-- **Extension entry points**: :class:`EntryPoints` looks each one up once and caches it.
+- **Extension entry points**: :class:`EntryPoints` looks each one up once and caches it;
+  :func:`device_function` gives a raw function pointer of a device command (hot paths).
 - **Fault injection**: ``FAULTS`` (a :class:`FaultInjector`) lets tests make the next allocation at
   a named site fail with a real ``VK_ERROR_OUT_OF_DEVICE_MEMORY`` path.
 """
@@ -175,3 +176,15 @@ class EntryPoints:
                 ) from None
             self._cache[name] = fn
         return fn
+
+
+def device_function(device: Any, name: str) -> Any:
+    """The raw cffi function pointer of device-level command ``name`` (e.g.
+    ``"vkCmdDrawIndirectCount"``), looked up with ``vkGetDeviceProcAddr`` and cast to its
+    ``PFN_`` type, or ``None`` where the driver returns NULL (a core command of a newer API
+    version than the device's, or of an extension not enabled). Look it up once per device and
+    keep it: calling the result builds no binding struct, so it suits per-frame recording."""
+    pointer = _vk.lib.vkGetDeviceProcAddr(device, name.encode("ascii"))
+    if pointer == ffi.NULL:
+        return None
+    return ffi.cast(f"PFN_{name}", pointer)

@@ -35,7 +35,18 @@ What is checked before the driver sees it (each an :class:`~engine.errors.Engine
   the caller's to size); indirect arguments lie inside an ``INDIRECT`` buffer, 4-byte aligned,
   strides a multiple of 4 and at least 16 (draw) / 20 (indexed) bytes, draw counts within the
   device limit (``maxDrawIndirectCount`` with ``multiDrawIndirect``, else 1); dynamic
-  offsets match the pipeline layout's dynamic descriptors in number.
+  offsets match the pipeline layout's dynamic descriptors in number, and each is the start of
+  a block pushed into the bound :class:`~engine.buffers.uniform_ring.UniformRing` in this
+  frame (the binder's check, as for compute dispatches).
+- **Stencil** (pipeline creation and recording): stencil state (:class:`StencilFace`) only for
+  a target created with ``stencil=True``; op and compare names from the tables, masks and
+  references integers 0-255; a pipeline binds only in a renderer whose target has its depth
+  format (a stencil and a plain target have incompatible render passes).
+- **GPU-written draw counts** (``draw_indirect_count``/``draw_indexed_indirect_count``): the
+  device's ``drawIndirectCount`` feature (Vulkan 1.2, enabled where offered), both buffers
+  ``INDIRECT``, 4-byte aligned offsets, ``max_draw_count`` records inside the argument buffer
+  and within ``maxDrawIndirectCount``, the 4-byte count inside the count buffer. The count the
+  GPU reads is clamped to ``max_draw_count`` by the driver.
 
 Per call, the recorder mutates prebuilt cffi arrays (no struct constructors per frame).
 A :class:`DrawContext` is valid only inside the pass callback it was handed to.
@@ -44,7 +55,7 @@ A :class:`DrawContext` is valid only inside the pass callback it was handed to.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,17 +65,20 @@ from engine.binding.binder import ResourceBinder
 from engine.binding.pipelines import ComputePipeline
 from engine.buffers.types import BufferUsage, ManagedBuffer
 from engine.device.barriers import memory_barrier, new_memory_barrier
-from engine.device.vk import ffi, lib, vk
+from engine.device.vk import device_function, ffi, lib, vk
 from engine.errors import (
     BufferDestroyedError,
+    DrawIndirectCountUnsupportedError,
     DrawStateError,
     ForeignBufferError,
     IndirectArgumentError,
     InvalidDataError,
     InvalidOffsetError,
     InvalidOptionError,
+    InvalidStencilStateError,
     InvalidUsageError,
     PassRuleError,
+    StencilUnavailableError,
     UnknownBindingError,
     VertexInputMismatchError,
 )
@@ -74,8 +88,10 @@ from engine.render.graphics_pipeline import (
     BLEND_OPAQUE,
     GraphicsPipeline,
     GraphicsPipelineDesc,
+    StencilOpState,
     VertexAttribute,
 )
+from engine.render.images import DEPTH_FORMAT
 from engine.render.phases import COMPUTE_PHASE, DEFERRED, PhaseInfo
 from engine.shaders.compiler import compile_glsl
 from engine.shaders.std_layout import block_dtype
@@ -83,11 +99,9 @@ from engine.shaders.std_layout import block_dtype
 if TYPE_CHECKING:
     from engine.render.renderer import Renderer
 
-__all__ = ["DrawContext", "DrawPipeline", "VertexInput", "vertex_format"]
+__all__ = ["DrawContext", "DrawPipeline", "StencilFace", "VertexInput", "vertex_format"]
 
 MAX_VERTEX_BINDINGS = 16
-MAX_DYNAMIC_OFFSETS = 32
-
 # --- vertex formats from numpy dtypes ------------------------------------------------------
 
 _F = vk
@@ -316,10 +330,18 @@ _FRONT = {"ccw": vk.VK_FRONT_FACE_COUNTER_CLOCKWISE, "cw": vk.VK_FRONT_FACE_CLOC
 _COMPARE = {"less": vk.VK_COMPARE_OP_LESS, "less_or_equal": vk.VK_COMPARE_OP_LESS_OR_EQUAL,
             "greater": vk.VK_COMPARE_OP_GREATER,
             "greater_or_equal": vk.VK_COMPARE_OP_GREATER_OR_EQUAL,
-            "equal": vk.VK_COMPARE_OP_EQUAL, "always": vk.VK_COMPARE_OP_ALWAYS,
-            "never": vk.VK_COMPARE_OP_NEVER}
-_DYNAMIC_KINDS = (vk.VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER_DYNAMIC,
-                  vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER_DYNAMIC)
+            "equal": vk.VK_COMPARE_OP_EQUAL, "not_equal": vk.VK_COMPARE_OP_NOT_EQUAL,
+            "always": vk.VK_COMPARE_OP_ALWAYS, "never": vk.VK_COMPARE_OP_NEVER}
+_STENCIL_OPS = {
+    "keep": vk.VK_STENCIL_OP_KEEP, "zero": vk.VK_STENCIL_OP_ZERO,
+    "replace": vk.VK_STENCIL_OP_REPLACE, "invert": vk.VK_STENCIL_OP_INVERT,
+    "increment_and_clamp": vk.VK_STENCIL_OP_INCREMENT_AND_CLAMP,
+    "decrement_and_clamp": vk.VK_STENCIL_OP_DECREMENT_AND_CLAMP,
+    "increment_and_wrap": vk.VK_STENCIL_OP_INCREMENT_AND_WRAP,
+    "decrement_and_wrap": vk.VK_STENCIL_OP_DECREMENT_AND_WRAP,
+}
+_STENCIL_FACES = {"front": vk.VK_STENCIL_FACE_FRONT_BIT, "back": vk.VK_STENCIL_FACE_BACK_BIT,
+                  "both": vk.VK_STENCIL_FACE_FRONT_AND_BACK}
 
 
 def _choice(value: object, table: Mapping[str, int], option: str, what: str) -> int:
@@ -356,6 +378,74 @@ class _Push:
     pointer: Any
 
 
+def _stencil_byte(value: object, name: str, what: str) -> int:
+    n = as_int(value)
+    if n is None or not 0 <= n <= 255:
+        raise InvalidStencilStateError(
+            f"{what}: {name}={value!r} must be an integer from 0 to 255 (the stencil aspect "
+            "holds 8 bits; 0xFF tests or writes all of them).")
+    return n
+
+
+@dataclass(frozen=True, slots=True)
+class StencilFace:
+    """The stencil state of one face (or both) of a :class:`DrawPipeline`.
+
+    For each fragment the stencil test compares ``(reference & compare_mask)`` with
+    ``(stencil & compare_mask)`` by ``compare``; then ``fail_op`` (test failed),
+    ``depth_fail_op`` (stencil passed, depth failed) or ``pass_op`` (both passed) updates the
+    bits of ``write_mask``. Ops: ``"keep"``, ``"zero"``, ``"replace"`` (with the reference),
+    ``"invert"``, ``"increment_and_clamp"``, ``"decrement_and_clamp"``,
+    ``"increment_and_wrap"``, ``"decrement_and_wrap"``; compares: those of ``depth_compare``
+    (``"less"``, ``"less_or_equal"``, ``"greater"``, ``"greater_or_equal"``, ``"equal"``,
+    ``"not_equal"``, ``"always"``, ``"never"``). Masks and ``reference`` are integers from 0
+    to 255 (numpy integers accepted, bools and floats refused: an
+    :class:`~engine.errors.InvalidStencilStateError` at construction). ``reference`` is the
+    value :meth:`DrawContext.bind_pipeline` sets; :meth:`DrawContext.set_stencil_reference`
+    changes it between draws without another pipeline.
+    """
+
+    compare: str = "always"
+    pass_op: str = "keep"
+    fail_op: str = "keep"
+    depth_fail_op: str = "keep"
+    compare_mask: int = 0xFF
+    write_mask: int = 0xFF
+    reference: int = 0
+
+    def __post_init__(self) -> None:
+        what = "StencilFace"
+        for option, table in (("compare", _COMPARE), ("pass_op", _STENCIL_OPS),
+                              ("fail_op", _STENCIL_OPS), ("depth_fail_op", _STENCIL_OPS)):
+            value = getattr(self, option)
+            if not isinstance(value, str) or value not in table:
+                raise InvalidStencilStateError(
+                    f"{what}: {option}={value!r}; one of {', '.join(map(repr, table))}.")
+        for option in ("compare_mask", "write_mask", "reference"):
+            object.__setattr__(self, option, _stencil_byte(getattr(self, option), option, what))
+
+    def op_state(self) -> StencilOpState:
+        """The Vulkan form (enums and masks) of this face."""
+        return StencilOpState(_STENCIL_OPS[self.fail_op], _STENCIL_OPS[self.pass_op],
+                              _STENCIL_OPS[self.depth_fail_op], _COMPARE[self.compare],
+                              self.compare_mask, self.write_mask, self.reference)
+
+
+def _stencil_faces(stencil: object, what: str) -> tuple[StencilFace, StencilFace] | None:
+    """``stencil=`` of a pipeline as (front, back) faces: one face for both, or a pair."""
+    if stencil is None:
+        return None
+    faces = (stencil, stencil) if isinstance(stencil, StencilFace) else stencil
+    if isinstance(faces, tuple) and len(faces) == 2 \
+            and all(isinstance(f, StencilFace) for f in faces):
+        for face in faces:
+            face.__post_init__()  # again: a frozen field may have been forced since
+        return faces[0], faces[1]
+    raise InvalidStencilStateError(
+        f"{what}: stencil={stencil!r}; pass a StencilFace (both faces), a (front, back) "
+        "tuple of them, or None (no stencil test).")
+
+
 class DrawPipeline:
     """A graphics pipeline for one phase of a renderer's target, registered with a binder.
 
@@ -377,6 +467,14 @@ class DrawPipeline:
         depth_test: test against depth (default True). depth_write: write depth (default:
             the phase's depth is writable and the test is on). depth_compare: ``"less"`` etc.
         cull: ``"none"``, ``"back"`` or ``"front"``; front_face: ``"ccw"`` or ``"cw"``.
+        dynamic: names (block type or variable) of uniform/storage bindings that are
+            ``*_BUFFER_DYNAMIC``: bind a :class:`~engine.buffers.uniform_ring.UniformRing` to
+            each (``binder.bind_ring_named``) and pass one offset per draw's bind
+            (:meth:`DrawContext.bind_pipeline` / :meth:`DrawContext.bind_descriptor_sets`).
+        stencil: a :class:`StencilFace` for both faces, a ``(front, back)`` pair, or None (no
+            stencil test, the default). Needs a target created with ``stencil=True``.
+        color_write: write the colour attachments (default True), or one flag per attachment
+            of the phase; False writes no colour channel (e.g. a draw that only marks stencil).
 
     Attributes:
         id: the binder's pipeline id.
@@ -384,6 +482,9 @@ class DrawPipeline:
         strides: bytes per vertex binding.
         push_constants: the push-constant block names accepted by
             :meth:`DrawContext.push_constants` (variable and type names).
+        stencil: the (front, back) :class:`StencilFace` pair, or None.
+        depth_format: the depth attachment format of the target it was built for (it binds
+            only in renderers whose target has the same).
     """
 
     def __init__(self, binder: ResourceBinder, renderer: Renderer | Any, name: str, *,
@@ -392,7 +493,10 @@ class DrawPipeline:
                  vertex: Sequence[VertexInput] = (), topology: str = "triangles",
                  blend: str | Sequence[str] = BLEND_OPAQUE, depth_test: bool | None = None,
                  depth_write: bool | None = None, depth_compare: str = "less",
-                 cull: str = "none", front_face: str = "ccw") -> None:
+                 cull: str = "none", front_face: str = "ccw",
+                 stencil: StencilFace | tuple[StencilFace, StencilFace] | None = None,
+                 color_write: bool | Sequence[bool] = True,
+                 dynamic: Collection[str] = ()) -> None:
         what = f"DrawPipeline({name!r})"
         if not isinstance(name, str) or not name:
             raise InvalidOptionError(f"DrawPipeline(name={name!r}): a non-empty str is needed.")
@@ -436,6 +540,13 @@ class DrawPipeline:
                 f"{what}: depth_write=True in phase {phase!r}, whose depth attachment is "
                 "read-only (tests only); pass depth_write=False, or draw in a phase that "
                 "writes depth.")
+        faces = _stencil_faces(stencil, what)
+        if faces is not None and not getattr(target, "has_stencil", False):
+            raise StencilUnavailableError(
+                f"{what}: stencil state in phase {phase!r}, but the target's depth attachment "
+                "has no stencil aspect; create the target with stencil=True (forward layout), "
+                "e.g. OffscreenTarget(ctx, w, h, layout='forward', stencil=True).")
+        writes = self._color_writes(color_write, info, what)
         modes = self._blend_modes(blend, info, what)
         if len(set(modes)) > 1 and not getattr(ctx, "independent_blend", False):
             raise PassRuleError(
@@ -445,7 +556,7 @@ class DrawPipeline:
         # Register first: reflection (and a shader that does not compile) fails before any
         # Vulkan object exists; from here on, a failure releases the id again.
         self.binder = binder
-        self.id = binder.register_pipeline(name, [vert, frag])
+        self.id = binder.register_pipeline(name, [vert, frag], dynamic=dynamic or None)
         try:
             stages = binder.shader_stages(self.id)
             vrefl = next(s.reflection for s in stages
@@ -460,8 +571,7 @@ class DrawPipeline:
             _check_vertex_inputs(attrs, vrefl, what)
             self._check_outputs(frefl, info, what)
             merged = binder.layout_info(self.id)
-            self.dynamic_count = sum(b.count for b in merged.bindings.values()
-                                     if b.kind.vk_type in _DYNAMIC_KINDS)
+            self.dynamic_count = len(binder.dynamic_binding_names(self.id))
             """Dynamic uniform/storage descriptors: the dynamic offsets each bind needs."""
             self.set_count = merged.set_count
             self._push = self._push_blocks(stages, merged.push_ranges)
@@ -472,7 +582,8 @@ class DrawPipeline:
                                                         a.offset) for a in attrs),
                 cull_mode=cull_mode, front_face=front, depth_test=test, depth_write=write,
                 depth_compare=compare, blend=modes, color_attachments=len(info.colors),
-                subpass=info.subpass)
+                subpass=info.subpass, color_write=writes,
+                stencil=None if faces is None else (faces[0].op_state(), faces[1].op_state()))
             self.graphics = GraphicsPipeline(ctx, desc, {"vert": vert, "frag": frag},
                                              binder.pipeline_layout(self.id),
                                              target.render_pass)
@@ -488,6 +599,11 @@ class DrawPipeline:
                            for _, _, r in bindings)
         self.dtypes = tuple(dtypes)
         self.push_constants = tuple(sorted(self._push))
+        self.stencil = faces
+        self.stencil_reference: tuple[int, int] | None = None if faces is None else (
+            faces[0].reference, faces[1].reference)
+        """(front, back) references :meth:`DrawContext.bind_pipeline` sets, or None."""
+        self.depth_format = int(getattr(target, "depth_format", DEPTH_FORMAT))
         self._sets = [binder.descriptor_set_array(self.id, f)
                       for f in range(binder.frames_in_flight)]
 
@@ -495,6 +611,18 @@ class DrawPipeline:
     def handle(self) -> Any:
         """The ``VkPipeline`` (None once the binder released it)."""
         return self.graphics.handle
+
+    @staticmethod
+    def _color_writes(value: object, info: PhaseInfo, what: str) -> tuple[bool, ...]:
+        if value.__class__ is bool or isinstance(value, np.bool_):
+            return (bool(value),) * len(info.colors)
+        if isinstance(value, Sequence) and not isinstance(value, str | bytes) \
+                and len(value) == len(info.colors) \
+                and all(v.__class__ is bool or isinstance(v, np.bool_) for v in value):
+            return tuple(bool(v) for v in value)
+        raise InvalidOptionError(
+            f"{what}: color_write={value!r}; pass True/False, or one flag per colour "
+            f"attachment of phase {info.name!r} ({', '.join(a.name for a in info.colors)}).")
 
     @staticmethod
     def _blend_modes(blend: object, info: PhaseInfo, what: str) -> tuple[str, ...]:
@@ -601,6 +729,8 @@ _BARRIER_DST = {
 _INDEX_TYPES = {"uint16": (vk.VK_INDEX_TYPE_UINT16, 2), "uint32": (vk.VK_INDEX_TYPE_UINT32, 4)}
 _GRAPHICS = vk.VK_PIPELINE_BIND_POINT_GRAPHICS
 _COMPUTE = vk.VK_PIPELINE_BIND_POINT_COMPUTE
+_FACE_FRONT, _FACE_BACK = vk.VK_STENCIL_FACE_FRONT_BIT, vk.VK_STENCIL_FACE_BACK_BIT
+_FACE_BOTH = vk.VK_STENCIL_FACE_FRONT_AND_BACK
 INDIRECT_DRAW_SIZE = 16
 """Bytes of ``VkDrawIndirectCommand`` (vertexCount, instanceCount, firstVertex,
 firstInstance: uint32 each)."""
@@ -647,7 +777,6 @@ class DrawContext:
         self._index: tuple[ManagedBuffer, int, int] | None = None
         self._vb = ffi.new("VkBuffer[]", MAX_VERTEX_BINDINGS)
         self._vo = ffi.new("VkDeviceSize[]", MAX_VERTEX_BINDINGS)
-        self._dyn = ffi.new("uint32_t[]", MAX_DYNAMIC_OFFSETS)
         self._barrier = new_memory_barrier()
         props = vk.vkGetPhysicalDeviceProperties(renderer.ctx.physical_device)
         self.max_draw_indirect_count = int(props.limits.maxDrawIndirectCount) \
@@ -655,6 +784,25 @@ class DrawContext:
         """Draws per indirect call: the device's maxDrawIndirectCount where the
         multiDrawIndirect feature is enabled (where offered), else 1."""
         self.min_dynamic_offset_alignment = int(props.limits.minUniformBufferOffsetAlignment)
+        target = renderer.target
+        self._depth_format = int(getattr(target, "depth_format", DEPTH_FORMAT))
+        self._has_stencil = bool(getattr(target, "has_stencil", False))
+        features = getattr(renderer.ctx, "features", None)
+        self.draw_indirect_count_supported = bool(getattr(features, "draw_indirect_count",
+                                                          False))
+        """The device's ``drawIndirectCount`` feature is enabled: the ``*_indirect_count``
+        draws may run."""
+        self.max_draw_count = int(props.limits.maxDrawIndirectCount)
+        """The most draws one ``*_indirect_count`` call may ask for (maxDrawIndirectCount)."""
+        self._draw_count_fns: tuple[Any, Any] | None = None
+        if self.draw_indirect_count_supported:
+            device = renderer.ctx.device
+            fns = (device_function(device, "vkCmdDrawIndirectCount"),
+                   device_function(device, "vkCmdDrawIndexedIndirectCount"))
+            if fns[0] is not None and fns[1] is not None:
+                self._draw_count_fns = fns
+            else:
+                self.draw_indirect_count_supported = False
 
     # --- the renderer's side -----------------------------------------------------------
 
@@ -722,13 +870,26 @@ class DrawContext:
         if pipeline.handle is None:
             raise DrawStateError(f"DrawContext.bind_pipeline: pipeline {pipeline.name!r} was "
                                  "released (its id or binder closed).")
+        if pipeline.depth_format != self._depth_format:
+            raise DrawStateError(
+                f"DrawContext.bind_pipeline: pipeline {pipeline.name!r} was built for a target "
+                f"with depth format {pipeline.depth_format}, but this renderer's target has "
+                f"{self._depth_format} (stencil={self._has_stencil}): their render passes are "
+                "incompatible; build the pipeline with this renderer (or a target of the same "
+                "stencil= choice).")
         pipeline.binder.check_recordable(pipeline.id, "DrawContext.bind_pipeline")
-        n = self._dynamic(pipeline, dynamic_offsets)
+        n, dyn = self._dynamic(pipeline, dynamic_offsets)
         lib.vkCmdBindPipeline(cmd, _GRAPHICS, pipeline.handle)
+        ref = pipeline.stencil_reference
+        if ref is not None:  # dynamic state: the pipeline's own reference until changed
+            if ref[0] == ref[1]:
+                lib.vkCmdSetStencilReference(cmd, _FACE_BOTH, ref[0])
+            else:
+                lib.vkCmdSetStencilReference(cmd, _FACE_FRONT, ref[0])
+                lib.vkCmdSetStencilReference(cmd, _FACE_BACK, ref[1])
         if pipeline.set_count:
             lib.vkCmdBindDescriptorSets(cmd, _GRAPHICS, pipeline.layout, 0, pipeline.set_count,
-                                        pipeline.descriptor_sets(self.slot), n,
-                                        self._dyn if n else ffi.NULL)
+                                        pipeline.descriptor_sets(self.slot), n, dyn)
         self._pipeline = pipeline
         self._vertex = [None] * len(pipeline.strides)
 
@@ -736,15 +897,18 @@ class DrawContext:
         """Rebind the bound pipeline's sets with other ``dynamic_offsets``."""
         cmd = self._live("bind_descriptor_sets")
         pipeline = self._require_pipeline("bind_descriptor_sets")
-        n = self._dynamic(pipeline, dynamic_offsets)
+        n, dyn = self._dynamic(pipeline, dynamic_offsets)
         if pipeline.set_count:
             lib.vkCmdBindDescriptorSets(cmd, _GRAPHICS, pipeline.layout, 0, pipeline.set_count,
-                                        pipeline.descriptor_sets(self.slot), n,
-                                        self._dyn if n else ffi.NULL)
+                                        pipeline.descriptor_sets(self.slot), n, dyn)
 
-    def _dynamic(self, pipeline: DrawPipeline, offsets: Sequence[int]) -> int:
+    def _dynamic(self, pipeline: DrawPipeline, offsets: Sequence[int]) -> tuple[int, Any]:
+        """The dynamic-offset array for this bind (``ffi.NULL`` with none): the count is
+        checked here, each offset by the binder (a block pushed into the bound ring in this
+        frame, for this slot: a multiple of its stride, below what was pushed), so a draw never
+        reads a block written after it was recorded, or past the ring's buffer."""
         if offsets == () and not pipeline.dynamic_count:
-            return 0
+            return 0, ffi.NULL
         what = f"DrawContext.bind_pipeline({pipeline.name!r})"
         if isinstance(offsets, str | bytes) or not isinstance(offsets, Sequence):
             raise InvalidDataError(f"{what}: dynamic_offsets={offsets!r} must be a sequence of "
@@ -753,14 +917,7 @@ class DrawContext:
             raise DrawStateError(
                 f"{what}: {len(offsets)} dynamic offset(s); the pipeline layout has "
                 f"{pipeline.dynamic_count} dynamic descriptor(s), one offset each.")
-        for i, value in enumerate(offsets):
-            off = as_int(value)
-            if off is None or not 0 <= off < (1 << 32) or off % self.min_dynamic_offset_alignment:
-                raise InvalidOffsetError(
-                    f"{what}: dynamic_offsets[{i}]={value!r} must be a uint32 multiple of "
-                    f"{self.min_dynamic_offset_alignment} (minUniformBufferOffsetAlignment).")
-            self._dyn[i] = off
-        return len(offsets)
+        return pipeline.binder.dynamic_offset_array(pipeline.id, self.slot, offsets, what=what)
 
     def _require_pipeline(self, what: str) -> DrawPipeline:
         if self._pipeline is None:
@@ -835,6 +992,28 @@ class DrawContext:
         lib.vkCmdPushConstants(cmd, pipeline.layout, push.stages, push.offset, push.size,
                                push.pointer)
 
+    def set_stencil_reference(self, value: int, *, face: str = "both") -> None:
+        """Set the stencil reference (0-255) of ``face`` (``"front"``, ``"back"`` or
+        ``"both"``) for the following draws of the bound pipeline, which must have stencil
+        state (``vkCmdSetStencilReference``: dynamic state, no pipeline rebuilt). Binding a
+        pipeline sets its :class:`StencilFace` references again."""
+        cmd = self._live("set_stencil_reference")
+        what = "DrawContext.set_stencil_reference"
+        if not self._has_stencil:
+            raise StencilUnavailableError(
+                f"{what}: the renderer's target has no stencil aspect; create it with "
+                "stencil=True (forward layout).")
+        pipeline = self._require_pipeline("set_stencil_reference")
+        if pipeline.stencil is None:
+            raise DrawStateError(f"{what}: pipeline {pipeline.name!r} has no stencil state; "
+                                 "build it with stencil=StencilFace(...).")
+        mask = _STENCIL_FACES.get(face) if isinstance(face, str) else None
+        if mask is None:
+            raise InvalidStencilStateError(f"{what}: face={face!r}; one of "
+                                           f"{', '.join(map(repr, _STENCIL_FACES))}.")
+        ref = _stencil_byte(value, "value", what)
+        lib.vkCmdSetStencilReference(cmd, mask, ref)
+
     # --- draws -------------------------------------------------------------------------
 
     def _check_vertices(self, pipeline: DrawPipeline, what: str, vertices: int | None,
@@ -898,14 +1077,20 @@ class DrawContext:
         lib.vkCmdDrawIndexed(cmd, n, i, fidx, vo, fi)
 
     def _indirect(self, buffer: object, offset: object, draw_count: object, stride: object,
-                  size: int, what: str) -> tuple[ManagedBuffer, int, int, int]:
+                  size: int, what: str, limit: int | None = None
+                  ) -> tuple[ManagedBuffer, int, int, int]:
         buf = self._buffer(buffer, _INDIRECT, "INDIRECT", what)
         off = as_int(offset)
         if off is None or off < 0 or off % 4:
             raise IndirectArgumentError(f"DrawContext.{what}: offset {offset!r} must be a "
                                         "non-negative multiple of 4 bytes.")
         count = as_int(draw_count)
-        if count is None or not 0 <= count <= self.max_draw_indirect_count:
+        if limit is not None:
+            if count is None or not 0 <= count <= limit:
+                raise IndirectArgumentError(
+                    f"DrawContext.{what}: max_draw_count={draw_count!r}; this device reads 0 to "
+                    f"{limit} draws per call (maxDrawIndirectCount).")
+        elif count is None or not 0 <= count <= self.max_draw_indirect_count:
             raise IndirectArgumentError(
                 f"DrawContext.{what}: draw_count={draw_count!r}; this device records 0 to "
                 f"{self.max_draw_indirect_count} draws per indirect call (maxDrawIndirectCount,"
@@ -945,6 +1130,69 @@ class DrawContext:
         self._check_index("draw_indexed_indirect", None)
         self._check_vertices(pipeline, "draw_indexed_indirect", None, None)
         lib.vkCmdDrawIndexedIndirect(cmd, buf.handle, off, count, st)
+
+    def _count_args(self, what: str, buffer: object, count_buffer: object,
+                    max_draw_count: object, offset: object, count_offset: object,
+                    stride: object, size: int) -> tuple[ManagedBuffer, int, int, int,
+                                                        ManagedBuffer, int]:
+        if self._draw_count_fns is None:
+            ctx = self.renderer.ctx
+            raise DrawIndirectCountUnsupportedError(
+                f"DrawContext.{what}: the Vulkan 1.2 drawIndirectCount feature is not enabled "
+                f"on {ctx.device_name} (the device does not offer it, or the context was "
+                "created with disable_features=('draw_indirect_count',)), so the draw count "
+                "cannot come from a buffer; "
+                "record draw_indirect/draw_indexed_indirect with a CPU draw_count (unused "
+                "records with instanceCount 0 draw nothing), or use a device that offers it "
+                "(check renderer.draw_context.draw_indirect_count_supported).")
+        st = size if stride is None else stride
+        buf, off, count, st = self._indirect(buffer, offset, max_draw_count, st, size, what,
+                                             self.max_draw_count)
+        counts = self._buffer(count_buffer, _INDIRECT, "INDIRECT", what)
+        coff = as_int(count_offset)
+        if coff is None or coff < 0 or coff % 4 or coff + 4 > counts.size:
+            raise IndirectArgumentError(
+                f"DrawContext.{what}: count_offset {count_offset!r} must be a multiple of 4 "
+                f"with the 4-byte count inside {counts.name!r} ({counts.size} bytes).")
+        return buf, off, count, st, counts, coff
+
+    def draw_indirect_count(self, buffer: ManagedBuffer, count_buffer: ManagedBuffer,
+                            max_draw_count: int, *, offset: int = 0, count_offset: int = 0,
+                            stride: int | None = None) -> None:
+        """``vkCmdDrawIndirectCount``: up to ``max_draw_count`` ``VkDrawIndirectCommand``
+        records (16 bytes each, ``stride`` bytes apart, default 16) from ``offset`` of
+        ``buffer``; the GPU draws ``min(count, max_draw_count)`` of them, ``count`` being the
+        uint32 at ``count_offset`` of ``count_buffer`` (e.g. written by a compute shader,
+        before a ``barrier("compute", "indirect")``). Both buffers need INDIRECT usage,
+        offsets are 4-byte aligned, ``max_draw_count`` records must fit in ``buffer`` and be
+        within ``maxDrawIndirectCount``. Needs the ``drawIndirectCount`` feature (Vulkan 1.2):
+        :class:`~engine.errors.DrawIndirectCountUnsupportedError` otherwise."""
+        cmd = self._live("draw_indirect_count")
+        pipeline = self._require_pipeline("draw_indirect_count")
+        buf, off, count, st, counts, coff = self._count_args(
+            "draw_indirect_count", buffer, count_buffer, max_draw_count, offset, count_offset,
+            stride, INDIRECT_DRAW_SIZE)
+        self._check_vertices(pipeline, "draw_indirect_count", None, None)
+        fns = self._draw_count_fns
+        assert fns is not None
+        fns[0](cmd, buf.handle, off, counts.handle, coff, count, st)
+
+    def draw_indexed_indirect_count(self, buffer: ManagedBuffer, count_buffer: ManagedBuffer,
+                                    max_draw_count: int, *, offset: int = 0,
+                                    count_offset: int = 0, stride: int | None = None) -> None:
+        """``vkCmdDrawIndexedIndirectCount``: as :meth:`draw_indirect_count` with
+        ``VkDrawIndexedIndirectCommand`` records (20 bytes; default stride 20) and the bound
+        index buffer."""
+        cmd = self._live("draw_indexed_indirect_count")
+        pipeline = self._require_pipeline("draw_indexed_indirect_count")
+        buf, off, count, st, counts, coff = self._count_args(
+            "draw_indexed_indirect_count", buffer, count_buffer, max_draw_count, offset,
+            count_offset, stride, INDIRECT_DRAW_INDEXED_SIZE)
+        self._check_index("draw_indexed_indirect_count", None)
+        self._check_vertices(pipeline, "draw_indexed_indirect_count", None, None)
+        fns = self._draw_count_fns
+        assert fns is not None
+        fns[1](cmd, buf.handle, off, counts.handle, coff, count, st)
 
     # --- compute phase -----------------------------------------------------------------
 

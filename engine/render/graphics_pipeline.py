@@ -1,8 +1,9 @@
 """Graphics pipelines from SPIR-V and a pipeline layout (the ResourceBinder's, by reflection).
 
 :class:`GraphicsPipelineDesc` says what differs between the engine's pipelines (topology,
-vertex input, culling, depth, blending, colour-attachment count); viewport and scissor are
-dynamic so a window resize never rebuilds a pipeline. Shader modules live only for the
+vertex input, culling, depth, stencil, blending, colour writes, colour-attachment count);
+viewport and scissor are dynamic so a window resize never rebuilds a pipeline, and so is the
+stencil reference of a pipeline with stencil state. Shader modules live only for the
 ``vkCreateGraphicsPipelines`` call. Every nested struct is bound to a local (cffi frees a struct
 nothing references).
 
@@ -64,6 +65,26 @@ class GraphicsPipelineDesc:
     color_attachments: int = 1
     subpass: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    stencil: tuple[StencilOpState, StencilOpState] | None = None
+    """Front and back stencil state (test enabled), or None (stencil test off). The reference
+    is dynamic state (``VK_DYNAMIC_STATE_STENCIL_REFERENCE``): the recorder sets it."""
+    color_write: bool | tuple[bool, ...] = True
+    """Write the colour channels of every attachment, or one flag per attachment (False:
+    ``colorWriteMask = 0``, e.g. a draw that only writes stencil)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StencilOpState:
+    """One face of ``VkStencilOpState`` as Vulkan enums and 8-bit masks (the draw API's
+    :class:`~engine.render.draw.StencilFace` is the readable form)."""
+
+    fail_op: int
+    pass_op: int
+    depth_fail_op: int
+    compare_op: int
+    compare_mask: int
+    write_mask: int
+    reference: int
 
 
 def create_graphics_pipeline(ctx: GraphicsContext, desc: GraphicsPipelineDesc,
@@ -122,14 +143,23 @@ def create_graphics_pipeline(ctx: GraphicsContext, desc: GraphicsPipelineDesc,
             "sType": L.VK_STRUCTURE_TYPE_PIPELINE_DEPTH_STENCIL_STATE_CREATE_INFO,
             "depthTestEnable": int(desc.depth_test), "depthWriteEnable": int(desc.depth_write),
             "depthCompareOp": desc.depth_compare})
+        if desc.stencil is not None:
+            depth.stencilTestEnable = 1
+            for face, state in zip((depth.front, depth.back), desc.stencil, strict=True):
+                face.failOp, face.passOp = state.fail_op, state.pass_op
+                face.depthFailOp, face.compareOp = state.depth_fail_op, state.compare_op
+                face.compareMask, face.writeMask = state.compare_mask, state.write_mask
+                face.reference = state.reference
         attachments = ffi.new("VkPipelineColorBlendAttachmentState[]", desc.color_attachments)
         all_channels = (L.VK_COLOR_COMPONENT_R_BIT | L.VK_COLOR_COMPONENT_G_BIT
                         | L.VK_COLOR_COMPONENT_B_BIT | L.VK_COLOR_COMPONENT_A_BIT)
         modes = (desc.blend,) * desc.color_attachments if isinstance(desc.blend, str) \
             else desc.blend
+        writes = (desc.color_write,) * desc.color_attachments \
+            if isinstance(desc.color_write, bool) else desc.color_write
         for i in range(desc.color_attachments):
             a = attachments[i]
-            a.colorWriteMask = all_channels
+            a.colorWriteMask = all_channels if writes[i] else 0
             if modes[i] == BLEND_ADDITIVE:
                 a.blendEnable = 1
                 a.srcColorBlendFactor = a.dstColorBlendFactor = L.VK_BLEND_FACTOR_ONE
@@ -145,11 +175,13 @@ def create_graphics_pipeline(ctx: GraphicsContext, desc: GraphicsPipelineDesc,
         blend = ffi.new("VkPipelineColorBlendStateCreateInfo*", {
             "sType": L.VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO,
             "attachmentCount": desc.color_attachments, "pAttachments": attachments})
-        dyn_states = ffi.new("VkDynamicState[2]", [L.VK_DYNAMIC_STATE_VIEWPORT,
-                                                   L.VK_DYNAMIC_STATE_SCISSOR])
+        dyn = [L.VK_DYNAMIC_STATE_VIEWPORT, L.VK_DYNAMIC_STATE_SCISSOR]
+        if desc.stencil is not None:
+            dyn.append(L.VK_DYNAMIC_STATE_STENCIL_REFERENCE)
+        dyn_states = ffi.new("VkDynamicState[]", dyn)
         dynamic = ffi.new("VkPipelineDynamicStateCreateInfo*", {
             "sType": L.VK_STRUCTURE_TYPE_PIPELINE_DYNAMIC_STATE_CREATE_INFO,
-            "dynamicStateCount": 2, "pDynamicStates": dyn_states})
+            "dynamicStateCount": len(dyn), "pDynamicStates": dyn_states})
         keep += [entry, bindings, attrs]
         info = ffi.new("VkGraphicsPipelineCreateInfo*", {
             "sType": L.VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO,

@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.device.context import GraphicsContext
 from engine.device.vk import check_result, ffi, lib, vk
-from engine.errors import NoSuitableMemoryTypeError
+from engine.errors import NoSuitableMemoryTypeError, StencilUnavailableError
 
 COLOR_FORMAT = vk.VK_FORMAT_B8G8R8A8_UNORM
 """Format of the offscreen colour target (matches the usual swapchain format)."""
@@ -22,6 +22,49 @@ depth unorm16 (of GBUFFER_DEPTH_RANGE units; 0 = sky). One attachment, one load 
 fragment: on lavapipe each input-attachment load costs as much as the lighting math."""
 DEPTH_FORMAT = vk.VK_FORMAT_D32_SFLOAT
 """Depth attachment (depth test only; the light volumes read depth from the G-buffer)."""
+DEPTH_STENCIL_FORMATS = (vk.VK_FORMAT_D32_SFLOAT_S8_UINT, vk.VK_FORMAT_D24_UNORM_S8_UINT)
+"""Depth + 8-bit stencil formats a stencil target may get, in order of preference: D32 keeps
+the depth of a plain target (float32); D24S8 is the fallback (NVIDIA and lavapipe offer both,
+AMD only the first, some mobile GPUs only the second)."""
+_STENCIL_FORMATS = frozenset(DEPTH_STENCIL_FORMATS) | {vk.VK_FORMAT_D16_UNORM_S8_UINT,
+                                                       vk.VK_FORMAT_S8_UINT}
+
+
+def has_stencil(fmt: int) -> bool:
+    """True for a depth format with a stencil aspect."""
+    return fmt in _STENCIL_FORMATS
+
+
+def depth_aspect(fmt: int) -> int:
+    """The aspect mask of a whole depth(/stencil) image of ``fmt``: views, barriers and layout
+    transitions of a combined depth/stencil image name both aspects."""
+    if has_stencil(fmt):
+        return int(vk.VK_IMAGE_ASPECT_DEPTH_BIT | vk.VK_IMAGE_ASPECT_STENCIL_BIT)
+    return int(vk.VK_IMAGE_ASPECT_DEPTH_BIT)
+
+
+def choose_depth_format(ctx: GraphicsContext, stencil: bool, what: str,
+                        candidates: tuple[int, ...] = DEPTH_STENCIL_FORMATS) -> int:
+    """The depth attachment format of a target: :data:`DEPTH_FORMAT` without stencil, else the
+    first of ``candidates`` whose optimal tiling the device can use as a depth/stencil
+    attachment (``vkGetPhysicalDeviceFormatProperties``). Raises
+    :class:`~engine.errors.StencilUnavailableError` when none is offered."""
+    if not stencil:
+        return int(DEPTH_FORMAT)
+    props = ffi.new("VkFormatProperties*")
+    for fmt in candidates:
+        lib.vkGetPhysicalDeviceFormatProperties(ctx.physical_device, fmt, props)
+        if props.optimalTilingFeatures & vk.VK_FORMAT_FEATURE_DEPTH_STENCIL_ATTACHMENT_BIT:
+            return int(fmt)
+    raise StencilUnavailableError(
+        f"{what}(stencil=True): {ctx.device_name} offers none of the depth/stencil formats "
+        f"{', '.join(_FORMAT_NAMES.get(f, str(f)) for f in candidates)} as an attachment; "
+        "create the target with stencil=False.")
+
+
+_FORMAT_NAMES = {getattr(vk, n): n for n in ("VK_FORMAT_D32_SFLOAT_S8_UINT",
+                                             "VK_FORMAT_D24_UNORM_S8_UINT",
+                                             "VK_FORMAT_D16_UNORM_S8_UINT")}
 
 
 def _memory_type(ctx: GraphicsContext, bits: int, transient: bool) -> int:
@@ -129,10 +172,12 @@ class GBuffer:
     (TRANSFER_SRC): the compute particle path (engine/render/particle_splat.py) copies it to
     a buffer after the pass and tests its splats against it. One set serves every frame in flight:
     the render pass's external dependency orders frame N+1's writes after frame N's reads.
+    ``depth_format`` is :data:`DEPTH_FORMAT` or, for a stencil target, one of
+    :data:`DEPTH_STENCIL_FORMATS` (its view then covers both aspects).
     """
 
     def __init__(self, ctx: GraphicsContext, width: int, height: int, *,
-                 surface: bool = True) -> None:
+                 surface: bool = True, depth_format: int = DEPTH_FORMAT) -> None:
         color_usage = (vk.VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_SAMPLED_BIT)
@@ -146,8 +191,8 @@ class GBuffer:
             if surface:
                 self.surface = self._add(Image(ctx, width, height, GBUFFER_FORMAT, color_usage,
                                                color_aspect, "gbuffer.surface"))
-            self.depth = self._add(Image(ctx, width, height, DEPTH_FORMAT, depth_usage,
-                                         vk.VK_IMAGE_ASPECT_DEPTH_BIT, "gbuffer.depth"))
+            self.depth = self._add(Image(ctx, width, height, depth_format, depth_usage,
+                                         depth_aspect(depth_format), "gbuffer.depth"))
         except BaseException:
             self.destroy()
             raise

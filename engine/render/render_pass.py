@@ -27,7 +27,8 @@ from typing import Any
 
 from engine.device.context import GraphicsContext
 from engine.device.vk import check_result, ffi, lib, vk
-from engine.render.images import DEPTH_FORMAT, GBUFFER_FORMAT
+from engine.errors import StencilUnavailableError
+from engine.render.images import DEPTH_FORMAT, GBUFFER_FORMAT, has_stencil
 from engine.render.phases import DEFERRED, FORWARD, TargetLayout
 
 SCENE_SUBPASS = 0
@@ -38,12 +39,17 @@ CLEAR_COLOR = (0.0, 0.0, 0.0, 1.0)
 
 
 def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: int,
-                       layout: TargetLayout = DEFERRED) -> Any:
+                       layout: TargetLayout = DEFERRED, depth_format: int = DEPTH_FORMAT) -> Any:
     """Create the render pass of ``layout`` (the deferred one: see the module docstring;
-    :data:`~engine.render.phases.FORWARD`: :func:`create_forward_render_pass`); the caller
-    destroys it."""
+    :data:`~engine.render.phases.FORWARD`: :func:`create_forward_render_pass`, which also
+    takes a depth/stencil ``depth_format``); the caller destroys it."""
     if layout.name == FORWARD.name:
-        return create_forward_render_pass(ctx, color_format, final_layout)
+        return create_forward_render_pass(ctx, color_format, final_layout, depth_format)
+    if depth_format != DEPTH_FORMAT:
+        raise StencilUnavailableError(
+            "create_render_pass: the deferred layout's depth is D32_SFLOAT only (the compute "
+            "particle path copies it as one float per pixel); use the forward layout for a "
+            "stencil target.")
     L = vk
     att = ffi.new("VkAttachmentDescription[3]")
     specs = [
@@ -129,22 +135,25 @@ def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: in
     return out[0]
 
 
-def create_forward_render_pass(ctx: GraphicsContext, color_format: int, final_layout: int
-                               ) -> Any:
-    """The forward render pass: colour (cleared, stored, ``final_layout``) and D32 depth
-    (cleared to 1.0, not stored) in one subpass; dependencies as in the deferred pass (earlier
-    frames' writes and the screenshot copy before this frame's writes; colour writes before a
-    transfer or presentation after the pass)."""
+def create_forward_render_pass(ctx: GraphicsContext, color_format: int, final_layout: int,
+                               depth_format: int = DEPTH_FORMAT) -> Any:
+    """The forward render pass: colour (cleared, stored, ``final_layout``) and depth (D32, or
+    a depth/stencil ``depth_format`` whose stencil is cleared to 0; cleared to 1.0, neither
+    stored) in one subpass; dependencies as in the deferred pass (earlier frames' writes and
+    the screenshot copy before this frame's writes; colour writes before a transfer or
+    presentation after the pass). The depth/stencil dependency stages (early and late fragment
+    tests) and accesses cover the stencil aspect too."""
     L = vk
     att = ffi.new("VkAttachmentDescription[2]")
     specs = [(color_format, L.VK_ATTACHMENT_STORE_OP_STORE, final_layout),
-             (DEPTH_FORMAT, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
+             (depth_format, L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
               L.VK_IMAGE_LAYOUT_DEPTH_STENCIL_ATTACHMENT_OPTIMAL)]
     for i, (fmt, store, final) in enumerate(specs):
         a = att[i]
         a.format, a.samples = fmt, L.VK_SAMPLE_COUNT_1_BIT
         a.loadOp, a.storeOp = L.VK_ATTACHMENT_LOAD_OP_CLEAR, store
-        a.stencilLoadOp = L.VK_ATTACHMENT_LOAD_OP_DONT_CARE
+        a.stencilLoadOp = L.VK_ATTACHMENT_LOAD_OP_CLEAR if i == 1 and has_stencil(fmt) \
+            else L.VK_ATTACHMENT_LOAD_OP_DONT_CARE  # cleared to the renderer's stencil 0
         a.stencilStoreOp = L.VK_ATTACHMENT_STORE_OP_DONT_CARE
         a.initialLayout, a.finalLayout = L.VK_IMAGE_LAYOUT_UNDEFINED, final
     color = ffi.new("VkAttachmentReference*", {

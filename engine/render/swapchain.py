@@ -25,9 +25,10 @@ from typing import Any
 from engine.device.context import GraphicsContext
 from engine.device.vk import UINT64_MAX, check_result, ffi, lib, vk
 from engine.errors import WindowError
-from engine.render.images import GBuffer, create_view
+from engine.render.images import GBuffer, create_view, has_stencil
 from engine.render.phases import DEFERRED, TargetLayout, as_layout
 from engine.render.render_pass import create_framebuffer, create_render_pass
+from engine.render.targets import target_depth_format
 from engine.render.window import Window
 
 _PREFERRED_FORMATS = (vk.VK_FORMAT_B8G8R8A8_UNORM, vk.VK_FORMAT_R8G8B8A8_UNORM)
@@ -39,9 +40,15 @@ class SwapchainTarget:
     final_layout = vk.VK_IMAGE_LAYOUT_PRESENT_SRC_KHR
 
     def __init__(self, ctx: GraphicsContext, window: Window, frames_in_flight: int, *,
-                 vsync: bool = False, layout: TargetLayout | str = DEFERRED) -> None:
+                 vsync: bool = False, layout: TargetLayout | str = DEFERRED,
+                 stencil: bool = False) -> None:
         self.layout = as_layout(layout, "SwapchainTarget")
         """The target's phases (compute, then one per subpass): DEFERRED or FORWARD."""
+        self.depth_format = target_depth_format(ctx, self.layout, stencil, "SwapchainTarget")
+        """The depth attachment's VkFormat (D32_SFLOAT; with ``stencil=True``, forward layout
+        only, a depth/stencil format: see :func:`~engine.render.targets.target_depth_format`)."""
+        self.has_stencil = has_stencil(self.depth_format)
+        """True when the depth attachment has a stencil aspect."""
         self.ctx = ctx
         self.window = window
         self.vsync = vsync
@@ -77,7 +84,7 @@ class SwapchainTarget:
             self.color_format, self.color_space = self._choose_format()
             self.present_mode = self._choose_present_mode()
             self.render_pass = create_render_pass(ctx, self.color_format, self.final_layout,
-                                                  self.layout)
+                                                  self.layout, self.depth_format)
             self._acquired = [self._semaphore() for _ in range(frames_in_flight)]
             self._create()
         except BaseException:
@@ -188,7 +195,8 @@ class SwapchainTarget:
         check_result(lib.vkGetSwapchainImagesKHR(ctx.device, self.swapchain, n, images),
                      "vkGetSwapchainImagesKHR", what="SwapchainTarget")
         self._images = [images[i] for i in range(n[0])]
-        self.gbuffer = GBuffer(ctx, width, height, surface=self.layout is DEFERRED)
+        self.gbuffer = GBuffer(ctx, width, height, surface=self.layout is DEFERRED,
+                               depth_format=self.depth_format)
         self.generation += 1
         for image in self._images:
             view = create_view(ctx, image, self.color_format, vk.VK_IMAGE_ASPECT_COLOR_BIT,

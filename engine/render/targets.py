@@ -12,6 +12,10 @@ Every target offers the same small interface to the :class:`~engine.render.rende
 - ``present(index)``: show it (no-op offscreen);
 - ``destroy()``.
 
+Depth and stencil: ``depth_format`` is D32_SFLOAT, or with ``stencil=True`` (forward layout only)
+a depth + 8-bit stencil format the device offers (:func:`target_depth_format`); ``has_stencil``
+says which. Pipelines are built for one of them (render-pass compatibility).
+
 Lifetime: a target is destroyed after the GPU finished with it (``destroy`` waits for the
 device). Its images are recreated only on a size change (``generation`` + 1: an offscreen
 target by :meth:`OffscreenTarget.resize`, a swapchain when its window changed size).
@@ -23,11 +27,29 @@ from typing import Any
 
 from engine.device.context import GraphicsContext
 from engine.device.vk import ffi, lib, vk
-from engine.errors import EngineError
-from engine.numbers import as_int
-from engine.render.images import COLOR_FORMAT, GBuffer, Image
-from engine.render.phases import DEFERRED, TargetLayout, as_layout
+from engine.errors import EngineError, StencilUnavailableError
+from engine.numbers import as_flag, as_int
+from engine.render.images import COLOR_FORMAT, GBuffer, Image, choose_depth_format, has_stencil
+from engine.render.phases import DEFERRED, FORWARD, TargetLayout, as_layout
 from engine.render.render_pass import create_framebuffer, create_render_pass
+
+
+def target_depth_format(ctx: GraphicsContext, layout: TargetLayout, stencil: object,
+                        what: str) -> int:
+    """The depth attachment format of a new target: D32_SFLOAT, or with ``stencil=True`` the
+    first depth/stencil format the device offers as an attachment (D32_SFLOAT_S8_UINT, then
+    D24_UNORM_S8_UINT: ``vkGetPhysicalDeviceFormatProperties``). Stencil is for the forward
+    layout: the deferred one's depth is copied by the compute particle path as one float per
+    pixel. Raises :class:`~engine.errors.InvalidOptionError` for a ``stencil`` that is not a
+    flag and :class:`~engine.errors.StencilUnavailableError` for a deferred layout or a device
+    without such a format."""
+    wanted = bool(as_flag(stencil, what, "stencil"))
+    if wanted and layout.name != FORWARD.name:
+        raise StencilUnavailableError(
+            f"{what}(stencil=True, layout={layout.name!r}): only the forward layout has a "
+            "stencil aspect (the deferred depth is copied as float32 by the compute particle "
+            "path); pass layout='forward'.")
+    return choose_depth_format(ctx, wanted, what)
 
 
 class OffscreenTarget:
@@ -40,15 +62,21 @@ class OffscreenTarget:
         layout: :data:`~engine.render.phases.DEFERRED` (default: picture + G-buffer + depth,
             phases ``scene`` and ``light``) or :data:`~engine.render.phases.FORWARD` (picture +
             depth, phase ``forward``), or their names.
+        stencil: give the depth attachment an 8-bit stencil aspect (cleared to 0 each frame;
+            forward layout only): see :func:`target_depth_format`.
     """
 
     final_layout = vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
     color_format = COLOR_FORMAT
 
     def __init__(self, ctx: GraphicsContext, width: int, height: int, *,
-                 layout: TargetLayout | str = DEFERRED) -> None:
+                 layout: TargetLayout | str = DEFERRED, stencil: bool = False) -> None:
         self.layout = as_layout(layout, "OffscreenTarget")
         """The target's phases (compute, then one per subpass)."""
+        self.depth_format = target_depth_format(ctx, self.layout, stencil, "OffscreenTarget")
+        """The depth attachment's VkFormat (D32_SFLOAT, or a depth/stencil format)."""
+        self.has_stencil = has_stencil(self.depth_format)
+        """True when the depth attachment has a stencil aspect (``stencil=True``)."""
         self.ctx = ctx
         self.width, self.height = width, height
         self.generation = 1
@@ -59,7 +87,7 @@ class OffscreenTarget:
         self.gbuffer: GBuffer | None = None
         try:
             self.render_pass = create_render_pass(ctx, COLOR_FORMAT, self.final_layout,
-                                                  self.layout)
+                                                  self.layout, self.depth_format)
             self._create_images(width, height)
         except BaseException:
             self.destroy()
@@ -71,7 +99,8 @@ class OffscreenTarget:
                            vk.VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT
                            | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
                            vk.VK_IMAGE_ASPECT_COLOR_BIT, "offscreen.color")
-        self.gbuffer = GBuffer(ctx, width, height, surface=self.layout is DEFERRED)
+        self.gbuffer = GBuffer(ctx, width, height, surface=self.layout is DEFERRED,
+                               depth_format=self.depth_format)
         self._framebuffer = create_framebuffer(
             ctx, self.render_pass, [self.color.view, *self.gbuffer.views()], width, height)
         self.width, self.height = width, height

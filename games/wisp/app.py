@@ -29,6 +29,7 @@ from engine.render.tiled_lighting import choose_lighting_path
 from engine.render.tuning import keep_frame_memory
 from engine.render.window import Window, required_instance_extensions
 from engine.schedule import Phase, add_system
+from games.wisp.props import PropsPass, PropSystem
 from games.wisp.rules import (
     AutopilotSystem,
     CollectSystem,
@@ -144,6 +145,12 @@ class WispApp:
                                  gpu_timing=self._wants_gpu_timing())
         self.particles, self.lights = self.stack.particles, self.stack.lights
         self.renderer = self.stack.renderer
+        # Pillars and orbs: one block each per frame in a uniform ring, drawn by dynamic offset.
+        self.prop_system = PropSystem(level.props)
+        add_system(self.prop_system, Phase.SIMULATE, 5)
+        self.props = PropsPass(self.binder, self.manager, self.stack.ubo, self.target,
+                               self.prop_system)
+        self.renderer.add_pass(self.props.record, phase="scene", name="props")
         self.autopilot = AutopilotSystem(self.game)
         self.autopilot.enabled = self.headless or bool(self.args.autopilot)
         add_system(self.autopilot, Phase.INPUT, 1)
@@ -200,6 +207,9 @@ class WispApp:
             stack = getattr(self, "stack", None)
             if stack is not None:
                 stack.close()
+            props = getattr(self, "props", None)
+            if props is not None:
+                props.destroy(self.manager)
             binder = getattr(self, "binder", None)
             if binder is not None:
                 binder.close()

@@ -22,6 +22,7 @@ from components.player import Player
 from components.point_light import PointLight
 from components.transform import Transform
 from engine.render import meshes
+from games.wisp.props import BOX, PROP_DTYPE, SPHERE
 
 HALF = 20.0
 """Half-size of the field (units)."""
@@ -52,10 +53,13 @@ class BurstFx:
 
 @dataclass
 class Level:
-    """The static part of a level: obstacles (circles on the ground) and the scene mesh."""
+    """The static part of a level: obstacles (circles on the ground), the props that draw
+    them (pillars and orbs, :data:`~games.wisp.props.PROP_DTYPE`, drawn per object from a
+    uniform ring) and the static scene mesh (ground and lamp posts, one draw)."""
 
     obstacles: list[tuple[float, float, float]] = field(default_factory=list)  # x, z, radius
     lamps: list[tuple[float, float]] = field(default_factory=list)
+    props: Any = None
     vertices: Any = None
 
 
@@ -76,21 +80,25 @@ class Counts:
 
 
 def build_level(seed: int, counts: Counts) -> Level:
-    """Pillars, orbs and lamp posts at seeded positions, merged into one vertex array."""
+    """Pillars and orbs (props, one row each) and lamp posts (merged into the static vertex
+    array with the ground) at seeded positions."""
     rng = np.random.default_rng(seed)
     level = Level()
     parts = [meshes.ground(HALF + 6.0, (0.42, 0.4, 0.38, 0.0))]
+    props = np.zeros(10, PROP_DTYPE)
     for i in range(10):
         x, z = _free_spot(rng, level, 2.5)
-        if i % 3 == 2:
+        if i % 3 == 2:  # a glass orb hovering over the ground, bobbing
             r = float(rng.uniform(0.7, 1.1))
-            parts.append(meshes.sphere((x, r, z), r, (0.55, 0.6, 0.75, 0.05)))
+            props[i] = (SPHERE, (x, r + 0.25, z), (r, r, r), (0.55, 0.6, 0.75, 0.05), 0.2,
+                        float(rng.uniform(0.0, 2 * math.pi)))
             level.obstacles.append((x, z, r))
-        else:
+        else:  # a stone pillar
             w = float(rng.uniform(0.9, 1.6))
             h = float(rng.uniform(1.5, 3.2))
-            parts.append(meshes.box((x, h / 2, z), (w, h, w), (0.55, 0.5, 0.45, 0.0)))
+            props[i] = (BOX, (x, h / 2, z), (w, h, w), (0.55, 0.5, 0.45, 0.0), 0.0, 0.0)
             level.obstacles.append((x, z, w * 0.72))
+    level.props = props
     for i in range(counts.lamps):
         angle = 2 * math.pi * i / max(1, counts.lamps)
         ring = HALF - 1.5 if i % 2 == 0 else HALF * 0.55
