@@ -61,11 +61,11 @@ def shot(scene: MiniScene, lighting: str) -> np.ndarray:
 
 def assert_same_picture(volumes: np.ndarray, compute: np.ndarray, *, min_lit: int) -> None:
     """The particle-path test's measure: mean absolute difference of 8-bit RGB < 0.5 and
-    lit-pixel counts within 5%; here also no pixel off by more than 3 levels (the paths
-    differ only in rounding)."""
+    lit-pixel counts within 5%; here also no pixel off by more than 4 levels (the paths
+    differ only in rounding: the volumes round to 8 bits once per overlapping light)."""
     diff = np.abs(volumes[:, :, :3].astype(np.int16) - compute[:, :, :3])
     assert diff.mean() < 0.5, diff.mean()
-    assert diff.max() <= 3, (diff.max(), np.argwhere(diff.max(axis=2) > 3)[:5])
+    assert diff.max() <= 4, (diff.max(), np.argwhere(diff.max(axis=2) > 4)[:5])
     lit_v = int(np.count_nonzero(luminance(volumes) > 60))
     lit_c = int(np.count_nonzero(luminance(compute) > 60))
     assert lit_v >= min_lit and abs(lit_v - lit_c) <= 0.05 * lit_v, (lit_v, lit_c)
@@ -211,7 +211,7 @@ def test_bad_lighting_arguments_change_nothing(scene, buffer_manager):
         with pytest.raises(InvalidOptionError):
             scene.stack.set_lighting_path(bad)  # type: ignore[arg-type]
     assert scene.stack.lighting == "volumes" and scene.stack.tiled_lighting is None
-    for bad in (12, True, 8.0, None, "16", np.int32(16)):
+    for bad in (12, True, 8.0, None, "16", np.int32(12), 2**70, np.bool_(True)):
         with pytest.raises(InvalidOptionError):
             TiledLightingPass(scene.binder, buffer_manager, scene.stack.lights,
                               scene.stack.ubo, scene.target, tile=bad)  # type: ignore[arg-type]
@@ -221,6 +221,25 @@ def test_bad_lighting_arguments_change_nothing(scene, buffer_manager):
         scene.stack.set_lighting_path(path)
         scene.step(2)
     assert scene.stack.tiled_lighting is not None and not scene.stack.tiled_lighting.enabled
+
+
+def test_lighting_after_close_raises_cleanly(buffer_manager, ecs_world):
+    from engine.errors import EngineError
+
+    s = MiniScene(buffer_manager, width=64, height=40, lighting="compute",
+                  light_tile=np.int64(8))
+    assert s.stack.tiled_lighting is not None and s.stack.tiled_lighting.tile == 8
+    add_light(0.0, 0.0)
+    s.step(2)
+    tl = s.stack.tiled_lighting
+    tl.destroy()
+    tl.destroy()  # idempotent
+    assert tl.accum is None and tl.tiles is None and not tl.enabled
+    s.step(2)  # a destroyed pass records nothing (and frees nothing twice)
+    s.close()
+    buffer_manager.close()
+    with pytest.raises(EngineError):
+        s.stack.set_lighting_path("volumes")
 
 
 def test_a_forward_target_is_refused_cleanly(buffer_manager, ecs_world):
@@ -252,10 +271,13 @@ def test_no_lights_draws_nothing_in_either_path(scene):
 
 
 def test_the_default_rule(vk_context):
-    limit = SOFTWARE_COMPUTE_MIN_LIGHTS if vk_context.is_software else GPU_COMPUTE_MIN_LIGHTS
-    if limit > 1:
-        assert choose_lighting_path(vk_context, limit - 1) == "volumes"
     assert choose_lighting_path(vk_context, 0) == "volumes"
+    if vk_context.is_software and SOFTWARE_COMPUTE_MIN_LIGHTS is None:
+        assert choose_lighting_path(vk_context, 100_000) == "volumes"
+        return
+    limit = SOFTWARE_COMPUTE_MIN_LIGHTS if vk_context.is_software else GPU_COMPUTE_MIN_LIGHTS
+    assert limit is not None
+    assert choose_lighting_path(vk_context, limit - 1) == "volumes"
     assert choose_lighting_path(vk_context, limit) == "compute"
     assert choose_lighting_path(vk_context, 100_000) == "compute"
 

@@ -60,6 +60,7 @@ from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, Mana
 from engine.device.context import GraphicsContext
 from engine.device.vk import ffi, lib, vk
 from engine.errors import InvalidOptionError
+from engine.numbers import as_int
 from engine.render.graphics_pipeline import BLEND_ADDITIVE, GraphicsPipeline, GraphicsPipelineDesc
 from engine.render.layouts import GLOBAL_UBO_DTYPE, LIGHT_DTYPE
 from engine.render.particle_splat import create_composite_render_pass
@@ -75,13 +76,11 @@ DEFAULT_LIGHT_TILE = 16
 ACCUM_BYTES_PER_PIXEL = 4
 """One uint32 per pixel in ``lighting.accum``: RGB 10:10:10 unorm."""
 
-SOFTWARE_COMPUTE_MIN_LIGHTS = 1
-"""On lavapipe and other CPU devices, ``auto`` picks compute lighting from this many lights.
-
-Measured on lavapipe (this machine: 2 cores shared with other work, Wisp headless 960x540, 64
-lights, GPU timestamps per pass, medians over 600 frames, several runs): see
-:func:`choose_lighting_path` for the figures."""
-GPU_COMPUTE_MIN_LIGHTS = 1
+SOFTWARE_COMPUTE_MIN_LIGHTS: int | None = None
+"""On lavapipe and other CPU devices ``auto`` never picks compute lighting (None): measured
+there, the dispatch costs several times what the volumes cost (see
+:func:`choose_lighting_path`)."""
+GPU_COMPUTE_MIN_LIGHTS = 8
 """On a hardware GPU, ``auto`` picks compute lighting from this many lights (see
 :func:`choose_lighting_path`)."""
 
@@ -89,23 +88,30 @@ GPU_COMPUTE_MIN_LIGHTS = 1
 def choose_lighting_path(ctx: GraphicsContext, lights: int) -> str:
     """The faster lighting path for this device (the rule ``--lighting auto`` applies).
 
-    ``"compute"`` from :data:`SOFTWARE_COMPUTE_MIN_LIGHTS` lights on CPU devices
-    (``ctx.is_software``) and from :data:`GPU_COMPUTE_MIN_LIGHTS` on hardware GPUs, else
-    ``"volumes"`` (no lights: nothing to draw either way, and the volumes path creates
-    nothing).
+    - lavapipe and other CPU devices (``ctx.is_software``): ``"volumes"``.
+    - hardware GPUs: ``"compute"`` from :data:`GPU_COMPUTE_MIN_LIGHTS` lights, else
+      ``"volumes"``.
 
-    Measurements (GPU ms per pass from timestamps, medians; the frame is the first to last
-    timestamp):
+    Measured on lavapipe (2 cores shared with other work, Wisp headless 960x540, 64 lights,
+    GPU ms per pass from timestamps and CPU ms per frame of the whole process; BENCHMARKS.md,
+    "Tiled compute lighting"): MEASUREMENTS_LAVAPIPE. llvmpipe runs every shared-memory and
+    storage-buffer access of a compute shader as a loop over its SIMD lanes (even a dispatch
+    that only reads the surface and writes one uint a pixel costs ~10 ms at 960x540), and the
+    per-pixel loop over a tile's list is made of such loads; its fragment path (input
+    attachment loads, blending) is vectorised, so the volumes stay the faster path there.
 
-    - lavapipe, Wisp headless 960x540, 64 lights, 10,000 particles: MEASUREMENTS_LAVAPIPE
-    - H200: the light volumes cost 1.11 ms at 1920x1080 with 256 lights (scene 0.55 ms):
-      the chip has few raster/ROP units and huge compute throughput, and the compute path's
-      work (one dispatch reading 8 bytes a pixel, writing 4, and a composite of the lit
-      tiles) is a few tens of microseconds of bandwidth there. Confirm with the commands in
-      BENCHMARKS.md ("Tiled compute lighting").
+    On a GPU the volumes are raster- and blend-bound: an H200 has few raster/ROP units (1,920
+    x 1,080, 256 lights: 1.11 ms for the volumes, scene 0.55 ms; ~4 us a light), while the
+    dispatch reads 8 bytes and writes 4 a pixel (~25 MB at 1080p: microseconds of bandwidth)
+    plus ~30 flops per listed light per pixel, and the composite blends each lit pixel once.
+    Below a handful of lights the fixed cost (launch, full-screen read, composite) is about
+    what the volumes cost, hence the threshold of 8. Confirm it on the device with the
+    commands in BENCHMARKS.md.
     """
     n = int(lights)
     if ctx.is_software:
+        if SOFTWARE_COMPUTE_MIN_LIGHTS is None:
+            return "volumes"
         return "compute" if n >= SOFTWARE_COMPUTE_MIN_LIGHTS else "volumes"
     return "compute" if n >= GPU_COMPUTE_MIN_LIGHTS else "volumes"
 
@@ -119,12 +125,13 @@ def check_lighting_path(path: Any, what: str) -> str:
 
 
 def check_light_tile(tile: Any, what: str) -> int:
-    """``tile`` if it is one of :data:`LIGHT_TILES` (an int, not a bool), else
-    InvalidOptionError."""
-    if tile.__class__ is not int or tile not in LIGHT_TILES:
+    """``tile`` as an int if it is one of :data:`LIGHT_TILES` (an int or numpy integer; not a
+    bool or float), else InvalidOptionError."""
+    value = as_int(tile)
+    if value is None or value not in LIGHT_TILES:
         raise InvalidOptionError(f"{what}: light tile {tile!r} is not one of "
                                  f"{', '.join(map(str, LIGHT_TILES))} (pixels); pass 8 or 16.")
-    return int(tile)
+    return value
 
 
 def tile_count(width: int, height: int, tile: int) -> int:
