@@ -385,14 +385,19 @@ class TiledLightingPass:
         self._framebuffers = {}
 
     def destroy(self) -> None:
-        """Wait for the device; free framebuffers, the render pass and (frame-safe) the
-        buffers; the hooks record nothing afterwards. Idempotent; the binder destroys the
-        pipelines."""
+        """Wait for the device; release both pipelines from the binder (while it is open: so
+        it stops rewriting descriptors of the buffers freed here), free framebuffers, the
+        render pass and (frame-safe) the buffers; the hooks record nothing afterwards.
+        Idempotent."""
         self.enabled = False  # every hook is a no-op from now on
         self._lit = False
         device = self.ctx.device
         if device is not None and (self._framebuffers or self._render_pass is not None):
             self.ctx.wait_idle()
+        if not self.binder.closed:
+            for pid in (getattr(self, "compute_id", None), getattr(self, "composite_id", None)):
+                if pid is not None and pid in self.binder:
+                    self.binder.release_pipeline(pid)
         self._destroy_framebuffers()
         if self._render_pass is not None and device is not None:
             lib.vkDestroyRenderPass(device, self._render_pass, ffi.NULL)
