@@ -9,13 +9,13 @@
 // pixel sums its tile's lights with the light volumes' maths: the silhouette (c2 < 1), the
 // depth test of the volume (its far side, GREATER_OR_EQUAL), distance falloff and Lambert,
 // and the glow around the light where nothing hides it. Each invocation shades PIXELS pixels
-// of one column (rows PIXELS apart... see ROWS), so every read of the shared list serves
-// PIXELS pixels: on llvmpipe each shared-memory load is a loop over the SIMD lanes, on a GPU
-// it is a broadcast read either way. The sum goes to LightAccum (one uint a pixel: RGB
-// 10:10:10 unorm, clamped at 1.0: the UNORM target saturates there anyway) and the tile's
-// flag to LightTiles (1: some light was listed); light_composite.* adds the flagged tiles to
-// the picture. Every flag and every pixel of a flagged tile is written each dispatch (no
-// clear needed).
+// of one column of the tile, ROWS rows apart, so every read of the shared list serves PIXELS
+// pixels: on llvmpipe each shared-memory load is a loop over the SIMD lanes (four pixels an
+// invocation halved the dispatch there), on a GPU it is a broadcast read either way. The sum
+// goes to LightAccum (one uint a pixel: RGB 10:10:10 unorm, clamped at 1.0: the UNORM target
+// saturates there anyway) and the tile's flag to LightTiles (1: some light was listed);
+// light_composite.* adds the flagged tiles to the picture. Every flag and every pixel of a
+// flagged tile is written each dispatch (no clear needed).
 #include "globals.glsl"
 
 #ifndef LIGHT_TILE
