@@ -12,7 +12,7 @@ render pass
     sprites when that particle path is on. The surface is stored (STORE) and stays in
     SHADER_READ_ONLY_OPTIMAL after the pass.
 ``record_after`` (after the render pass, :attr:`~engine.render.renderer.Renderer.after_passes`)
-    1. ``light_tiled.comp``, one workgroup per :attr:`TiledLightingPass.tile` squared pixels
+    1. ``light_tiled.comp``, one workgroup per ``TiledLightingPass.tile`` squared pixels
        (four pixels an invocation),
        behind the dispatch's barrier (every earlier write, the surface's attachment writes and
        store included, before its reads; the previous frame's composite reads before its
@@ -195,7 +195,7 @@ class TiledLightingPass:
     """Applies the LightingSystem's lights in compute (see the module docstring).
 
     It is an :class:`~engine.render.renderer.AfterPass` (``record_after``: follow the target's
-    size, the dispatch; named ``lighting.tiled``); :attr:`composite` is a second AfterPass (the
+    size, the dispatch; named ``lighting.tiled``); ``composite`` is a second AfterPass (the
     composite, named ``lighting.composite``). ``enabled`` False makes every hook a no-op (the
     volumes light).
 
