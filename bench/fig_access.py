@@ -21,7 +21,10 @@ one ``update_rows``; ``ours_calls`` 10,000 ``update_buffer`` calls; ``ours_whole
 
 ``access/readback``: a 16 MiB DEVICE_LOCAL buffer read back every frame with 3 frames in
 flight. Per frame: a 256 B upload, ``read_async`` of the 16 MiB, and each arrived result's
-first and last 8 bytes read (``ours``); ``ours_noread`` is the same loop without the read;
+first and last 8 bytes read (``ours``); ``ours_noread`` is the same loop without the read
+(the bar's pair: an otherwise empty frame); ``ours_work`` / ``ours_work_noread``
+(information) the same two with CPU work in each frame (the compute-and-upload expression
+over 3.2 MB), as a game frame has: there the GPU copy runs while the CPU works;
 ``wgpu`` copies into a MAP_READ buffer, maps it, reads it and unmaps it (``queue.read_buffer``,
 the blocking call wgpu-py offers). The frame includes ``begin_frame`` (its fence wait) and
 ``end_frame``. The read-back's fence waits on the frame path are counted (the bar: 0).
@@ -312,13 +315,18 @@ def readback(session: Session) -> dict[str, Any]:
     payload = data.source(256, seed=10)
     pending: list[Any] = []
     seen = [0]
+    base = data.source(PARTICLE_BYTES, seed=11).view(np.float32)
+    drift = data.source(PARTICLE_BYTES, seed=12).view(np.float32)
+    out = np.empty_like(base)
 
-    def loop(read: bool) -> Runner:
+    def loop(read: bool, work: bool = False) -> Runner:
         def run(n: int) -> float:
             start = time.perf_counter()
-            for _ in range(n):
+            for f in range(n):
                 m.begin_frame()
                 m.update_buffer(small, payload)
+                if work:  # a frame with CPU work: the compute-and-upload expression
+                    _expression(base, drift, f, out)
                 if read:
                     while pending and pending[0].ready:
                         result = pending.pop(0).result()
@@ -329,7 +337,9 @@ def readback(session: Session) -> dict[str, Any]:
 
         return run
 
-    runners: dict[str, Runner] = {"ours": loop(True), "ours_noread": loop(False)}
+    runners: dict[str, Runner] = {"ours": loop(True), "ours_noread": loop(False),
+                                  "ours_work": loop(True, True),
+                                  "ours_work_noread": loop(False, True)}
     skipped: dict[str, str] = {}
     if session.wgpu.open():
         peer = session.wgpu
@@ -364,7 +374,8 @@ def readback(session: Session) -> dict[str, Any]:
     return build("access/readback", "access",
                  "16 MiB DEVICE_LOCAL read back every frame, 3 frames in flight",
                  measurement=measured, skipped=skipped, per="frame", nbytes=READBACK_BYTES,
-                 ratios=(("ours", "ours_noread"), ("wgpu", "ours")), bars=READBACK_BARS,
+                 ratios=(("ours", "ours_noread"), ("wgpu", "ours"),
+                         ("ours_work", "ours_work_noread")), bars=READBACK_BARS,
                  params={"bytes": READBACK_BYTES, "frames_in_flight": 3},
                  extra=extra)
 
