@@ -100,7 +100,7 @@ class PassTimer:
     def begin(self, cmd: Any, slot: int, needed: int) -> None:
         """Make room for ``needed`` timestamps in the slot's next segment (reading the slot's
         earlier frames first when its segments are used up) and reset them in ``cmd``."""
-        if needed > self.capacity[slot]:
+        if needed > self.capacity[slot] or self._results[slot] is None:
             self.collect(slot)
             self._grow(slot, max(needed, self._initial, 2 * self.capacity[slot]))
         elif self._segment[slot] == FRAMES_PER_POOL:
@@ -142,7 +142,11 @@ class PassTimer:
         self._intervals = []
 
     def _grow(self, slot: int, capacity: int) -> None:
+        """Recreate the slot's pool and results buffer for ``capacity`` timestamps per frame.
+        All or nothing: if either cannot be created (or a Ctrl-C lands), the slot is left
+        with no pool and capacity 0, so the next ``begin`` tries again."""
         self._destroy_pool(slot)
+        self.capacity[slot] = 0
         info = ffi.new("VkQueryPoolCreateInfo*", {
             "sType": vk.VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
             "queryType": vk.VK_QUERY_TYPE_TIMESTAMP,
@@ -151,9 +155,13 @@ class PassTimer:
         check_result(lib.vkCreateQueryPool(self.ctx.device, info, ffi.NULL, out),
                      "vkCreateQueryPool", what="PassTimer")
         self._pools[slot] = out[0]
+        try:
+            self._results[slot] = _HostBuffer(self.ctx, 16 * capacity * FRAMES_PER_POOL,
+                                              f"pass-timer.results{slot}")
+        except BaseException:
+            self._destroy_pool(slot)
+            raise
         self.capacity[slot] = capacity
-        self._results[slot] = _HostBuffer(self.ctx, 16 * capacity * FRAMES_PER_POOL,
-                                          f"pass-timer.results{slot}")
         self.ctx.set_object_name(vk.VK_OBJECT_TYPE_QUERY_POOL, out[0], f"pass-timer.slot{slot}")
 
     # --- results -------------------------------------------------------------------------
