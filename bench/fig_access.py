@@ -7,8 +7,10 @@ destinations, as per-frame data needs) and 10 row copies. ``ours``: the expressi
 straight into a ``map_write`` view of this slot's HOST_CACHED particle buffer (a BufferSet:
 one buffer per frame slot; the expression reads back what it wrote, which write-combined
 HOST_VISIBLE memory makes slow: ``ours_wc``, for information), and the 10 blocks with one
-``update_rows`` on a DEVICE_LOCAL 1,000-row buffer. ``ours_update`` (today's way): the
-expression into a temporary, then ``update_buffer``, and 10 ``update_buffer`` calls on
+``update_rows`` on a DEVICE_LOCAL 1,000-row buffer. Information, to say where a gap to the floor
+comes from: ``ours_view_only`` (only the expression into the view: the mapped memory and the
+pin) and ``numpy_in_frames`` (the floor's own work timed inside an empty engine frame).
+``ours_update`` (today's way): the expression into a temporary, then ``update_buffer``, and 10 ``update_buffer`` calls on
 DEVICE_LOCAL blocks. Peers: moderngl (the expression into a temporary, ``Buffer.write`` into a
 ring of 3 GL buffers, 10 ``Buffer.write``), wgpu-py (the expression into a temporary,
 ``queue.write_buffer``, 10 more, ``queue.submit``). Timed: the writes and ``submit_uploads``
@@ -138,6 +140,15 @@ def compute_upload(session: Session) -> dict[str, Any]:
 
     ours, ours_wc = mapped(particles), mapped(particles_wc)
 
+    def view_only(f: int) -> None:
+        """Information: only the expression into the map_write view (no blocks, no submit)."""
+        m.begin_frame()
+        t0 = time.perf_counter()
+        with particles.map_write(np.float32) as view:
+            _expression(base, drift, f, view.reshape(N_PARTICLES, 8))
+        spent[0] += time.perf_counter() - t0
+        m.end_frame()
+
     def ours_update(f: int) -> None:
         m.begin_frame()
         t0 = time.perf_counter()
@@ -171,9 +182,19 @@ def compute_upload(session: Session) -> dict[str, Any]:
         _expression(base, drift, f, ring[f % 3])
         floor_blocks[plan[f % len(plan)]] = block_src
 
+    def floor_in_frames(f: int) -> None:
+        """Information: the floor's work timed inside an (empty) engine frame."""
+        m.begin_frame()
+        t0 = time.perf_counter()
+        floor(f)
+        spent[0] += time.perf_counter() - t0
+        m.end_frame()
+
     runners: dict[str, Runner] = {"ours": own(ours), "ours_wc": own(ours_wc),
                                   "ours_update": own(ours_update),
-                                  "numpy": _frames(floor)}
+                                  "ours_view_only": own(view_only),
+                                  "numpy": _frames(floor),
+                                  "numpy_in_frames": own(floor_in_frames)}
     skipped: dict[str, str] = {}
     peer_objects: list[Any] = []
     if session.moderngl.open():
@@ -236,7 +257,8 @@ def compute_upload(session: Session) -> dict[str, Any]:
                  measurement=measured, skipped=skipped, per="frame",
                  nbytes=PARTICLE_BYTES + CHANGED * BLOCK_BYTES,
                  ratios=(("ours", "numpy"), ("ours_wc", "numpy"), ("ours_update", "numpy"),
-                         ("moderngl", "ours"),
+                         ("ours_view_only", "numpy"), ("numpy_in_frames", "numpy"),
+                         ("ours", "numpy_in_frames"), ("moderngl", "ours"),
                          ("wgpu", "ours"), ("ours_update", "ours")),
                  bars=UPLOAD_BARS,
                  params={"particles": N_PARTICLES, "particle_bytes": 32, "blocks": N_BLOCKS,
