@@ -10,8 +10,8 @@ HOST_VISIBLE memory makes slow: ``ours_wc``, for information), and the 10 blocks
 ``update_rows`` on a DEVICE_LOCAL 1,000-row buffer. Information, to say where a gap to the floor
 comes from: ``ours_view_only`` (only the expression into the view: the mapped memory and the
 pin) and ``numpy_in_frames`` (the floor's own work timed inside an empty engine frame).
-``ours_update`` (today's way): the expression into a temporary, then ``update_buffer``, and 10 ``update_buffer`` calls on
-DEVICE_LOCAL blocks. Peers: moderngl (the expression into a temporary, ``Buffer.write`` into a
+``ours_update`` (today's way): the expression into a temporary, then ``update_buffer``, and
+10 ``update_buffer`` calls on DEVICE_LOCAL blocks. Peers: moderngl (the expression into a temporary, ``Buffer.write`` into a
 ring of 3 GL buffers, 10 ``Buffer.write``), wgpu-py (the expression into a temporary,
 ``queue.write_buffer``, 10 more, ``queue.submit``). Timed: the writes and ``submit_uploads``
 (begin/end and the peers' waits are outside).
