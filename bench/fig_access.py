@@ -4,17 +4,17 @@
 100,000 x 32 B particle array is recomputed by a numpy expression (``base * f + drift``, two
 ufuncs with ``out=``). Floor (``numpy``): the same expression into plain RAM (a ring of three
 destinations, as per-frame data needs) and 10 row copies. ``ours``: the expression written
-straight into a ``map_write`` view of this slot's HOST_CACHED particle buffer (a BufferSet:
-one buffer per frame slot; the expression reads back what it wrote, which write-combined
+straight into a ``map_write`` view of this slot's HOST_CACHED particle buffer (a BufferSet: one
+buffer per frame slot; the expression reads back what it wrote, which write-combined
 HOST_VISIBLE memory makes slow: ``ours_wc``, for information), and the 10 blocks with one
-``update_rows`` on a DEVICE_LOCAL 1,000-row buffer. Information, to say where a gap to the floor
-comes from: ``ours_view_only`` (only the expression into the view: the mapped memory and the
-pin) and ``numpy_in_frames`` (the floor's own work timed inside an empty engine frame).
-``ours_update`` (today's way): the expression into a temporary, then ``update_buffer``, and
-10 ``update_buffer`` calls on DEVICE_LOCAL blocks. Peers: moderngl (the expression into a temporary, ``Buffer.write`` into a
-ring of 3 GL buffers, 10 ``Buffer.write``), wgpu-py (the expression into a temporary,
-``queue.write_buffer``, 10 more, ``queue.submit``). Timed: the writes and ``submit_uploads``
-(begin/end and the peers' waits are outside).
+``update_rows`` on a DEVICE_LOCAL 1,000-row buffer. Information, to say where a gap to the
+floor comes from: ``ours_view_only`` (only the expression into the view: the mapped memory and
+the pin) and ``numpy_in_frames`` (the floor's own work timed inside an empty engine frame).
+``ours_update`` (today's way): the expression into a temporary, then ``update_buffer``, and 10
+``update_buffer`` calls on DEVICE_LOCAL blocks. Peers: moderngl (the expression into a
+temporary, ``Buffer.write`` into a ring of 3 GL buffers, 10 ``Buffer.write``), wgpu-py (the
+expression into a temporary, ``queue.write_buffer``, 10 more, ``queue.submit``). Timed: the
+writes and ``submit_uploads`` (begin/end and the peers' waits are outside).
 
 ``access/scatter``: 10,000 random rows of a 1,000,000 x 32 B DEVICE_LOCAL buffer; each op is
 one whole frame including the GPU copy (begin, the writes, end, wait for the queue): ``ours``
