@@ -21,9 +21,12 @@ staging ring), ``numpy`` (the same 11 copies into plain arrays: the floor), ``wg
 untimed), ``moderngl`` (11 ``Buffer.write``; the particle data goes to a ring of 3 GL buffers,
 as a GL program streaming per-frame data does so that a write never waits for the GPU reading
 the previous frame's).
-For information: ``numpy_1dst`` and ``moderngl_1buf`` write the particles into one single
-destination every frame, which is only correct when nothing reads the buffer on the GPU (as in
-this benchmark, but not in a game); it stays warmer in the CPU caches, so it is faster.
+For information: ``numpy_in_frames`` is the floor's copies timed between an empty engine
+frame's ``begin_frame`` and ``end_frame`` (untimed), to tell the frame loop's effect on the CPU
+caches from our per-call work; ``numpy_1dst`` and ``moderngl_1buf`` write the particles into
+one single destination every frame, which is only correct when nothing reads the buffer on the
+GPU (as in this benchmark, but not in a game); it stays warmer in the CPU caches, so it is
+faster.
 """
 
 from __future__ import annotations
@@ -165,7 +168,11 @@ def frame_runner(write_frame: Callable[[int, list[int]], None],
     return run
 
 
-def numpy_runner(ubo_src: list[Any], particles: Any, slots: int = 3) -> Runner:
+def numpy_runner(ubo_src: list[Any], particles: Any, slots: int = 3,
+                 frames: BufferManager | None = None) -> Runner:
+    """The floor: the same copies into plain arrays. ``frames`` (information,
+    ``numpy_in_frames``): each frame's copies run between that manager's (empty, untimed)
+    ``begin_frame`` and ``end_frame``, as ours do."""
     ubo_dst = data.destination(N_UBOS * UBO_BYTES).reshape(N_UBOS, UBO_BYTES // 4)
     rows = [ubo_dst[i] for i in range(N_UBOS)]
     pdst = [data.destination(PARTICLE_TOTAL).reshape(particles.shape) for _ in range(slots)]
@@ -176,7 +183,26 @@ def numpy_runner(ubo_src: list[Any], particles: Any, slots: int = 3) -> Runner:
             cp(rows[changed[k]], ubo_src[k])
         cp(pdst[f % slots], particles)
 
-    return frame_runner(write_frame)
+    if frames is None:
+        return frame_runner(write_frame)
+    begin, end = frames.begin_frame, frames.end_frame
+    plan = schedule()
+    state = {"frame": 0}
+
+    def run(n: int) -> float:
+        total = 0.0
+        clock = time.perf_counter
+        for _ in range(n):
+            f = state["frame"]
+            state["frame"] = f + 1
+            begin()
+            t0 = clock()
+            write_frame(f, plan[f % len(plan)])
+            total += clock() - t0
+            end()
+        return total
+
+    return run
 
 
 def wgpu_runner(peer: Any, ubo_src: list[Any], particles: Any) -> tuple[Runner, list[Any]]:
@@ -224,6 +250,8 @@ def run(session: Session) -> list[dict[str, Any]]:
         "ours_sets": ours_sets.runner(),
         "numpy": numpy_runner(ubo_src, particles),
         "numpy_1dst": numpy_runner(ubo_src, particles, slots=1)}
+    empty = session.manager(frames_in_flight=3)
+    runners["numpy_in_frames"] = numpy_runner(ubo_src, particles, frames=empty)
     skipped: dict[str, str] = {}
     peer_objects: list[Any] = []
     for name, peer, make in (("wgpu", session.wgpu, wgpu_runner),
@@ -257,6 +285,7 @@ def run(session: Session) -> list[dict[str, Any]]:
             obj.destroy()
     for o in (ours, ours_off, ours_staged, ours_sets):
         session.release(o.manager)
+    session.release(empty)
     return [build(
         "frame/update_part", "frame",
         "frame workload update part (10 of 1,000 UBOs + 3.2 MB particles)",
@@ -265,7 +294,8 @@ def run(session: Session) -> list[dict[str, Any]]:
         ratios=(("ours", "numpy"), ("ours_off", "numpy"), ("ours_staged", "numpy"),
                 ("ours_sets", "numpy"), ("moderngl", "ours_sets"), ("wgpu", "ours_sets"),
                 ("moderngl", "ours"), ("wgpu", "ours"), ("ours", "numpy_1dst"),
-                ("moderngl_1buf", "ours")),
+                ("moderngl_1buf", "ours"), ("numpy_in_frames", "numpy"),
+                ("ours", "numpy_in_frames")),
         bars=BARS,
         params={"ubos": N_UBOS, "ubo_bytes": UBO_BYTES, "changed_per_frame": CHANGED,
                 "particles": N_PARTICLES, "particle_bytes": PARTICLE_BYTES,
