@@ -21,12 +21,12 @@ staging ring), ``numpy`` (the same 11 copies into plain arrays: the floor), ``wg
 untimed), ``moderngl`` (11 ``Buffer.write``; the particle data goes to a ring of 3 GL buffers,
 as a GL program streaming per-frame data does so that a write never waits for the GPU reading
 the previous frame's).
-For information: ``numpy_in_frames`` is the floor's copies timed between an empty engine
-frame's ``begin_frame`` and ``end_frame`` (untimed), to tell the frame loop's effect on the CPU
-caches from our per-call work; ``numpy_1dst`` and ``moderngl_1buf`` write the particles into
-one single destination every frame, which is only correct when nothing reads the buffer on the
-GPU (as in this benchmark, but not in a game); it stays warmer in the CPU caches, so it is
-faster.
+For information: ``numpy_in_frames`` is the floor's copies timed inside an engine frame that
+submits one empty command buffer (untimed), to tell the effect of a frame's submission on the
+CPU side (on lavapipe, its queue thread) from our per-call work; ``numpy_1dst`` and
+``moderngl_1buf`` write the particles into one single destination every frame, which is only
+correct when nothing reads the buffer on the GPU (as in this benchmark, but not in a game); it
+stays warmer in the CPU caches, so it is faster.
 """
 
 from __future__ import annotations
@@ -171,8 +171,9 @@ def frame_runner(write_frame: Callable[[int, list[int]], None],
 def numpy_runner(ubo_src: list[Any], particles: Any, slots: int = 3,
                  frames: BufferManager | None = None) -> Runner:
     """The floor: the same copies into plain arrays. ``frames`` (information,
-    ``numpy_in_frames``): each frame's copies run between that manager's (empty, untimed)
-    ``begin_frame`` and ``end_frame``, as ours do."""
+    ``numpy_in_frames``): each frame's copies run after that manager's ``begin_frame`` and one
+    empty command buffer submitted (untimed), before its ``end_frame``: a frame as ours runs
+    it (on lavapipe any submission makes the next large memcpy slower: its queue thread)."""
     ubo_dst = data.destination(N_UBOS * UBO_BYTES).reshape(N_UBOS, UBO_BYTES // 4)
     rows = [ubo_dst[i] for i in range(N_UBOS)]
     pdst = [data.destination(PARTICLE_TOTAL).reshape(particles.shape) for _ in range(slots)]
@@ -185,7 +186,10 @@ def numpy_runner(ubo_src: list[Any], particles: Any, slots: int = 3,
 
     if frames is None:
         return frame_runner(write_frame)
+    from engine import FrameCommands
+
     begin, end = frames.begin_frame, frames.end_frame
+    commands = FrameCommands(frames)
     plan = schedule()
     state = {"frame": 0}
 
@@ -196,6 +200,7 @@ def numpy_runner(ubo_src: list[Any], particles: Any, slots: int = 3,
             f = state["frame"]
             state["frame"] = f + 1
             begin()
+            commands.submit(commands.begin())  # untimed: a frame submits work, as ours does
             t0 = clock()
             write_frame(f, plan[f % len(plan)])
             total += clock() - t0
