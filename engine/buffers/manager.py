@@ -460,13 +460,20 @@ class BufferManager(Unshareable):
                 first = int(regions["dst"][0])
                 span = int(regions["dst"][-1] + regions["size"][-1]) - first
             else:
-                keep = scatter.last_wins_sorted(idx)
-                ordered = idx[keep]
-                packed = rows[keep]
+                gpu = self._gpu_scatter.usable(int(rec.usage), rec.capacity, 0, itemsize)
+                bounds = scatter.unique_bounds(idx) if gpu else None
+                if bounds is not None:  # the dispatch takes unique rows in any order
+                    ordered, packed = idx, rows
+                    low, high = bounds
+                else:  # sorted, duplicates keep their last row (regions need ascending rows)
+                    keep = scatter.last_wins_sorted(idx)
+                    ordered = idx[keep]
+                    packed = rows[keep]
+                    low, high = int(ordered[0]), int(ordered[-1])
                 nbytes = len(ordered) * itemsize
-                first = int(ordered[0]) * itemsize
-                span = int(ordered[-1]) * itemsize + itemsize - first
-                if self._gpu_scatter.usable(int(rec.usage), rec.capacity, 0, itemsize):
+                first = low * itemsize
+                span = high * itemsize + itemsize - first
+                if gpu:
                     # One dispatch (engine.buffers.gpu_scatter): rows, then their indices.
                     indices = ordered.astype(np.uint32)
                     chunk, staged = self._reserve_staging(nbytes + indices.nbytes, what)
