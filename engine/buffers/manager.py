@@ -984,16 +984,18 @@ class BufferManager(Unshareable):
         which raises its usual error or does the write.
 
         Raises now (nothing created): what ``append_blocks`` raises for the buffer, and
-        InvalidSizeError for a ``stride`` below ``row_bytes`` or a row size below 1.
+        InvalidSizeError for a ``stride`` or ``row_bytes`` that is not a positive integer
+        (numpy integers are fine), or a ``stride`` below ``row_bytes``.
         """
         rec = self._check_live(buffer, what)
         if rec.ptr is None:
             checks.raise_not_host(buffer, what)
-        if stride.__class__ is not int or row_bytes.__class__ is not int or row_bytes < 1 \
-                or stride < row_bytes:
+        stride = checks.coerce_stride(stride, f"{what}({buffer.name!r})")
+        row_bytes = checks.coerce_stride(row_bytes, f"{what}({buffer.name!r})")
+        if stride < row_bytes:
             raise InvalidSizeError(
-                f"{what}({buffer.name!r}): block_appender stride {stride!r} and row size "
-                f"{row_bytes!r} must be ints with 1 <= row_bytes <= stride.")
+                f"{what}({buffer.name!r}): block_appender stride {stride} is below the row "
+                f"size {row_bytes}: rows would overlap; pass a stride of at least one row.")
         slow = self.append_blocks
         tail = self._append_rows
         owner = self._owner
