@@ -35,6 +35,7 @@ import numpy as np
 
 from engine.device.barriers import memory_barrier, new_memory_barrier
 from engine.device.context import GraphicsContext
+from engine.device.debug import SINK
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import NoSuitableMemoryTypeError
 
@@ -313,7 +314,9 @@ class DebugLabels:
                 self._end = ffi.cast("PFN_vkCmdEndDebugUtilsLabelEXT", end)
 
     def begin(self, cmd: Any, name: str) -> None:
-        """Open a label called ``name`` in ``cmd`` (struct cached per name)."""
+        """Open a label called ``name`` in ``cmd`` (struct cached per name), and tell the
+        message sink that this thread records pass ``name`` (messages name it)."""
+        SINK.enter_pass(name)
         label = self._labels.get(name)
         if label is None:
             text = ffi.new("char[]", name.encode("utf-8", errors="replace"))
@@ -324,4 +327,11 @@ class DebugLabels:
         self._begin(cmd, label)
 
     def end(self, cmd: Any) -> None:
+        """Close the label :meth:`begin` opened; the thread records no pass any more."""
         self._end(cmd)
+        SINK.leave_pass()
+
+    def abandon(self) -> None:
+        """A pass raised: its label is never closed (the command buffer is dropped), but the
+        thread records no pass any more."""
+        SINK.leave_pass()
