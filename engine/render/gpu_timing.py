@@ -100,7 +100,12 @@ class PassTimer:
 
     def begin(self, cmd: Any, slot: int, needed: int) -> None:
         """Make room for ``needed`` timestamps in the slot's next segment (reading the slot's
-        earlier frames first when its segments are used up) and reset them in ``cmd``."""
+        earlier frames first when its segments are used up) and reset them in ``cmd``.
+        A frame with no passes (``needed == 0``) records nothing and is not timed."""
+        if not needed:
+            self._base = self._next = 0
+            self._intervals = []
+            return
         if needed > self.capacity[slot]:
             self.collect(slot)
             self._grow(slot, max(needed, self._initial, 2 * self.capacity[slot]))
@@ -138,6 +143,8 @@ class PassTimer:
 
     def submitted(self, slot: int) -> None:
         """The frame went to the GPU: its results are read later (see the class docstring)."""
+        if self._next == self._base:  # nothing was stamped (a frame without passes)
+            return
         self._pending[slot].append((self._base, self._intervals, self._next - self._base))
         self._segment[slot] += 1
         self._intervals = []
