@@ -293,3 +293,23 @@ def test_a_validation_failure_names_the_message_ids_on_its_first_line():
             DebugMessage(error, 2, "SYNC-HAZARD-READ-AFTER-WRITE", "c"),
             DebugMessage(error, 2, "", "d")]
     assert ValidationLog.summary(msgs) == "SYNC-HAZARD-READ-AFTER-WRITE x2, VUID-x, (no id)"
+
+
+def test_a_script_can_stop_on_a_validation_message_through_the_sink(vk_context, validation,
+                                                                    caplog):
+    """The idiom of the testing page's "Validation in a program": messages are logged on
+    ``engine.vulkan`` and kept in SINK, where ``take()`` returns and clears them."""
+    from engine.device.vk import ffi, lib, vk
+    info = ffi.new("VkFenceCreateInfo*", {
+        "sType": vk.VK_STRUCTURE_TYPE_FENCE_CREATE_INFO, "flags": 0x80})  # not a valid flag
+    fence = ffi.new("VkFence*")
+    with caplog.at_level(logging.WARNING, logger="engine.vulkan"):
+        lib.vkCreateFence(vk_context.device, info, ffi.NULL, fence)
+    lib.vkDestroyFence(vk_context.device, fence[0], ffi.NULL)
+    assert SINK.messages, "the script's check sees the message"
+    taken = SINK.take()
+    assert [m.message_id for m in taken] == ["VUID-VkFenceCreateInfo-flags-parameter"], taken
+    assert taken[0].is_error and "\n".join(str(m) for m in taken)
+    assert not SINK.messages, "take() cleared them"
+    assert any("VkFenceCreateInfo-flags" in r.getMessage() for r in caplog.records)
+    validation.expect("VkFenceCreateInfo-flags")  # the test's log still holds what SINK gave
