@@ -42,6 +42,10 @@ from engine.identity import Unshareable
 from engine.numbers import as_int
 from engine.shaders.module import create_shader_module
 
+PushConstants = np.ndarray[Any, Any] | np.generic | bytes | bytearray | memoryview
+"""What a dispatch pushes: the raw bytes of the push-constant block (a numpy value laid out
+like the block, or a bytes-like object); see :meth:`ComputePipeline.record`."""
+
 STAGE_COMPUTE = vk.VK_SHADER_STAGE_COMPUTE_BIT
 _ALL_COMMANDS = vk.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
 _COMPUTE_STAGE = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
@@ -182,7 +186,7 @@ class ComputePipeline(Unshareable):
 
     @defers_interrupts
     def record(self, cmd: Any, frame_index: int, groups: tuple[int, int, int] | int, *,
-               push_constants: Any = None, barrier: bool = True,
+               push_constants: PushConstants | None = None, barrier: bool = True,
                dynamic_offsets: Any = None) -> None:
         """Record a dispatch of ``groups`` workgroups with slot ``frame_index``'s sets.
 
