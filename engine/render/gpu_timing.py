@@ -35,6 +35,7 @@ import numpy as np
 
 from engine.device.barriers import memory_barrier, new_memory_barrier
 from engine.device.context import GraphicsContext
+from engine.device.debug import SINK
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import NoSuitableMemoryTypeError
 
@@ -99,7 +100,12 @@ class PassTimer:
 
     def begin(self, cmd: Any, slot: int, needed: int) -> None:
         """Make room for ``needed`` timestamps in the slot's next segment (reading the slot's
-        earlier frames first when its segments are used up) and reset them in ``cmd``."""
+        earlier frames first when its segments are used up) and reset them in ``cmd``.
+        A frame with no passes (``needed == 0``) records nothing and is not timed."""
+        if not needed:
+            self._base = self._next = 0
+            self._intervals = []
+            return
         if needed > self.capacity[slot] or self._results[slot] is None:
             self.collect(slot)
             self._grow(slot, max(needed, self._initial, 2 * self.capacity[slot]))
@@ -137,6 +143,8 @@ class PassTimer:
 
     def submitted(self, slot: int) -> None:
         """The frame went to the GPU: its results are read later (see the class docstring)."""
+        if self._next == self._base:  # nothing was stamped (a frame without passes)
+            return
         self._pending[slot].append((self._base, self._intervals, self._next - self._base))
         self._segment[slot] += 1
         self._intervals = []
@@ -321,7 +329,9 @@ class DebugLabels:
                 self._end = ffi.cast("PFN_vkCmdEndDebugUtilsLabelEXT", end)
 
     def begin(self, cmd: Any, name: str) -> None:
-        """Open a label called ``name`` in ``cmd`` (struct cached per name)."""
+        """Open a label called ``name`` in ``cmd`` (struct cached per name), and tell the
+        message sink that this thread records pass ``name`` (messages name it)."""
+        SINK.enter_pass(name)
         label = self._labels.get(name)
         if label is None:
             text = ffi.new("char[]", name.encode("utf-8", errors="replace"))
@@ -332,4 +342,11 @@ class DebugLabels:
         self._begin(cmd, label)
 
     def end(self, cmd: Any) -> None:
+        """Close the label :meth:`begin` opened; the thread records no pass any more."""
         self._end(cmd)
+        SINK.leave_pass()
+
+    def abandon(self) -> None:
+        """A pass raised: its label is never closed (the command buffer is dropped), but the
+        thread records no pass any more."""
+        SINK.leave_pass()
