@@ -172,13 +172,18 @@ def test_frame_commands_record_checks_bindings_and_descriptor_writes(buffer_mana
     m.context.wait_idle()
 
 
-def test_require_complete_checks_a_graphics_pipeline_for_the_lead_to_call(stage):
+def test_require_complete_checks_a_graphics_pipeline_and_bind_pipeline_calls_it(stage):
     binder = stage.binder
     pipe = render.DrawPipeline(binder, stage.renderer, "shifted",
                                vertex_shader=compile_glsl_source(CAMERA_VERT, "vert"),
                                fragment_shader=compile_glsl_source(WHITE_FRAG, "frag"),
                                phase="forward")
     what = "DrawContext.bind_pipeline"
+    name = stage.renderer.add_pass(lambda dc: (dc.bind_pipeline(pipe), dc.draw(3)),
+                                   phase="forward", name="unbound")
+    with pytest.raises(MissingBindingError, match="'Camera'"):
+        stage.driver.step(1)  # raised when the pass binds the pipeline, before any draw
+    stage.renderer.remove_pass(name)
     with pytest.raises(MissingBindingError) as info:
         binder.require_complete(pipe.id, 0, what)
     text = str(info.value)
