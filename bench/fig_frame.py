@@ -146,9 +146,10 @@ class OursFrame:
 
 
 def frame_runner(write_frame: Callable[[int, list[int]], None],
-                 untimed: Callable[[], None] | None = None) -> Runner:
-    """A runner of ``n`` frames: ``write_frame(frame, changed_ubos)`` is timed, ``untimed()``
-    (a peer's wait for its GPU) runs after it, outside the time."""
+                 untimed: Callable[[], None] | None = None,
+                 before: Callable[[], None] | None = None) -> Runner:
+    """A runner of ``n`` frames: ``write_frame(frame, changed_ubos)`` is timed; ``before()``
+    runs before it and ``untimed()`` (a peer's wait for its GPU) after it, outside the time."""
     plan = schedule()
     state = {"frame": 0}
 
@@ -158,6 +159,8 @@ def frame_runner(write_frame: Callable[[int, list[int]], None],
         for _ in range(n):
             f = state["frame"]
             state["frame"] = f + 1
+            if before is not None:
+                before()
             t0 = clock()
             write_frame(f, plan[f % len(plan)])
             total += clock() - t0
@@ -188,26 +191,13 @@ def numpy_runner(ubo_src: list[Any], particles: Any, slots: int = 3,
         return frame_runner(write_frame)
     from engine import FrameCommands
 
-    begin, end = frames.begin_frame, frames.end_frame
     commands = FrameCommands(frames)
-    plan = schedule()
-    state = {"frame": 0}
 
-    def run(n: int) -> float:
-        total = 0.0
-        clock = time.perf_counter
-        for _ in range(n):
-            f = state["frame"]
-            state["frame"] = f + 1
-            begin()
-            commands.submit(commands.begin())  # untimed: a frame submits work, as ours does
-            t0 = clock()
-            write_frame(f, plan[f % len(plan)])
-            total += clock() - t0
-            end()
-        return total
+    def begin() -> None:
+        frames.begin_frame()
+        commands.submit(commands.begin())  # a frame submits work, as ours does
 
-    return run
+    return frame_runner(write_frame, frames.end_frame, begin)
 
 
 def wgpu_runner(peer: Any, ubo_src: list[Any], particles: Any) -> tuple[Runner, list[Any]]:
