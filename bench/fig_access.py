@@ -4,15 +4,17 @@
 100,000 x 32 B particle array is recomputed by a numpy expression (``base * f + drift``, two
 ufuncs with ``out=``). Floor (``numpy``): the same expression into plain RAM (a ring of three
 destinations, as per-frame data needs) and 10 row copies. ``ours``: the expression written
-straight into a ``map_write`` view of this slot's HOST_CACHED particle buffer (a BufferSet:
-one buffer per frame slot; the expression reads back what it wrote, which write-combined
+straight into a ``map_write`` view of this slot's HOST_CACHED particle buffer (a BufferSet: one
+buffer per frame slot; the expression reads back what it wrote, which write-combined
 HOST_VISIBLE memory makes slow: ``ours_wc``, for information), and the 10 blocks with one
-``update_rows`` on a DEVICE_LOCAL 1,000-row buffer. ``ours_update`` (today's way): the
-expression into a temporary, then ``update_buffer``, and 10 ``update_buffer`` calls on
-DEVICE_LOCAL blocks. Peers: moderngl (the expression into a temporary, ``Buffer.write`` into a
-ring of 3 GL buffers, 10 ``Buffer.write``), wgpu-py (the expression into a temporary,
-``queue.write_buffer``, 10 more, ``queue.submit``). Timed: the writes and ``submit_uploads``
-(begin/end and the peers' waits are outside).
+``update_rows`` on a DEVICE_LOCAL 1,000-row buffer. Information, to say where a gap to the
+floor comes from: ``ours_view_only`` (only the expression into the view: the mapped memory and
+the pin) and ``numpy_in_frames`` (the floor's own work timed inside an empty engine frame).
+``ours_update`` (today's way): the expression into a temporary, then ``update_buffer``, and 10
+``update_buffer`` calls on DEVICE_LOCAL blocks. Peers: moderngl (the expression into a
+temporary, ``Buffer.write`` into a ring of 3 GL buffers, 10 ``Buffer.write``), wgpu-py (the
+expression into a temporary, ``queue.write_buffer``, 10 more, ``queue.submit``). Timed: the
+writes and ``submit_uploads`` (begin/end and the peers' waits are outside).
 
 ``access/scatter``: 10,000 random rows of a 1,000,000 x 32 B DEVICE_LOCAL buffer; each op is
 one whole frame including the GPU copy (begin, the writes, end, wait for the queue): ``ours``
@@ -21,7 +23,10 @@ one ``update_rows``; ``ours_calls`` 10,000 ``update_buffer`` calls; ``ours_whole
 
 ``access/readback``: a 16 MiB DEVICE_LOCAL buffer read back every frame with 3 frames in
 flight. Per frame: a 256 B upload, ``read_async`` of the 16 MiB, and each arrived result's
-first and last 8 bytes read (``ours``); ``ours_noread`` is the same loop without the read;
+first and last 8 bytes read (``ours``); ``ours_noread`` is the same loop without the read
+(the bar's pair: an otherwise empty frame); ``ours_work`` / ``ours_work_noread``
+(information) the same two with CPU work in each frame (the compute-and-upload expression
+over 3.2 MB), as a game frame has: there the GPU copy runs while the CPU works;
 ``wgpu`` copies into a MAP_READ buffer, maps it, reads it and unmaps it (``queue.read_buffer``,
 the blocking call wgpu-py offers). The frame includes ``begin_frame`` (its fence wait) and
 ``end_frame``. The read-back's fence waits on the frame path are counted (the bar: 0).
@@ -135,6 +140,15 @@ def compute_upload(session: Session) -> dict[str, Any]:
 
     ours, ours_wc = mapped(particles), mapped(particles_wc)
 
+    def view_only(f: int) -> None:
+        """Information: only the expression into the map_write view (no blocks, no submit)."""
+        m.begin_frame()
+        t0 = time.perf_counter()
+        with particles.map_write(np.float32) as view:
+            _expression(base, drift, f, view.reshape(N_PARTICLES, 8))
+        spent[0] += time.perf_counter() - t0
+        m.end_frame()
+
     def ours_update(f: int) -> None:
         m.begin_frame()
         t0 = time.perf_counter()
@@ -168,9 +182,19 @@ def compute_upload(session: Session) -> dict[str, Any]:
         _expression(base, drift, f, ring[f % 3])
         floor_blocks[plan[f % len(plan)]] = block_src
 
+    def floor_in_frames(f: int) -> None:
+        """Information: the floor's work timed inside an (empty) engine frame."""
+        m.begin_frame()
+        t0 = time.perf_counter()
+        floor(f)
+        spent[0] += time.perf_counter() - t0
+        m.end_frame()
+
     runners: dict[str, Runner] = {"ours": own(ours), "ours_wc": own(ours_wc),
                                   "ours_update": own(ours_update),
-                                  "numpy": _frames(floor)}
+                                  "ours_view_only": own(view_only),
+                                  "numpy": _frames(floor),
+                                  "numpy_in_frames": own(floor_in_frames)}
     skipped: dict[str, str] = {}
     peer_objects: list[Any] = []
     if session.moderngl.open():
@@ -233,7 +257,8 @@ def compute_upload(session: Session) -> dict[str, Any]:
                  measurement=measured, skipped=skipped, per="frame",
                  nbytes=PARTICLE_BYTES + CHANGED * BLOCK_BYTES,
                  ratios=(("ours", "numpy"), ("ours_wc", "numpy"), ("ours_update", "numpy"),
-                         ("moderngl", "ours"),
+                         ("ours_view_only", "numpy"), ("numpy_in_frames", "numpy"),
+                         ("ours", "numpy_in_frames"), ("moderngl", "ours"),
                          ("wgpu", "ours"), ("ours_update", "ours")),
                  bars=UPLOAD_BARS,
                  params={"particles": N_PARTICLES, "particle_bytes": 32, "blocks": N_BLOCKS,
@@ -312,13 +337,18 @@ def readback(session: Session) -> dict[str, Any]:
     payload = data.source(256, seed=10)
     pending: list[Any] = []
     seen = [0]
+    base = data.source(PARTICLE_BYTES, seed=11).view(np.float32)
+    drift = data.source(PARTICLE_BYTES, seed=12).view(np.float32)
+    out = np.empty_like(base)
 
-    def loop(read: bool) -> Runner:
+    def loop(read: bool, work: bool = False) -> Runner:
         def run(n: int) -> float:
             start = time.perf_counter()
-            for _ in range(n):
+            for f in range(n):
                 m.begin_frame()
                 m.update_buffer(small, payload)
+                if work:  # a frame with CPU work: the compute-and-upload expression
+                    _expression(base, drift, f, out)
                 if read:
                     while pending and pending[0].ready:
                         result = pending.pop(0).result()
@@ -329,7 +359,9 @@ def readback(session: Session) -> dict[str, Any]:
 
         return run
 
-    runners: dict[str, Runner] = {"ours": loop(True), "ours_noread": loop(False)}
+    runners: dict[str, Runner] = {"ours": loop(True), "ours_noread": loop(False),
+                                  "ours_work": loop(True, True),
+                                  "ours_work_noread": loop(False, True)}
     skipped: dict[str, str] = {}
     if session.wgpu.open():
         peer = session.wgpu
@@ -364,7 +396,8 @@ def readback(session: Session) -> dict[str, Any]:
     return build("access/readback", "access",
                  "16 MiB DEVICE_LOCAL read back every frame, 3 frames in flight",
                  measurement=measured, skipped=skipped, per="frame", nbytes=READBACK_BYTES,
-                 ratios=(("ours", "ours_noread"), ("wgpu", "ours")), bars=READBACK_BARS,
+                 ratios=(("ours", "ours_noread"), ("wgpu", "ours"),
+                         ("ours_work", "ours_work_noread")), bars=READBACK_BARS,
                  params={"bytes": READBACK_BYTES, "frames_in_flight": 3},
                  extra=extra)
 

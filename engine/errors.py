@@ -295,3 +295,17 @@ class InvalidStencilStateError(EngineError):
 class DrawIndirectCountUnsupportedError(EngineError):
     """``draw_indirect_count``/``draw_indexed_indirect_count`` on a device without the
     Vulkan 1.2 ``drawIndirectCount`` feature."""
+
+
+# --- incomplete descriptor sets at record time ---------------------------------------------
+
+
+class MissingBindingError(EngineError):
+    """A dispatch or draw recorded with a pipeline whose shader declares a uniform/storage
+    buffer binding that nothing is bound to (the GPU would read a never-written descriptor)."""
+
+
+class DescriptorsNotWrittenError(FrameStateError):
+    """A dispatch or draw recorded in a frame slot whose descriptor set never received a
+    binding's write (bound after that slot's BINDINGS phase, and ``update_frame``/
+    ``update_all`` not run for the slot since)."""

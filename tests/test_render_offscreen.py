@@ -120,3 +120,38 @@ def test_frame_loop_fixed_step_and_limiter(ecs_world, monkeypatch):
     assert 0.085 <= clock.now - 1000.0 < 0.2  # 10 frames paced at 100 FPS: about 0.09-0.1 s
     summary = FrameTimes([1.0, 2.0, 3.0, 100.0]).summary(skip=1)
     assert summary["median_ms"] == 3.0 and summary["max_ms"] == 100.0
+
+
+def test_a_ctrl_c_while_the_pass_timer_grows_leaves_it_usable(buffer_manager, monkeypatch):
+    """Ctrl-C while a slot's timestamp pool is (re)created: the frame is lost, nothing leaks
+    (the teardown checks), and the next frames create the slot's pool again and time passes."""
+    import engine.render.gpu_timing as gpu_timing
+    from engine.render.renderer import Renderer
+    from engine.render.targets import OffscreenTarget
+
+    m = buffer_manager
+    target = OffscreenTarget(m.context, 32, 32, layout="forward")
+    m.context.add_close_hook(target.destroy)
+    renderer = Renderer(m, target, gpu_timing=True)
+    m.context.add_close_hook(renderer.destroy)
+    renderer.add_pass(lambda dc: None, phase="forward", name="empty")
+    real = gpu_timing._HostBuffer
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gpu_timing, "_HostBuffer", interrupted)
+    m.begin_frame()
+    with pytest.raises(KeyboardInterrupt):
+        renderer.render(m.frame_index)
+    m.end_frame()
+    assert calls["n"] == 1
+    monkeypatch.setattr(gpu_timing, "_HostBuffer", real)
+    for _ in range(6):
+        m.begin_frame()
+        renderer.render(m.frame_index)
+        m.end_frame()
+    m.context.wait_idle()
+    assert renderer.statistics()["gpu"]["passes"]["empty"]["frames"] > 0

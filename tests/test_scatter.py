@@ -129,6 +129,24 @@ def test_many_device_local_rows_go_through_the_scatter_dispatch(buffer_manager):
     assert np.array_equal(buffer_manager.read_array(buf), expected)
 
 
+def test_many_rows_with_repeats_through_the_dispatch_take_the_last_row(buffer_manager):
+    """Unique rows go to the dispatch in the caller's order; with a repeat the rows are
+    sorted first and each repeated index keeps its last row, as for the small path."""
+    buf = _typed(buffer_manager, BufferStrategy.DEVICE_LOCAL, 10_000)
+    rng = np.random.default_rng(8)
+    indices = rng.integers(0, 10_000, size=3_000)  # many repeats
+    rows = _rows(3_000, 4)
+    expected = np.zeros(10_000, ROW)
+    for i, r in zip(indices.tolist(), rows, strict=True):
+        expected[i] = r
+    before = buffer_manager.statistics().scatter_regions_total
+    buffer_manager.begin_frame()
+    buffer_manager.update_rows(buf, indices, rows)
+    buffer_manager.end_frame()
+    assert buffer_manager.statistics().scatter_regions_total - before == 1  # one dispatch
+    assert np.array_equal(buffer_manager.read_array(buf), expected)
+
+
 def test_a_later_write_in_the_same_batch_keeps_call_order(buffer_manager):
     """update_rows, then update_buffer over some of the same rows, in one frame: the scatter
     falls back to region copies in call order, so the later write wins."""

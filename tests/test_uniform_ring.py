@@ -450,8 +450,10 @@ def test_block_appender_keeps_append_blocks_checks_and_follows_the_buffer(buffer
     host = m.create_buffer(BufferConfig("h", 256, BufferStrategy.HOST_VISIBLE))
     rows = np.arange(8, dtype=np.uint32).reshape(4, 2)
     append = m.block_appender(host, 16, 8, "test")
-    with pytest.raises(E.InvalidSizeError):
-        m.block_appender(host, 4, 8)
+    for stride, row in ((4, 8), (16, 0), (True, 8), (16.0, 8), ("16", 8), (2**70, 8)):
+        with pytest.raises(E.InvalidSizeError):
+            m.block_appender(host, stride, row)
+    m.block_appender(host, np.int64(16), np.uint8(8))  # numpy integers are fine
     with pytest.raises(E.InvalidStrategyError):
         m.block_appender(m.create_buffer(BufferConfig("d", 256)), 16, 8)
     with pytest.raises(E.OutOfBoundsError):

@@ -76,10 +76,12 @@ from engine.device.context import GraphicsContext
 from engine.device.interrupts import defers_interrupts
 from engine.device.vk import ffi, lib, vk
 from engine.errors import (
+    DescriptorsNotWrittenError,
     FrameStateError,
     InvalidDataError,
     InvalidOptionError,
     ManagerClosedError,
+    MissingBindingError,
     ReflectionError,
     UnknownPipelineError,
 )
@@ -242,6 +244,47 @@ class ResourceBinder(Unshareable):
     def missing_bindings(self, pipeline_id: PipelineId) -> list[str]:
         """Labels of buffer bindings nothing is bound to (a dispatch would be invalid)."""
         return self._get(pipeline_id, "missing_bindings").missing()
+
+    def require_complete(self, pipeline_id: PipelineId, frame_index: int, what: str = ""
+                         ) -> None:
+        """Raise unless every uniform/storage buffer binding the pipeline's shaders declare is
+        bound and its descriptor in slot ``frame_index``'s set was written at least once, so a
+        dispatch or draw recorded with those sets reads no unwritten descriptor.
+
+        Call it before recording anything (``ComputePipeline.record`` and :meth:`bind_sets`
+        do). ``what`` starts the message (the caller's name; default
+        ``require_complete('name#n')``). Cost while nothing changes: one dict and one set
+        lookup (the pipeline keeps the slots it found complete; binding, rebinding or
+        unbinding anything forgets them, and the next call checks again, O(bindings)).
+
+        Raises (nothing changes): MissingBindingError (a binding has nothing bound: the
+        message names it, its set/binding and the ``bind_*_named`` call that fixes it),
+        DescriptorsNotWrittenError (bound after this slot's descriptors were written: run
+        :meth:`update_all` for the slot after ``begin_frame``, as the BindingSystem does),
+        InvalidFrameIndexError, UnknownPipelineError, ManagerClosedError.
+        """
+        pipe = self._pipelines.get(pipeline_id)
+        if pipe is not None and frame_index.__class__ is int and frame_index in pipe.ready:
+            return
+        what = what or f"require_complete({str(pipeline_id)!r})"
+        self._require_open(what)
+        pipe = self._get(pipeline_id, what)
+        slot = check_slot(frame_index, self.frames_in_flight, what)
+        unbound = pipe.unbound()
+        if unbound:
+            raise MissingBindingError(bc.missing_binding_message(what, pipe.pid, unbound))
+        unwritten = pipe.unwritten(slot)
+        if unwritten:
+            names = ", ".join(f"{entry.label!r} (set {key[0]}, binding {key[1]})"
+                              for key, entry in unwritten)
+            raise DescriptorsNotWrittenError(
+                f"{what}: pipeline {str(pipe.pid)!r}: {names} is bound, but frame slot {slot}'s "
+                "descriptor set never received it (descriptors are written by "
+                "update_frame/update_all after begin_frame; the BindingSystem does this in the "
+                "BINDINGS phase). Bind before that phase of the frame, or call "
+                f"binder.update_all({slot}) after begin_frame and before recording. Nothing "
+                "was recorded.")
+        pipe.ready.add(slot)
 
     # --- binding ---------------------------------------------------------------------------
 
@@ -409,7 +452,8 @@ class ResourceBinder(Unshareable):
         ``ComputePipeline.record``, which does this itself.
 
         Raises (recording nothing): InvalidDataError (not a command buffer of an engine
-        pool), FrameStateError (not recording), BufferDestroyedError, DynamicOffsetError,
+        pool), FrameStateError (not recording), BufferDestroyedError, MissingBindingError,
+        DescriptorsNotWrittenError (see :meth:`require_complete`), DynamicOffsetError,
         InvalidFrameIndexError, UnknownPipelineError, InvalidOptionError.
         """
         what = f"bind_sets({str(pipeline_id)!r})"
@@ -433,6 +477,7 @@ class ResourceBinder(Unshareable):
                                                        dynamic_offsets, what=what)
         else:
             count, offsets = 0, ffi.NULL
+        self.require_complete(pipeline_id, frame_index, what)
         sets = pipe.pool.sets[frame_index]
         if sets:
             lib.vkCmdBindDescriptorSets(
@@ -451,7 +496,9 @@ class ResourceBinder(Unshareable):
         return offsets
 
     def _mark(self, pipe: PipelineState, key: Key, slots: Iterable[int]) -> None:
-        """Mark ``key`` dirty in ``slots``, and the pipeline pending there (for update_all)."""
+        """Mark ``key`` dirty in ``slots``, and the pipeline pending there (for update_all);
+        the pipeline's sets are checked for completeness again at the next record."""
+        pipe.ready.clear()
         pid = pipe.pid
         for slot in slots:
             pipe.dirty[slot].add(key)
@@ -466,6 +513,7 @@ class ResourceBinder(Unshareable):
         return self._drop(pipe, bc.locate(what, pipe.merged, name, array_element)[0])
 
     def _drop(self, pipe: PipelineState, key: Key) -> bool:
+        pipe.ready.clear()
         old = pipe.bound.pop(key, None)
         if pipe.dead.pop(key, None) is not None and not pipe.dead:
             self._dead.discard(pipe.pid)

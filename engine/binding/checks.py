@@ -301,3 +301,31 @@ def raise_offset_past_end(what: str, label: str, ring: UniformRing, offset: int,
         f"{what}: dynamic offset {offset} for {label!r} plus the block's bytes exceeds buffer "
         f"{buffer.name!r} of {buffer.size} bytes (it was resized after the block was pushed "
         f"into ring {ring.name!r}); do not resize a ring's buffers, push the block again.")
+
+
+def missing_binding_message(what: str, pid: Any, unbound: Sequence[tuple[Any, LayoutBinding]]
+                            ) -> str:
+    """The MissingBindingError text: each unbound buffer binding by its block name (and
+    variable names), set and binding, and the ``bind_*_named`` call that binds it."""
+    parts, fixes = [], []
+    for key, binding in unbound:
+        element = key[2]
+        name = binding.label
+        aliases = [n for n in binding.names[1:] if n != name]
+        where = f"set {binding.set}, binding {binding.binding}" + (
+            f", element {element}" if binding.count > 1 else "")
+        kind = "uniform buffer" if binding.kind is DescriptorKind.UNIFORM_BUFFER \
+            else "storage buffer"
+        also = f", variable {', '.join(repr(a) for a in aliases)}" if aliases else ""
+        parts.append(f"{kind} {name!r} ({where}{also})")
+        extra = f", array_element={element}" if binding.count > 1 else ""
+        if binding.dynamic:
+            fixes.append(f"binder.bind_ring_named(pid, {name!r}, ring)")
+        elif binding.kind is DescriptorKind.UNIFORM_BUFFER:
+            fixes.append(f"binder.bind_uniform_buffer_named(pid, {name!r}, buffer{extra})")
+        else:
+            fixes.append(f"binder.bind_storage_buffer_named(pid, {name!r}, buffer{extra})")
+    return (f"{what}: pipeline {str(pid)!r} has nothing bound to {'; '.join(parts)}: the GPU "
+            "would read a descriptor that was never written. Bind it before recording: "
+            f"{'; '.join(fixes)} (binder.missing_bindings(pid) lists what is unbound). "
+            "Nothing was recorded.")

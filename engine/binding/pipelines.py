@@ -42,6 +42,10 @@ from engine.identity import Unshareable
 from engine.numbers import as_int
 from engine.shaders.module import create_shader_module
 
+PushConstants = np.ndarray[Any, Any] | np.generic | bytes | bytearray | memoryview
+"""What a dispatch pushes: the raw bytes of the push-constant block (a numpy value laid out
+like the block, or a bytes-like object); see :meth:`ComputePipeline.record`."""
+
 STAGE_COMPUTE = vk.VK_SHADER_STAGE_COMPUTE_BIT
 _ALL_COMMANDS = vk.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
 _COMPUTE_STAGE = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
@@ -97,7 +101,9 @@ def _push_bytes(push_constants: Any, push_size: int, what: str) -> Any:
         except TypeError:
             raise InvalidDataError(
                 f"{what}: push constants of type {type(data).__name__} are not bytes-like or a "
-                "numpy array.") from None
+                "numpy array; pass the block's bytes, e.g. a 0-d array of a structured dtype "
+                "laid out like the block (np.zeros((), std430([...])) with its fields set)."
+            ) from None
         except (ValueError, BufferError) as exc:
             raise InvalidDataError(f"{what}: push constants cannot be read ({exc}).") from None
         if not view.c_contiguous:
@@ -180,16 +186,32 @@ class ComputePipeline(Unshareable):
 
     @defers_interrupts
     def record(self, cmd: Any, frame_index: int, groups: tuple[int, int, int] | int, *,
-               push_constants: Any = None, barrier: bool = True,
+               push_constants: PushConstants | None = None, barrier: bool = True,
                dynamic_offsets: Any = None) -> None:
         """Record a dispatch of ``groups`` workgroups with slot ``frame_index``'s sets.
 
-        ``push_constants``: bytes or a numpy array of at most ``push_size`` bytes.
+        ``groups``: an int (x; y = z = 1) or 3 ints, each from 0 to the device's
+        ``maxComputeWorkGroupCount`` (:meth:`groups_for` computes them from invocations).
+        ``push_constants``: the raw bytes of the shader's push-constant block, written from
+        its first byte (``push_offset``): a numpy value (a structured scalar or 0-d array of
+        a dtype laid out like the block, e.g. from :func:`~engine.shaders.std_layout.std430`,
+        or any numeric array) or a C-contiguous bytes-like object; 4 to ``push_size`` bytes,
+        a multiple of 4. Only the size is checked, not the field layout (a dict is refused:
+        ``DrawContext.push_constants`` takes members by name for draw pipelines). ``None``
+        pushes nothing.
         ``barrier``: first order this dispatch after every earlier GPU write and read (all
         commands, memory writes -> compute shader reads and writes).
         ``dynamic_offsets``: one byte offset per dynamic binding (``dynamic=`` at
         registration), in ``binder.dynamic_binding_names(pid)`` order; each must be a block
         pushed into the bound UniformRing in this frame (checked: count, alignment, range).
+
+        Raises before recording anything: UnknownPipelineError (destroyed), InvalidDataError
+        (not a recording command buffer, bad push constants), FrameStateError,
+        BufferDestroyedError, MissingBindingError (a buffer binding of the shader has nothing
+        bound; the message names it and the ``bind_*_named`` call),
+        DescriptorsNotWrittenError (bound after the slot's descriptors were written),
+        InvalidGroupCountError, InvalidFrameIndexError, InvalidOptionError,
+        DynamicOffsetError.
         """
         what = f"ComputePipeline({self.name!r}).record"
         if self.handle is None:
@@ -223,6 +245,7 @@ class ComputePipeline(Unshareable):
                 self.pipeline_id, frame_index, dynamic_offsets, what=what)
         else:
             n_offsets, offsets = 0, ffi.NULL
+        self.binder.require_complete(self.pipeline_id, frame_index, what)
         if barrier:
             memory_barrier(cmd, _ALL_COMMANDS, vk.VK_ACCESS_MEMORY_WRITE_BIT, _COMPUTE_STAGE,
                            vk.VK_ACCESS_SHADER_READ_BIT | vk.VK_ACCESS_SHADER_WRITE_BIT,

@@ -90,7 +90,7 @@ class PipelineState:
     """A registered pipeline: layouts, pool, bindings, per-slot dirty keys, dead keys."""
 
     __slots__ = ("bound", "dead", "dirty", "dynamic", "layout", "merged", "offset_array",
-                 "owned", "pid", "pool", "set_layouts", "stages", "written")
+                 "owned", "pid", "pool", "ready", "set_layouts", "stages", "written")
 
     def __init__(self, pid: PipelineId, merged: MergedLayout, stages: tuple[ShaderStage, ...],
                  set_layouts: list[Any], layout: Any, pool: DescriptorPool, frames: int) -> None:
@@ -107,6 +107,13 @@ class PipelineState:
         offsets: by set, then binding (``merged.bindings`` is sorted)."""
         self.offset_array: Any = ffi.new("uint32_t[]", max(len(self.dynamic), 1))
         """Prebuilt ``uint32_t[]`` the checked dynamic offsets are stored into per bind."""
+        self.ready: set[int] = set()
+        """Frame slots whose sets were found complete (every buffer binding bound, and its
+        descriptor written in that slot at least once). ``ResourceBinder.require_complete``
+        adds a slot after one full check; every change to :attr:`bound` clears the set, so a
+        recording call costs one set lookup while nothing changes. A written descriptor
+        never becomes unwritten again, so nothing else can make a ready slot incomplete
+        (destroyed buffers are the separate ``dead`` rule)."""
 
     def written_for(self, key: Key) -> list[State | None]:
         """The per-slot record of what ``key``'s descriptors hold (kept across rebinds)."""
@@ -120,6 +127,17 @@ class PipelineState:
         return [f"{b.label}[{e}]" if b.count > 1 else b.label
                 for (s, n), b in self.merged.bindings.items() if b.kind.is_buffer
                 for e in range(b.count) if (s, n, e) not in self.bound]
+
+    def unbound(self) -> list[tuple[Key, LayoutBinding]]:
+        """Every buffer descriptor nothing is bound to, as ``(key, binding)``, in set and
+        binding order."""
+        return [((s, n, e), b) for (s, n), b in self.merged.bindings.items() if b.kind.is_buffer
+                for e in range(b.count) if (s, n, e) not in self.bound]
+
+    def unwritten(self, frame_index: int) -> list[tuple[Key, BoundBuffer]]:
+        """Bound descriptors whose slot-``frame_index`` set never received a write."""
+        return [(key, entry) for key, entry in self.bound.items()
+                if entry.written[frame_index] is None]
 
     def dead_error(self) -> BufferDestroyedError:
         """The error ``update_frame`` raises while a bound buffer is destroyed."""

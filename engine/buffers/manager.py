@@ -460,13 +460,20 @@ class BufferManager(Unshareable):
                 first = int(regions["dst"][0])
                 span = int(regions["dst"][-1] + regions["size"][-1]) - first
             else:
-                keep = scatter.last_wins_sorted(idx)
-                ordered = idx[keep]
-                packed = rows[keep]
+                gpu = self._gpu_scatter.usable(int(rec.usage), rec.capacity, 0, itemsize)
+                bounds = scatter.unique_bounds(idx) if gpu else None
+                if bounds is not None:  # the dispatch takes unique rows in any order
+                    ordered, packed = idx, rows
+                    low, high = bounds
+                else:  # sorted, duplicates keep their last row (regions need ascending rows)
+                    keep = scatter.last_wins_sorted(idx)
+                    ordered = idx[keep]
+                    packed = rows[keep]
+                    low, high = int(ordered[0]), int(ordered[-1])
                 nbytes = len(ordered) * itemsize
-                first = int(ordered[0]) * itemsize
-                span = int(ordered[-1]) * itemsize + itemsize - first
-                if self._gpu_scatter.usable(int(rec.usage), rec.capacity, 0, itemsize):
+                first = low * itemsize
+                span = high * itemsize + itemsize - first
+                if gpu:
                     # One dispatch (engine.buffers.gpu_scatter): rows, then their indices.
                     indices = ordered.astype(np.uint32)
                     chunk, staged = self._reserve_staging(nbytes + indices.nbytes, what)
@@ -977,16 +984,18 @@ class BufferManager(Unshareable):
         which raises its usual error or does the write.
 
         Raises now (nothing created): what ``append_blocks`` raises for the buffer, and
-        InvalidSizeError for a ``stride`` below ``row_bytes`` or a row size below 1.
+        InvalidSizeError for a ``stride`` or ``row_bytes`` that is not a positive integer
+        (numpy integers are fine), or a ``stride`` below ``row_bytes``.
         """
         rec = self._check_live(buffer, what)
         if rec.ptr is None:
             checks.raise_not_host(buffer, what)
-        if stride.__class__ is not int or row_bytes.__class__ is not int or row_bytes < 1 \
-                or stride < row_bytes:
+        stride = checks.coerce_stride(stride, f"{what}({buffer.name!r})")
+        row_bytes = checks.coerce_stride(row_bytes, f"{what}({buffer.name!r})")
+        if stride < row_bytes:
             raise InvalidSizeError(
-                f"{what}({buffer.name!r}): block_appender stride {stride!r} and row size "
-                f"{row_bytes!r} must be ints with 1 <= row_bytes <= stride.")
+                f"{what}({buffer.name!r}): block_appender stride {stride} is below the row "
+                f"size {row_bytes}: rows would overlap; pass a stride of at least one row.")
         slow = self.append_blocks
         tail = self._append_rows
         owner = self._owner

@@ -86,6 +86,15 @@ def small_plan(indices: np.ndarray[Any, Any], itemsize: int, staged_offset: int
     return keep, np.array([tuple(r) for r in regions], dtype=REGION_DTYPE)
 
 
+def unique_bounds(indices: np.ndarray[Any, Any]) -> tuple[int, int] | None:
+    """``(lowest, highest)`` of ``indices`` when no index repeats, else None (one sort of a
+    copy: cheaper than the stable argsort that ordering the rows would take)."""
+    ordered = np.sort(indices)
+    if len(ordered) > 1 and bool((ordered[1:] == ordered[:-1]).any()):
+        return None
+    return int(ordered[0]), int(ordered[-1])
+
+
 def last_wins_sorted(indices: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Positions into ``indices`` that sort them ascending, keeping the last of duplicates."""
     order = np.argsort(indices, kind="stable")

@@ -4,8 +4,18 @@ The ``vulkan`` bindings keep one Python debug callback per process, so every con
 :class:`DebugSink`. Messages go to :mod:`logging` (logger ``engine.vulkan``) and are kept in
 :attr:`DebugSink.messages` so that tests can fail on any validation message. The callback only
 appends (an exception inside a cffi callback is swallowed by cffi) and decodes with
-``errors="replace"`` (drivers may send invalid UTF-8). A message about a command buffer with
-debug-utils labels open (the renderer opens one per pass) ends with ``[in pass: NAME]``.
+``errors="replace"`` (drivers may send invalid UTF-8).
+
+Pass names: a message that arrives while the renderer records a pass ends with
+``[in pass: NAME]``. The layer checks most rules (descriptor validity, synchronisation hazards
+inside one command buffer, draw state) inside the ``vkCmd*`` call that breaks them, on the
+calling thread, so the renderer announces each pass here (:meth:`DebugSink.enter_pass`, done
+by :class:`~engine.render.gpu_timing.DebugLabels` with each debug-utils label, i.e. whenever
+the context names objects: validation on, or ``ENGINE_OBJECT_NAMES=1``). The layer itself
+attaches command-buffer labels only to messages whose object list holds the command buffer
+(not, e.g., a hazard reported on a ``VkBuffer``); where it does, its innermost label is used.
+Messages that arrive outside recording (at ``vkQueueSubmit``: hazards against an earlier
+submission; at ``close``: leaks) name no pass.
 """
 
 from __future__ import annotations
@@ -88,6 +98,22 @@ class DebugSink:
         self.lock = threading.Lock()
         """Held while ``messages`` is appended to or replaced; a reader that swaps or edits
         the list (the test plugin's log) holds it too."""
+        self._recording = threading.local()
+
+    def enter_pass(self, name: str) -> None:
+        """The calling thread now records the pass ``name``: messages it causes until
+        :meth:`leave_pass` end with ``[in pass: NAME]`` (unless the layer names a label)."""
+        self._recording.name = name
+
+    def leave_pass(self) -> None:
+        """The calling thread recorded the end of its pass (or abandoned it); idempotent."""
+        self._recording.name = None
+
+    @property
+    def current_pass(self) -> str | None:
+        """The pass the calling thread is recording (None outside passes)."""
+        name: str | None = getattr(self._recording, "name", None)
+        return name
 
     def callback(self, severity: int, types: int, data: Any, _user: Any) -> int:
         """The cffi callback. Must only append and return ``VK_FALSE`` (cffi swallows exceptions
@@ -102,9 +128,10 @@ class DebugSink:
             if not mid:
                 m = _VUID.search(text)
                 mid = (m.group(1) or m.group(2)) if m else ""
-            labels = _labels(data)
-            if labels:  # the renderer labels each pass (never nested): name the innermost
-                text = f"{text} [in pass: {labels[-1]}]"
+            labels = _labels(data)  # the renderer labels each pass (never nested)
+            where = labels[-1] if labels else getattr(self._recording, "name", None)
+            if where:
+                text = f"{text} [in pass: {where}]"
             message = DebugMessage(int(severity), int(types), mid, text)
             if mid in _BENIGN_IDS or any(b in text for b in _BENIGN_TEXT):
                 log.debug("%s", message)

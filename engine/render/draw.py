@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.binding.binder import ResourceBinder
-from engine.binding.pipelines import ComputePipeline
+from engine.binding.pipelines import ComputePipeline, PushConstants
 from engine.buffers.types import BufferUsage, ManagedBuffer
 from engine.device.barriers import memory_barrier, new_memory_barrier
 from engine.device.vk import device_function, ffi, lib, vk
@@ -878,6 +878,7 @@ class DrawContext:
                 "incompatible; build the pipeline with this renderer (or a target of the same "
                 "stencil= choice).")
         pipeline.binder.check_recordable(pipeline.id, "DrawContext.bind_pipeline")
+        pipeline.binder.require_complete(pipeline.id, self.slot, "DrawContext.bind_pipeline")
         n, dyn = self._dynamic(pipeline, dynamic_offsets)
         lib.vkCmdBindPipeline(cmd, _GRAPHICS, pipeline.handle)
         ref = pipeline.stencil_reference
@@ -1206,9 +1207,26 @@ class DrawContext:
         return cmd
 
     def dispatch(self, pipeline: ComputePipeline, groups: tuple[int, int, int] | int, *,
-                 push_constants: Any = None) -> None:
+                 push_constants: PushConstants | None = None) -> None:
         """Dispatch ``groups`` workgroups of a ComputePipeline with this slot's descriptor
-        sets, after a barrier that orders it behind every earlier GPU write and read."""
+        sets, after a barrier that orders it behind every earlier GPU write and read.
+
+        ``groups``: an int (x workgroups) or 3 ints, each from 0 to the device's
+        ``maxComputeWorkGroupCount``; ``pipeline.groups_for(n)`` rounds n invocations up.
+        ``push_constants``: the raw bytes of the shader's push-constant block, written from its
+        first byte: a numpy value (a 0-d array or scalar of a structured dtype laid out like
+        the block, e.g. ``np.zeros((), std430([...]))`` with its fields set, or any numeric
+        array) or a C-contiguous bytes-like object, 4 to ``pipeline.push_size`` bytes, a
+        multiple of 4. Only the size is checked against the shader, not the field layout; a
+        dict is refused (:meth:`push_constants` takes members by name, for draw pipelines).
+        ``None`` pushes nothing.
+
+        Raises before recording anything: DrawStateError (inside a render phase, or after the
+        pass), InvalidDataError (not a ComputePipeline, bad push constants),
+        MissingBindingError (a buffer binding of the shader has nothing bound: the message
+        names it and the ``bind_*_named`` call), DescriptorsNotWrittenError,
+        InvalidGroupCountError, BufferDestroyedError, UnknownPipelineError.
+        """
         cmd = self._outside("dispatch")
         if not isinstance(pipeline, ComputePipeline):
             raise InvalidDataError(f"DrawContext.dispatch: {pipeline!r} is not a "
@@ -1233,6 +1251,8 @@ class DrawContext:
             raise DrawStateError(f"DrawContext.dispatch_indirect: pipeline {pipeline.name!r} "
                                  "was released.")
         pipeline.binder.check_recordable(pipeline.pipeline_id, "DrawContext.dispatch_indirect")
+        pipeline.binder.require_complete(pipeline.pipeline_id, self.slot,
+                                         "DrawContext.dispatch_indirect")
         sets = pipeline.binder.descriptor_sets(pipeline.pipeline_id, self.slot)
         memory_barrier(cmd, vk.VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, vk.VK_ACCESS_MEMORY_WRITE_BIT,
                        vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT

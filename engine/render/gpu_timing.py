@@ -35,6 +35,7 @@ import numpy as np
 
 from engine.device.barriers import memory_barrier, new_memory_barrier
 from engine.device.context import GraphicsContext
+from engine.device.debug import SINK
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import NoSuitableMemoryTypeError
 
@@ -99,8 +100,13 @@ class PassTimer:
 
     def begin(self, cmd: Any, slot: int, needed: int) -> None:
         """Make room for ``needed`` timestamps in the slot's next segment (reading the slot's
-        earlier frames first when its segments are used up) and reset them in ``cmd``."""
-        if needed > self.capacity[slot]:
+        earlier frames first when its segments are used up) and reset them in ``cmd``.
+        A frame with no passes (``needed == 0``) records nothing and is not timed."""
+        if not needed:
+            self._base = self._next = 0
+            self._intervals = []
+            return
+        if needed > self.capacity[slot] or self._results[slot] is None:
             self.collect(slot)
             self._grow(slot, max(needed, self._initial, 2 * self.capacity[slot]))
         elif self._segment[slot] == FRAMES_PER_POOL:
@@ -137,12 +143,18 @@ class PassTimer:
 
     def submitted(self, slot: int) -> None:
         """The frame went to the GPU: its results are read later (see the class docstring)."""
+        if self._next == self._base:  # nothing was stamped (a frame without passes)
+            return
         self._pending[slot].append((self._base, self._intervals, self._next - self._base))
         self._segment[slot] += 1
         self._intervals = []
 
     def _grow(self, slot: int, capacity: int) -> None:
+        """Recreate the slot's pool and results buffer for ``capacity`` timestamps per frame.
+        All or nothing: if either cannot be created (or a Ctrl-C lands), the slot is left
+        with no pool and capacity 0, so the next ``begin`` tries again."""
         self._destroy_pool(slot)
+        self.capacity[slot] = 0
         info = ffi.new("VkQueryPoolCreateInfo*", {
             "sType": vk.VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
             "queryType": vk.VK_QUERY_TYPE_TIMESTAMP,
@@ -151,9 +163,13 @@ class PassTimer:
         check_result(lib.vkCreateQueryPool(self.ctx.device, info, ffi.NULL, out),
                      "vkCreateQueryPool", what="PassTimer")
         self._pools[slot] = out[0]
+        try:
+            self._results[slot] = _HostBuffer(self.ctx, 16 * capacity * FRAMES_PER_POOL,
+                                              f"pass-timer.results{slot}")
+        except BaseException:
+            self._destroy_pool(slot)
+            raise
         self.capacity[slot] = capacity
-        self._results[slot] = _HostBuffer(self.ctx, 16 * capacity * FRAMES_PER_POOL,
-                                          f"pass-timer.results{slot}")
         self.ctx.set_object_name(vk.VK_OBJECT_TYPE_QUERY_POOL, out[0], f"pass-timer.slot{slot}")
 
     # --- results -------------------------------------------------------------------------
@@ -313,7 +329,9 @@ class DebugLabels:
                 self._end = ffi.cast("PFN_vkCmdEndDebugUtilsLabelEXT", end)
 
     def begin(self, cmd: Any, name: str) -> None:
-        """Open a label called ``name`` in ``cmd`` (struct cached per name)."""
+        """Open a label called ``name`` in ``cmd`` (struct cached per name), and tell the
+        message sink that this thread records pass ``name`` (messages name it)."""
+        SINK.enter_pass(name)
         label = self._labels.get(name)
         if label is None:
             text = ffi.new("char[]", name.encode("utf-8", errors="replace"))
@@ -324,4 +342,11 @@ class DebugLabels:
         self._begin(cmd, label)
 
     def end(self, cmd: Any) -> None:
+        """Close the label :meth:`begin` opened; the thread records no pass any more."""
         self._end(cmd)
+        SINK.leave_pass()
+
+    def abandon(self) -> None:
+        """A pass raised: its label is never closed (the command buffer is dropped), but the
+        thread records no pass any more."""
+        SINK.leave_pass()

@@ -49,6 +49,26 @@ _LEGACY_HOOKS = {"compute": "record_compute", "scene": "record_scene", "light": 
 """The FramePass hook recorded in each phase (a legacy pass lacking one is skipped)."""
 
 
+def _clear_color(value: Any, what: str) -> tuple[float, float, float, float]:
+    """``value`` as 4 finite Python floats, or InvalidOptionError (nothing changes)."""
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1).tolist() if value.ndim == 1 else value
+    items = list(value) if isinstance(value, tuple | list) else None
+    if items is None or len(items) != 4 or any(
+            isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.integer
+                                                             | np.floating) for v in items):
+        raise InvalidOptionError(f"{what}: {value!r} is not 4 numbers; pass (r, g, b, a), "
+                                 "e.g. (0.1, 0.1, 0.15, 1.0).")
+    try:
+        out = tuple(float(v) for v in items)
+    except OverflowError:  # an int beyond any float
+        out = (float("inf"),)
+    if not all(np.isfinite(out)) or max(abs(v) for v in out) > 3.4e38:
+        raise InvalidOptionError(f"{what}: {value!r} has a value that is not a finite float32; "
+                                 "pass 4 finite numbers (0-1 for the usual colour formats).")
+    return out[0], out[1], out[2], out[3]
+
+
 class FramePass(Protocol):
     """A legacy pass (``renderer.passes``): raw command-buffer hooks, each called once per
     rendered frame in its phase of a deferred target (a forward target calls
@@ -97,12 +117,26 @@ class Renderer:
         manager: the BufferManager whose frames (fences) track every submission.
         target: an :class:`~engine.render.targets.OffscreenTarget` or
             :class:`~engine.render.swapchain.SwapchainTarget` (not owned).
+        gpu_timing: timestamps per pass (:meth:`statistics`); False records none.
+        clear_color: the colour every frame's picture starts from, before any pass draws:
+            4 finite numbers ``(r, g, b, a)``, the values of the colour attachment (0-1 for
+            its UNORM/SRGB formats; an SRGB image converts them from linear). Default
+            opaque black ``(0, 0, 0, 1)``. Change it later with :attr:`clear_color`. The
+            G-buffer surface clears to 0 (nothing to light) and depth to 1.0 (far).
+
+    Attributes:
+        frames_rendered: frames recorded and submitted so far (each successful
+            :meth:`render`); a loop that runs N frames waits for ``frames_rendered == N``.
+        frames_skipped: :meth:`render` calls that drew nothing because the target had no
+            image (a minimised or out-of-date window).
     """
 
     def __init__(self, manager: BufferManager, target: RenderTarget, *,
-                 gpu_timing: bool = True) -> None:
+                 gpu_timing: bool = True,
+                 clear_color: tuple[float, float, float, float] = CLEAR_COLOR) -> None:
         if gpu_timing.__class__ is not bool:
             raise InvalidOptionError(f"Renderer(gpu_timing={gpu_timing!r}): pass True or False.")
+        color = _clear_color(clear_color, "Renderer(clear_color=...)")
         self.manager = manager
         self.ctx = manager.context
         self.target = target
@@ -127,7 +161,9 @@ class Renderer:
         self.timestamp_period_ns = timer.period_ns
         self._labels = DebugLabels(self.ctx)
         self.frames_rendered = 0
+        """Frames recorded and submitted so far (see the class docstring)."""
         self.frames_skipped = 0
+        """:meth:`render` calls the target skipped (no image to draw)."""
         self._shot_request = False
         self._shot: tuple[ManagedBuffer, int, int] | None = None
         self.frames = manager.frames
@@ -136,8 +172,9 @@ class Renderer:
         self._cmd_array = ffi.new("VkCommandBuffer[1]")
         attachments = 1 + max(len(p.colors) for p in self.layout.subpasses)
         self._clears = ffi.new("VkClearValue[]", attachments)
+        self._clear_color = color
         for c in range(4):
-            self._clears[0].color.float32[c] = CLEAR_COLOR[c]
+            self._clears[0].color.float32[c] = color[c]
         # The last attachment is depth (1.0); the G-buffer surface clears to 0 (sky).
         self._clears[attachments - 1].depthStencil.depth = 1.0
         self._rp_begin = ffi.new("VkRenderPassBeginInfo*", {
@@ -162,6 +199,19 @@ class Renderer:
         self._copy_region = ffi.new("VkBufferImageCopy*", {
             "imageSubresource": {"aspectMask": vk.VK_IMAGE_ASPECT_COLOR_BIT, "layerCount": 1},
             "imageExtent": {"depth": 1}})
+
+    @property
+    def clear_color(self) -> tuple[float, float, float, float]:
+        """The colour each frame's picture is cleared to, ``(r, g, b, a)``; assign 4 finite
+        numbers to change it from the next frame on (checked as in the constructor)."""
+        return self._clear_color
+
+    @clear_color.setter
+    def clear_color(self, value: tuple[float, float, float, float]) -> None:
+        color = _clear_color(value, "Renderer.clear_color")
+        self._clear_color = color
+        for c in range(4):  # the prebuilt VkClearValue the next vkCmdBeginRenderPass reads
+            self._clears[0].color.float32[c] = color[c]
 
     # --- passes ----------------------------------------------------------------------------
 
@@ -290,6 +340,7 @@ class Renderer:
         try:
             self._record_and_submit(slot, index)
         except BaseException:
+            self._labels.abandon()  # messages after this name no pass
             if self.frames.timeline.last_serial == submitted:  # the frame never reached the GPU
                 self._abandon(slot, index)
             else:

@@ -106,7 +106,8 @@ class FrameDriver:
         if log is not None and check_validation and log.count() > before:
             left = log.take()
             pytest.fail(f"{len(left)} validation message(s) by frame {number} "
-                        f"(frame_driver.step):\n{log.format(left)}", pytrace=False)
+                        f"(frame_driver.step): {log.summary(left)}\n{log.format(left)}",
+                        pytrace=False)
 
 
 def world_processors() -> list[esper.Processor]:

@@ -13,8 +13,10 @@ a :class:`ValidationLog` is active it records, for each message:
 
 A test fails on any message it did not consume with :meth:`ValidationLog.expect`: at the end of
 its body (the plugin's ``pytest_runtest_call`` hook), at the end of a frame (the frame driver),
-or at teardown (leaks are reported when the device is destroyed). The failure lists every
-message with those three lines.
+or at teardown (leaks are reported when the device is destroyed). The failure's first line
+counts the messages and lists their ids; then every message follows with those three lines
+(``origin`` only where it differs from ``call``). pytest's one-line summaries (``-rf``,
+``--tb=line``) show the first line only; the FAILURES section shows all of it.
 """
 
 from __future__ import annotations
@@ -182,6 +184,17 @@ class ValidationLog:
 
     # --- failing ---------------------------------------------------------------------------
 
+    @staticmethod
+    def summary(messages: list[DebugMessage]) -> str:
+        """The message ids, each once in arrival order with a count when repeated (the
+        failure's first line: pytest's one-line summaries, ``-rf`` or ``--tb=line``, show only
+        that line)."""
+        counts: dict[str, int] = {}
+        for m in messages:
+            key = m.message_id or "(no id)"
+            counts[key] = counts.get(key, 0) + 1
+        return ", ".join(k if n == 1 else f"{k} x{n}" for k, n in counts.items())
+
     def format(self, messages: list[DebugMessage]) -> str:
         """The report of ``messages``: each with its id, text, when, call and origin."""
         lines: list[str] = []
@@ -204,5 +217,5 @@ class ValidationLog:
         """
         left = self.take()
         if left:
-            pytest.fail(f"{len(left)} validation message(s) {when}:\n{self.format(left)}",
-                        pytrace=False)
+            pytest.fail(f"{len(left)} validation message(s) {when}: {self.summary(left)}\n"
+                        f"{self.format(left)}", pytrace=False)
