@@ -96,12 +96,12 @@ def choose_lighting_path(ctx: GraphicsContext, lights: int) -> str:
 
     Measured on lavapipe (2 cores shared with other work, Wisp headless 960x540, 64 lights,
     GPU ms per pass from timestamps and CPU ms per frame of the whole process; BENCHMARKS.md,
-    "Tiled compute lighting"; 100 frames a run, interleaved, load average 2.2-4.7):
+    "Tiled compute lighting"; 100 frames a run, interleaved, load average 0.6-4.7):
 
     ============ ================================ ===================================
     particles    volumes                          compute (dispatch + composite)
     ============ ================================ ===================================
-    10,000       GPU 13.2-23.8 ms, CPU 31-40 ms   GPU 40-86 + 6-7 ms, CPU 102-105 ms
+    10,000       GPU 10.5-23.8 ms, CPU 31-40 ms   GPU 40-86 + 5-7 ms, CPU 102-122 ms
     100,000      GPU 9.6-16.7 ms, CPU 97-109 ms   GPU 42-79 + 6-7 ms, CPU 169 ms
     ============ ================================ ===================================
 
