@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import signal
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+# A shell starts a background job (`make test &`, nohup) with SIGINT ignored, and Python then
+# keeps it ignored: every Ctrl-C test (and the subprocesses they start, which inherit it) would
+# see no interrupt at all. The suite tests Ctrl-C, so it restores Python's own handler.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _registered = any(ep.value == "engine.testing.plugin"
                   for ep in importlib.metadata.entry_points(group="pytest11"))
