@@ -20,7 +20,8 @@ render pass
     2. ``particle_splat.comp``, one invocation per particle slot, behind a barrier from every
        earlier write (fill, depth copy, simulation): project, size, depth-test each covered
        pixel against the copy, ``atomicAdd`` fixed-point R, G, B into ``splat_accum``.
-    3. A one-subpass render pass over the target's colour image (LOAD, additive): one quad
+    3. The :class:`~engine.render.tile_composite.TileComposite` (a one-subpass render pass
+       over the target's colour image, LOAD, additive): one quad
        per 16 x 16 tile, instanced over all tiles, adds ``splat_accum``
        (``particle_composite.frag``) to the lit picture; tiles that no sprite touched
        (``particles.splat_tiles``, flagged by the splat) collapse in the vertex shader, so
@@ -53,11 +54,10 @@ from engine.buffers.sets import BufferSet
 from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
 from engine.device.barriers import image_barrier, memory_barrier, new_memory_barrier
 from engine.device.context import GraphicsContext
-from engine.device.vk import check_result, ffi, lib, vk
+from engine.device.vk import ffi, lib, vk
 from engine.errors import InvalidOptionError
-from engine.render.graphics_pipeline import BLEND_ADDITIVE, GraphicsPipeline, GraphicsPipelineDesc
 from engine.render.layouts import GLOBAL_UBO_DTYPE, PARTICLE_DTYPE
-from engine.render.render_pass import create_framebuffer
+from engine.render.tile_composite import TileComposite
 from engine.shaders.compiler import compile_glsl, shader_path
 
 SPLAT_SCALE = 4096
@@ -118,9 +118,6 @@ def check_particles_path(path: Any, what: str) -> str:
     return str(path)
 
 
-_COMPOSITE_STAGES = vk.VK_SHADER_STAGE_VERTEX_BIT | vk.VK_SHADER_STAGE_FRAGMENT_BIT
-
-
 def _tile_count(width: int, height: int) -> int:
     """Tiles of SPLAT_TILE x SPLAT_TILE pixels covering ``width`` x ``height``."""
     return -(-width // SPLAT_TILE) * -(-height // SPLAT_TILE)
@@ -147,52 +144,6 @@ class _SplatTarget(Protocol):
     def color_view(self, index: int) -> Any: ...
 
 
-def create_composite_render_pass(ctx: GraphicsContext, color_format: int,
-                                 layout: int) -> Any:
-    """One subpass over the colour image, loaded and stored, that stays in ``layout`` (the
-    target's final layout: TRANSFER_SRC offscreen, PRESENT_SRC for a swapchain). Its external
-    dependencies: the splat's shader writes and the deferred pass's colour writes before the
-    composite's vertex and fragment reads and blending; its colour writes before a transfer
-    (screenshot) or presentation, and its shader reads before a later transfer (the next
-    frame's fill)."""
-    L = vk
-    att = ffi.new("VkAttachmentDescription*", {
-        "format": color_format, "samples": L.VK_SAMPLE_COUNT_1_BIT,
-        "loadOp": L.VK_ATTACHMENT_LOAD_OP_LOAD, "storeOp": L.VK_ATTACHMENT_STORE_OP_STORE,
-        "stencilLoadOp": L.VK_ATTACHMENT_LOAD_OP_DONT_CARE,
-        "stencilStoreOp": L.VK_ATTACHMENT_STORE_OP_DONT_CARE,
-        "initialLayout": layout, "finalLayout": layout})
-    color_ref = ffi.new("VkAttachmentReference*", {
-        "attachment": 0, "layout": L.VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL})
-    subpass = ffi.new("VkSubpassDescription*", {
-        "pipelineBindPoint": L.VK_PIPELINE_BIND_POINT_GRAPHICS,
-        "colorAttachmentCount": 1, "pColorAttachments": color_ref})
-    color_out = L.VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT
-    frag = L.VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT
-    color_rw = L.VK_ACCESS_COLOR_ATTACHMENT_READ_BIT | L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT
-    deps = ffi.new("VkSubpassDependency[2]", [
-        {"srcSubpass": L.VK_SUBPASS_EXTERNAL, "dstSubpass": 0,
-         "srcStageMask": color_out | L.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-         "dstStageMask": color_out | frag | L.VK_PIPELINE_STAGE_VERTEX_SHADER_BIT,
-         "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT | L.VK_ACCESS_SHADER_WRITE_BIT,
-         "dstAccessMask": color_rw | L.VK_ACCESS_SHADER_READ_BIT},
-        {"srcSubpass": 0, "dstSubpass": L.VK_SUBPASS_EXTERNAL,
-         "srcStageMask": color_out | frag | L.VK_PIPELINE_STAGE_VERTEX_SHADER_BIT,
-         "dstStageMask": L.VK_PIPELINE_STAGE_TRANSFER_BIT
-         | L.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
-         "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT,
-         "dstAccessMask": L.VK_ACCESS_TRANSFER_READ_BIT},
-    ])
-    info = ffi.new("VkRenderPassCreateInfo*", {
-        "sType": L.VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO,
-        "attachmentCount": 1, "pAttachments": att, "subpassCount": 1, "pSubpasses": subpass,
-        "dependencyCount": 2, "pDependencies": deps})
-    out = ffi.new("VkRenderPass*")
-    check_result(lib.vkCreateRenderPass(ctx.device, info, ffi.NULL, out), "vkCreateRenderPass",
-                 what="create_composite_render_pass")
-    return out[0]
-
-
 class ParticleSplatPass:
     """Draws the ParticleSystem's particles in compute (see the module docstring).
 
@@ -217,9 +168,7 @@ class ParticleSplatPass:
         self.enabled = True
         self.resizes = 0
         """Times the buffers followed a new target size."""
-        self._render_pass: Any = None
-        self._framebuffers: dict[int, Any] = {}
-        self._fb_generation = -1
+        self.composite_pass: TileComposite | None = None
         self.accum: ManagedBuffer | None = None
         self.depth: ManagedBuffer | None = None
         self.tiles: ManagedBuffer | None = None
@@ -245,29 +194,17 @@ class ParticleSplatPass:
             binder.bind_storage_buffer_named(self.splat_id, "SplatAccum", self.accum)
             binder.bind_storage_buffer_named(self.splat_id, "SplatTiles", self.tiles)
             self.splat = ComputePipeline(binder, self.splat_id)
-            self._render_pass = create_composite_render_pass(self.ctx, target.color_format,
-                                                             target.final_layout)
-            codes = {"vert": _spirv("particle_composite.vert"),
-                     "frag": _spirv("particle_composite.frag")}
-            self.composite_id = binder.register_pipeline("particles.composite",
-                                                         list(codes.values()))
-            binder.bind_storage_buffer_named(self.composite_id, "SplatAccum", self.accum)
-            binder.bind_storage_buffer_named(self.composite_id, "SplatTiles", self.tiles)
-            self._layout = binder.pipeline_layout(self.composite_id)
-            desc = GraphicsPipelineDesc("particles.composite", depth_test=False,
-                                        depth_write=False, blend=BLEND_ADDITIVE)
-            pipeline = GraphicsPipeline(self.ctx, desc, codes, self._layout, self._render_pass)
-            binder.adopt(self.composite_id, pipeline)
-            self._pipeline = pipeline.handle
+            self.composite_pass = TileComposite(
+                binder, target, "particles.composite",
+                {"vert": _spirv("particle_composite.vert"),
+                 "frag": _spirv("particle_composite.frag")},
+                {"SplatAccum": self.accum, "SplatTiles": self.tiles})
+            self.composite_id = self.composite_pass.pipeline_id
         except BaseException:
             self.destroy()
             raise
-        self._set_count = len(binder.descriptor_sets(self.composite_id, 0))
-        self._sets = [binder.descriptor_set_array(self.composite_id, f)
-                      for f in range(binder.frames_in_flight)]
         # Prebuilt per-frame structs and arrays (fields mutated, nothing built per frame).
         self._push = np.zeros(5, np.uint32)  # width, height, count, row_stride, tiles_x
-        self._composite_push = ffi.new("uint32_t[3]")  # width, height, tiles_x
         self._barrier = new_memory_barrier()
         self._depth_barrier = ffi.new("VkImageMemoryBarrier*", {
             "sType": vk.VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER,
@@ -278,11 +215,6 @@ class ParticleSplatPass:
         self._region = ffi.new("VkBufferImageCopy*", {
             "imageSubresource": {"aspectMask": vk.VK_IMAGE_ASPECT_DEPTH_BIT, "layerCount": 1},
             "imageExtent": {"depth": 1}})
-        self._rp_begin = ffi.new("VkRenderPassBeginInfo*", {
-            "sType": vk.VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO,
-            "renderPass": self._render_pass})
-        self._viewport = ffi.new("VkViewport*", {"minDepth": 0.0, "maxDepth": 1.0})
-        self._scissor = ffi.new("VkRect2D*")
 
     # --- size -----------------------------------------------------------------------------
 
@@ -304,18 +236,6 @@ class ParticleSplatPass:
         self.manager.submit_uploads()
         self.binder.update_frame(self.splat_id, slot)
         self.binder.update_frame(self.composite_id, slot)
-
-    def _framebuffer(self, index: int) -> Any:
-        target = self.target
-        if target.generation != self._fb_generation:
-            self._destroy_framebuffers()  # the target recreated its images: the GPU is idle
-            self._fb_generation = target.generation
-        fb = self._framebuffers.get(index)
-        if fb is None:
-            fb = create_framebuffer(self.ctx, self._render_pass, [target.color_view(index)],
-                                    target.width, target.height)
-            self._framebuffers[index] = fb
-        return fb
 
     # --- FramePass / AfterPass hooks --------------------------------------------------------
 
@@ -366,33 +286,10 @@ class ParticleSplatPass:
         push[0], push[1], push[2] = w, h, source.count
         push[3], push[4] = groups[0] * SPLAT_LOCAL_SIZE, tiles_x
         self.splat.record(cmd, slot, groups, push_constants=push)
-        rp = self._rp_begin
-        rp.framebuffer = self._framebuffer(index)
-        rp.renderArea.extent.width, rp.renderArea.extent.height = w, h
-        lib.vkCmdBeginRenderPass(cmd, rp, vk.VK_SUBPASS_CONTENTS_INLINE)
-        vp = self._viewport
-        vp.width, vp.height = float(w), float(h)
-        self._scissor.extent.width, self._scissor.extent.height = w, h
-        lib.vkCmdSetViewport(cmd, 0, 1, vp)
-        lib.vkCmdSetScissor(cmd, 0, 1, self._scissor)
-        graphics = vk.VK_PIPELINE_BIND_POINT_GRAPHICS
-        lib.vkCmdBindPipeline(cmd, graphics, self._pipeline)
-        lib.vkCmdBindDescriptorSets(cmd, graphics, self._layout, 0, self._set_count,
-                                    self._sets[slot], 0, ffi.NULL)
-        cp = self._composite_push
-        cp[0], cp[1], cp[2] = w, h, tiles_x
-        lib.vkCmdPushConstants(cmd, self._layout, _COMPOSITE_STAGES, 0, 12, cp)
-        lib.vkCmdDraw(cmd, 6, _tile_count(w, h), 0, 0)
-        lib.vkCmdEndRenderPass(cmd)
+        assert self.composite_pass is not None
+        self.composite_pass.record(cmd, slot, index, w, h, tiles_x, _tile_count(w, h))
 
     # --- shutdown -------------------------------------------------------------------------
-
-    def _destroy_framebuffers(self) -> None:
-        device = self.ctx.device
-        for fb in self._framebuffers.values():
-            if device is not None:
-                lib.vkDestroyFramebuffer(device, fb, ffi.NULL)
-        self._framebuffers = {}
 
     def destroy(self) -> None:
         """Wait for the device; free framebuffers, the render pass and (frame-safe) the
@@ -400,12 +297,11 @@ class ParticleSplatPass:
         pipelines."""
         self.enabled = False  # every hook is a no-op from now on
         device = self.ctx.device
-        if device is not None and (self._framebuffers or self._render_pass is not None):
+        composite = self.composite_pass
+        if device is not None and composite is not None and composite.holds_objects:
             self.ctx.wait_idle()
-        self._destroy_framebuffers()
-        if self._render_pass is not None and device is not None:
-            lib.vkDestroyRenderPass(device, self._render_pass, ffi.NULL)
-        self._render_pass = None
+        if composite is not None:
+            composite.destroy()
         if not self.manager.closed:
             for buf in (self.accum, self.depth, self.tiles):
                 if buf is not None and buf.alive:

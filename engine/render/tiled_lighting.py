@@ -24,8 +24,8 @@ render pass
        per pixel) and one flag per tile to ``lighting.tiles`` (1: some light was listed).
        Every flag and every pixel of a flagged tile is written each dispatch, so nothing is
        cleared.
-    2. A one-subpass render pass over the colour image (LOAD, additive; the particle splat's
-       :func:`~engine.render.particle_splat.create_composite_render_pass`): one quad per tile,
+    2. A one-subpass render pass over the colour image (LOAD, additive; the same
+       :class:`~engine.render.tile_composite.TileComposite`): one quad per tile,
        instanced over all tiles; unlit tiles collapse in the vertex shader, unlit pixels
        discard. It is timed apart as ``lighting.composite``.
 
@@ -63,10 +63,8 @@ from engine.device.context import GraphicsContext
 from engine.device.vk import ffi, lib, vk
 from engine.errors import InvalidOptionError
 from engine.numbers import as_int
-from engine.render.graphics_pipeline import BLEND_ADDITIVE, GraphicsPipeline, GraphicsPipelineDesc
 from engine.render.layouts import GLOBAL_UBO_DTYPE, LIGHT_DTYPE
-from engine.render.particle_splat import create_composite_render_pass
-from engine.render.render_pass import create_framebuffer
+from engine.render.tile_composite import TileComposite
 from engine.shaders.compiler import compile_glsl_source, shader_path
 
 LIGHTING_PATHS = ("volumes", "compute")
@@ -159,7 +157,6 @@ def _spirv(name: str, tile: int) -> bytes:
     return compile_glsl_source(f"{first}\n#define LIGHT_TILE {tile}\n{rest}", stage, name=name)
 
 
-_COMPOSITE_STAGES = vk.VK_SHADER_STAGE_VERTEX_BIT | vk.VK_SHADER_STAGE_FRAGMENT_BIT
 
 
 class _LightSource(Protocol):
@@ -229,9 +226,7 @@ class TiledLightingPass:
         self.surface_writes = 0
         """Descriptor writes of the G-buffer surface (once per slot per target generation)."""
         self.composite = _CompositeStep(self)
-        self._render_pass: Any = None
-        self._framebuffers: dict[int, Any] = {}
-        self._fb_generation = -1
+        self.composite_pass: TileComposite | None = None
         self._written_generation = -1
         self.accum: ManagedBuffer | None = None
         self.tiles: ManagedBuffer | None = None
@@ -253,36 +248,19 @@ class TiledLightingPass:
             binder.bind_storage_buffer_named(self.compute_id, "LightAccum", self.accum)
             binder.bind_storage_buffer_named(self.compute_id, "LightTiles", self.tiles)
             self.compute = ComputePipeline(binder, self.compute_id)
-            self._render_pass = create_composite_render_pass(self.ctx, target.color_format,
-                                                             target.final_layout)
-            codes = {"vert": _spirv("light_composite.vert", self.tile),
-                     "frag": _spirv("light_composite.frag", self.tile)}
-            self.composite_id = binder.register_pipeline("lighting.composite",
-                                                         list(codes.values()))
-            binder.bind_storage_buffer_named(self.composite_id, "LightAccum", self.accum)
-            binder.bind_storage_buffer_named(self.composite_id, "LightTiles", self.tiles)
-            self._layout = binder.pipeline_layout(self.composite_id)
-            desc = GraphicsPipelineDesc("lighting.composite", depth_test=False,
-                                        depth_write=False, blend=BLEND_ADDITIVE)
-            pipeline = GraphicsPipeline(self.ctx, desc, codes, self._layout, self._render_pass)
-            binder.adopt(self.composite_id, pipeline)
-            self._pipeline = pipeline.handle
+            self.composite_pass = TileComposite(
+                binder, target, "lighting.composite",
+                {"vert": _spirv("light_composite.vert", self.tile),
+                 "frag": _spirv("light_composite.frag", self.tile)},
+                {"LightAccum": self.accum, "LightTiles": self.tiles})
+            self.composite_id = self.composite_pass.pipeline_id
         except BaseException:
             self.destroy()
             raise
-        self._set_count = len(binder.descriptor_sets(self.composite_id, 0))
-        self._sets = [binder.descriptor_set_array(self.composite_id, f)
-                      for f in range(binder.frames_in_flight)]
         # Prebuilt per-frame structs and arrays (fields mutated, nothing built per frame).
         self._push = np.zeros(4, np.uint32)  # width, height, tiles_x, light_count
-        self._composite_push = ffi.new("uint32_t[3]")  # width, height, tiles_x
         self._image_info = ffi.new("VkDescriptorImageInfo*")
         self._write = ffi.new("VkWriteDescriptorSet*")
-        self._rp_begin = ffi.new("VkRenderPassBeginInfo*", {
-            "sType": vk.VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO,
-            "renderPass": self._render_pass})
-        self._viewport = ffi.new("VkViewport*", {"minDepth": 0.0, "maxDepth": 1.0})
-        self._scissor = ffi.new("VkRect2D*")
         self._lit = False
 
     # --- size and descriptors -------------------------------------------------------------
@@ -325,18 +303,6 @@ class TiledLightingPass:
             self.surface_writes += 1
         self._written_generation = self.target.generation
 
-    def _framebuffer(self, index: int) -> Any:
-        target = self.target
-        if target.generation != self._fb_generation:
-            self._destroy_framebuffers()  # the target recreated its images: the GPU is idle
-            self._fb_generation = target.generation
-        fb = self._framebuffers.get(index)
-        if fb is None:
-            fb = create_framebuffer(self.ctx, self._render_pass, [target.color_view(index)],
-                                    target.width, target.height)
-            self._framebuffers[index] = fb
-        return fb
-
     # --- FramePass / AfterPass hooks --------------------------------------------------------
 
     def record_after(self, cmd: Any, slot: int, index: int) -> None:
@@ -368,33 +334,10 @@ class TiledLightingPass:
         w, h = self._size
         tile = self.tile
         tiles_x = -(-w // tile)
-        rp = self._rp_begin
-        rp.framebuffer = self._framebuffer(index)
-        rp.renderArea.extent.width, rp.renderArea.extent.height = w, h
-        lib.vkCmdBeginRenderPass(cmd, rp, vk.VK_SUBPASS_CONTENTS_INLINE)
-        vp = self._viewport
-        vp.width, vp.height = float(w), float(h)
-        self._scissor.extent.width, self._scissor.extent.height = w, h
-        lib.vkCmdSetViewport(cmd, 0, 1, vp)
-        lib.vkCmdSetScissor(cmd, 0, 1, self._scissor)
-        graphics = vk.VK_PIPELINE_BIND_POINT_GRAPHICS
-        lib.vkCmdBindPipeline(cmd, graphics, self._pipeline)
-        lib.vkCmdBindDescriptorSets(cmd, graphics, self._layout, 0, self._set_count,
-                                    self._sets[slot], 0, ffi.NULL)
-        cp = self._composite_push
-        cp[0], cp[1], cp[2] = w, h, tiles_x
-        lib.vkCmdPushConstants(cmd, self._layout, _COMPOSITE_STAGES, 0, 12, cp)
-        lib.vkCmdDraw(cmd, 6, tile_count(w, h, tile), 0, 0)
-        lib.vkCmdEndRenderPass(cmd)
+        assert self.composite_pass is not None
+        self.composite_pass.record(cmd, slot, index, w, h, tiles_x, tile_count(w, h, tile))
 
     # --- shutdown -------------------------------------------------------------------------
-
-    def _destroy_framebuffers(self) -> None:
-        device = self.ctx.device
-        for fb in self._framebuffers.values():
-            if device is not None:
-                lib.vkDestroyFramebuffer(device, fb, ffi.NULL)
-        self._framebuffers = {}
 
     def destroy(self) -> None:
         """Wait for the device; release both pipelines from the binder (while it is open: so
@@ -404,16 +347,15 @@ class TiledLightingPass:
         self.enabled = False  # every hook is a no-op from now on
         self._lit = False
         device = self.ctx.device
-        if device is not None and (self._framebuffers or self._render_pass is not None):
+        composite = self.composite_pass
+        if device is not None and composite is not None and composite.holds_objects:
             self.ctx.wait_idle()
         if not self.binder.closed:
             for pid in (getattr(self, "compute_id", None), getattr(self, "composite_id", None)):
                 if pid is not None and pid in self.binder:
                     self.binder.release_pipeline(pid)
-        self._destroy_framebuffers()
-        if self._render_pass is not None and device is not None:
-            lib.vkDestroyRenderPass(device, self._render_pass, ffi.NULL)
-        self._render_pass = None
+        if composite is not None:
+            composite.destroy()
         if not self.manager.closed:
             for buf in (self.accum, self.tiles):
                 if buf is not None and buf.alive:
