@@ -23,9 +23,10 @@ from engine.binding.pipelines import ComputePipeline
 from engine.buffers.manager import BufferManager
 from engine.buffers.sets import BufferSet
 from engine.buffers.types import BufferUsage, ManagedBuffer
-from engine.device.vk import ffi, lib, vk
+from engine.device.vk import vk
 from engine.render.draw import DrawContext, DrawPipeline, VertexInput
 from engine.render.graphics_pipeline import BLEND_ADDITIVE
+from engine.render.image_descriptors import SlotImageDescriptor
 from engine.render.layouts import (
     EMITTER_DTYPE,
     GLOBAL_UBO_DTYPE,
@@ -132,28 +133,16 @@ class LightVolumePass:
                                   blend=BLEND_ADDITIVE)
         binder.bind_storage_buffer_named(self.pipeline.id, "LightBuffer", lights.buffer,
                                          element_dtype=LIGHT_DTYPE)
-        self._image_info = ffi.new("VkDescriptorImageInfo*")
-        self._write = ffi.new("VkWriteDescriptorSet*")
+        self._surface = SlotImageDescriptor(binder, self.pipeline.id,
+                                            vk.VK_DESCRIPTOR_TYPE_INPUT_ATTACHMENT)
         self._written_generation = -1
         self.attachment_writes = 0
         self.enabled = True
 
     def _write_attachments(self) -> None:
-        info = self._image_info
         surface = self.target.gbuffer.surface
         assert surface is not None, "light volumes need a deferred target (its G-buffer)"
-        info.imageView = surface.view
-        info.imageLayout = vk.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL
-        w = self._write
-        w.sType = vk.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
-        w.dstBinding = 0
-        w.descriptorCount = 1
-        w.descriptorType = vk.VK_DESCRIPTOR_TYPE_INPUT_ATTACHMENT
-        w.pImageInfo = info
-        for slot in range(self.binder.frames_in_flight):
-            w.dstSet = self.binder.descriptor_sets(self.pipeline.id, slot)[1]
-            lib.vkUpdateDescriptorSets(self.binder.context.device, 1, w, 0, ffi.NULL)
-            self.attachment_writes += 1
+        self.attachment_writes += self._surface.write(surface.view)
         self._written_generation = self.target.generation
 
     def record(self, dc: DrawContext) -> None:

@@ -124,15 +124,7 @@ def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: in
             "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT,
             "dstAccessMask": L.VK_ACCESS_TRANSFER_READ_BIT},
     ])
-    info = ffi.new("VkRenderPassCreateInfo*", {
-        "sType": L.VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO,
-        "attachmentCount": 3, "pAttachments": att,
-        "subpassCount": 2, "pSubpasses": subpasses,
-        "dependencyCount": 3, "pDependencies": deps})
-    out = ffi.new("VkRenderPass*")
-    check_result(lib.vkCreateRenderPass(ctx.device, info, ffi.NULL, out), "vkCreateRenderPass",
-                 what="create_render_pass")
-    return out[0]
+    return build_render_pass(ctx, (att, 3), (subpasses, 2), (deps, 3), "create_render_pass")
 
 
 def create_forward_render_pass(ctx: GraphicsContext, color_format: int, final_layout: int,
@@ -182,13 +174,23 @@ def create_forward_render_pass(ctx: GraphicsContext, color_format: int, final_la
          "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT,
          "dstAccessMask": L.VK_ACCESS_TRANSFER_READ_BIT},
     ])
+    return build_render_pass(ctx, (att, 2), (subpass, 1), (deps, 2),
+                             "create_forward_render_pass")
+
+
+def build_render_pass(ctx: GraphicsContext, attachments: tuple[Any, int],
+                      subpasses: tuple[Any, int], dependencies: tuple[Any, int],
+                      what: str) -> Any:
+    """``vkCreateRenderPass`` of prebuilt cffi arrays, each given as ``(array, count)``; a
+    failure raises the engine's VulkanError naming ``what``."""
     info = ffi.new("VkRenderPassCreateInfo*", {
-        "sType": L.VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO,
-        "attachmentCount": 2, "pAttachments": att, "subpassCount": 1, "pSubpasses": subpass,
-        "dependencyCount": 2, "pDependencies": deps})
+        "sType": vk.VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO,
+        "attachmentCount": attachments[1], "pAttachments": attachments[0],
+        "subpassCount": subpasses[1], "pSubpasses": subpasses[0],
+        "dependencyCount": dependencies[1], "pDependencies": dependencies[0]})
     out = ffi.new("VkRenderPass*")
     check_result(lib.vkCreateRenderPass(ctx.device, info, ffi.NULL, out), "vkCreateRenderPass",
-                 what="create_forward_render_pass")
+                 what=what)
     return out[0]
 
 

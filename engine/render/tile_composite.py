@@ -25,9 +25,9 @@ from typing import Any, Protocol
 from engine.binding.binder import ResourceBinder
 from engine.buffers.types import ManagedBuffer
 from engine.device.context import GraphicsContext
-from engine.device.vk import check_result, ffi, lib, vk
+from engine.device.vk import ffi, lib, vk
 from engine.render.graphics_pipeline import BLEND_ADDITIVE, GraphicsPipeline, GraphicsPipelineDesc
-from engine.render.render_pass import create_framebuffer
+from engine.render.render_pass import build_render_pass, create_framebuffer
 
 _STAGES = vk.VK_SHADER_STAGE_VERTEX_BIT | vk.VK_SHADER_STAGE_FRAGMENT_BIT
 
@@ -78,14 +78,8 @@ def create_composite_render_pass(ctx: GraphicsContext, color_format: int,
          "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT,
          "dstAccessMask": L.VK_ACCESS_TRANSFER_READ_BIT},
     ])
-    info = ffi.new("VkRenderPassCreateInfo*", {
-        "sType": L.VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO,
-        "attachmentCount": 1, "pAttachments": att, "subpassCount": 1, "pSubpasses": subpass,
-        "dependencyCount": 2, "pDependencies": deps})
-    out = ffi.new("VkRenderPass*")
-    check_result(lib.vkCreateRenderPass(ctx.device, info, ffi.NULL, out), "vkCreateRenderPass",
-                 what="create_composite_render_pass")
-    return out[0]
+    return build_render_pass(ctx, (att, 1), (subpass, 1), (deps, 2),
+                             "create_composite_render_pass")
 
 
 class TileComposite:

@@ -60,9 +60,10 @@ from engine.buffers.manager import BufferManager
 from engine.buffers.sets import BufferSet
 from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
 from engine.device.context import GraphicsContext
-from engine.device.vk import ffi, lib, vk
+from engine.device.vk import vk
 from engine.errors import InvalidOptionError
 from engine.numbers import as_int
+from engine.render.image_descriptors import SlotImageDescriptor
 from engine.render.layouts import GLOBAL_UBO_DTYPE, LIGHT_DTYPE
 from engine.render.tile_composite import TileComposite
 from engine.shaders.compiler import compile_glsl_source, shader_path
@@ -259,8 +260,8 @@ class TiledLightingPass:
             raise
         # Prebuilt per-frame structs and arrays (fields mutated, nothing built per frame).
         self._push = np.zeros(4, np.uint32)  # width, height, tiles_x, light_count
-        self._image_info = ffi.new("VkDescriptorImageInfo*")
-        self._write = ffi.new("VkWriteDescriptorSet*")
+        self._surface = SlotImageDescriptor(binder, self.compute_id,
+                                            vk.VK_DESCRIPTOR_TYPE_SAMPLED_IMAGE)
         self._lit = False
 
     # --- size and descriptors -------------------------------------------------------------
@@ -287,20 +288,7 @@ class TiledLightingPass:
         """Point set 1 of every slot at the target's G-buffer surface (sampled, read-only
         layout). Called at the first frame and after the target recreated its images (the
         device was idle then, so no slot's set is in use)."""
-        surface = self.target.gbuffer.surface
-        info = self._image_info
-        info.imageView = surface.view
-        info.imageLayout = vk.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL
-        w = self._write
-        w.sType = vk.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
-        w.dstBinding = 0
-        w.descriptorCount = 1
-        w.descriptorType = vk.VK_DESCRIPTOR_TYPE_SAMPLED_IMAGE
-        w.pImageInfo = info
-        for slot in range(self.binder.frames_in_flight):
-            w.dstSet = self.binder.descriptor_sets(self.compute_id, slot)[1]
-            lib.vkUpdateDescriptorSets(self.binder.context.device, 1, w, 0, ffi.NULL)
-            self.surface_writes += 1
+        self.surface_writes += self._surface.write(self.target.gbuffer.surface.view)
         self._written_generation = self.target.generation
 
     # --- FramePass / AfterPass hooks --------------------------------------------------------
