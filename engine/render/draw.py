@@ -783,7 +783,6 @@ class DrawContext:
             if getattr(renderer.ctx, "multi_draw_indirect", False) else 1
         """Draws per indirect call: the device's maxDrawIndirectCount where the
         multiDrawIndirect feature is enabled (where offered), else 1."""
-        self.min_dynamic_offset_alignment = int(props.limits.minUniformBufferOffsetAlignment)
         target = renderer.target
         self._depth_format = int(getattr(target, "depth_format", DEPTH_FORMAT))
         self._has_stencil = bool(getattr(target, "has_stencil", False))
