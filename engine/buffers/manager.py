@@ -422,8 +422,11 @@ class BufferManager(Unshareable):
         ``indices``: a 1-D sequence of integers (rows of ``buffer.dtype``, 0 to
         ``size // itemsize - 1``); ``rows``: a 1-D numpy array of the buffer's dtype, one row
         per index. Host strategies: one vectorised assignment into the mapping. DEVICE_LOCAL:
-        one staging allocation and one ``vkCmdCopyBuffer`` whose regions merge consecutive
-        rows. A repeated index takes its last row. ``generation`` is unchanged.
+        one staging allocation, then either one ``vkCmdCopyBuffer`` whose regions merge
+        consecutive rows (up to ``scatter.SMALL`` rows, or a buffer without STORAGE usage) or
+        one dispatch of the scatter shader (:mod:`engine.buffers.gpu_scatter`; rows without a
+        repeated index go in the caller's order). A repeated index takes its last row.
+        ``generation`` is unchanged.
 
         Raises (before changing anything): InvalidRowsError, ForeignBufferError,
         BufferDestroyedError, HostWriteHazardError, ManagerClosedError.
