@@ -3,18 +3,23 @@ on the real driver with validation + synchronisation validation (any message fai
 
 from __future__ import annotations
 
+import uuid
+
 import esper
 import numpy as np
 import pytest
 
 from components.particle_emitter import ParticleEmitter
 from components.transform import Transform
+from engine.buffers.manager import BufferManager
+from engine.device.context import GraphicsContext
 from engine.errors import InvalidOptionError
 from engine.render import meshes
 from engine.render.particle_splat import (
     ACCUM_BYTES_PER_PIXEL,
     DEPTH_BYTES_PER_PIXEL,
     GPU_COMPUTE_MIN_PARTICLES,
+    PACKED_ACCUM_BYTES_PER_PIXEL,
     SOFTWARE_COMPUTE_MIN_PARTICLES,
     SPLAT_TILE,
     choose_particles_path,
@@ -116,13 +121,72 @@ def test_compute_image_is_close_to_the_sprite_image(scene):
     assert np.count_nonzero(drawn) > 80  # particles were drawn at all
 
 
+def two_fountain_shots(manager) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(no particles, sprites, compute) screenshots of the same frozen two-fountain scene, in
+    an esper world of its own."""
+    previous, world = esper.current_world, f"shots-{uuid.uuid4().hex}"
+    esper.switch_world(world)
+    try:
+        s = MiniScene(manager, width=192, height=112, particles=2048, vertices=level(),
+                      particles_path="compute")
+        try:
+            fountain(-3.0)
+            fountain(PILLAR[0], 0.0, -1.6)
+            s.step(40)
+            return no_particles_shot(s), frozen_shot(s, "sprites"), frozen_shot(s, "compute")
+        finally:
+            s.close()
+    finally:
+        esper.switch_world(previous)
+        esper.delete_world(world)
+
+
+def test_three_uint_layout_without_int64_atomics_draws_what_the_packed_one_draws(
+        validation, buffer_manager):
+    """The device without 64-bit buffer atomics (``disable_features``) accumulates three uints
+    a pixel; the same particles (the simulation is deterministic) give the same picture as the
+    packed uint64 layout, where the device has it. Both: sprites within the sprite test's
+    bounds."""
+    default = two_fountain_shots(buffer_manager)
+    ctx = GraphicsContext.create(validation=True, disable_features=("buffer_int64_atomics",))
+    try:
+        assert ctx.features.buffer_int64_atomics is False
+        manager = BufferManager(ctx, frames_in_flight=3)
+        try:
+            plain = two_fountain_shots(manager)
+            previous, world = esper.current_world, f"small-{uuid.uuid4().hex}"
+            esper.switch_world(world)
+            s = MiniScene(manager, width=64, height=32, particles=16, particles_path="compute")
+            try:
+                assert s.stack.splat_pass is not None and not s.stack.splat_pass.packed
+                assert s.stack.splat_pass.accum.size == 64 * 32 * ACCUM_BYTES_PER_PIXEL
+            finally:
+                s.close()
+                esper.switch_world(previous)
+                esper.delete_world(world)
+        finally:
+            manager.close()
+    finally:
+        ctx.close()
+    for empty, sprites, compute in (default, plain):
+        diff = np.abs(sprites[:, :, :3].astype(np.int16) - compute[:, :, :3])
+        assert diff.mean() < 0.5
+        assert np.count_nonzero(np.abs(compute.astype(np.int16) - empty).max(axis=2) > 8) > 80
+    # Same fixed-point sums either way: the pictures agree to the rounding of 1/SPLAT_SCALE.
+    assert np.abs(default[2].astype(np.int16) - plain[2]).max() <= 1
+
+
 def test_accumulation_follows_a_resize_and_the_binder_rebinds(scene, buffer_manager):
     fountain(0.0)
     scene.step(10)
     sp = scene.stack.splat_pass
     assert sp is not None and sp.accum is not None and sp.depth is not None
     assert sp.tiles is not None
-    assert sp.accum.size == 192 * 112 * ACCUM_BYTES_PER_PIXEL
+    packed = scene.manager.context.features.buffer_int64_atomics
+    assert sp.packed == packed
+    assert sp.accum_bytes_per_pixel == (PACKED_ACCUM_BYTES_PER_PIXEL if packed
+                                        else ACCUM_BYTES_PER_PIXEL)
+    assert sp.accum.size == 192 * 112 * sp.accum_bytes_per_pixel
     generations = (sp.accum.generation, sp.depth.generation, sp.tiles.generation)
     names = {b.name for b in buffer_manager.live_buffers()}
     assert {"particles.splat_accum", "particles.scene_depth", "particles.splat_tiles"} <= names
@@ -131,7 +195,7 @@ def test_accumulation_follows_a_resize_and_the_binder_rebinds(scene, buffer_mana
     scene.target.resize(250, 130)
     scene.step(3)
     assert sp.size == (250, 130) and sp.resizes == 1
-    assert sp.accum.size == 250 * 130 * ACCUM_BYTES_PER_PIXEL
+    assert sp.accum.size == 250 * 130 * sp.accum_bytes_per_pixel
     assert sp.depth.size == 250 * 130 * DEPTH_BYTES_PER_PIXEL
     assert sp.tiles.size == -(-250 // SPLAT_TILE) * -(-130 // SPLAT_TILE) * 4
     assert (sp.accum.generation, sp.depth.generation, sp.tiles.generation) == tuple(

@@ -98,6 +98,10 @@ class DeviceFeatures:
     """``vkCmdDrawIndirectCount``/``vkCmdDrawIndexedIndirectCount`` (Vulkan 1.2 core, feature
     ``drawIndirectCount`` of ``VkPhysicalDeviceVulkan12Features``): the draw count is read by
     the GPU from a buffer. Queried and enabled only on a device of API version 1.2 or later."""
+    buffer_int64_atomics: bool = False
+    """64-bit integer atomics on storage buffers (Vulkan 1.2 ``shaderBufferInt64Atomics`` with
+    ``shaderInt64``): the compute particle splat adds a pixel's R, G and B in one atomic
+    instead of three. Queried and enabled only on a device of API version 1.2 or later."""
 
 
 VK_API_1_2 = (1 << 22) | (2 << 12)
@@ -408,21 +412,25 @@ class GraphicsContext(Unshareable):
         self.multi_draw_indirect = bool(supported.multiDrawIndirect) \
             and "multi_draw_indirect" not in disabled
         """Indirect draws may record more than one draw (enabled where offered)."""
+        offered12 = _vulkan12_features(self.physical_device, self.api_version)
+        draw_count = bool(offered12 is not None and offered12.drawIndirectCount) \
+            and "draw_indirect_count" not in disabled
+        int64_atomics = bool(offered12 is not None and offered12.shaderBufferInt64Atomics
+                             and supported.shaderInt64) and "buffer_int64_atomics" not in disabled
         features = keep(vk.VkPhysicalDeviceFeatures(
+            shaderInt64=int(int64_atomics),
             largePoints=supported.largePoints,
             fillModeNonSolid=supported.fillModeNonSolid,
             independentBlend=int(self.independent_blend),
             multiDrawIndirect=int(self.multi_draw_indirect)))
-        offered12 = _vulkan12_features(self.physical_device, self.api_version)
-        draw_count = bool(offered12 is not None and offered12.drawIndirectCount) \
-            and "draw_indirect_count" not in disabled
         enable12 = ffi.NULL
-        if draw_count:
+        if draw_count or int64_atomics:
             enable12 = keep(ffi.new("VkPhysicalDeviceVulkan12Features*", {
                 "sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-                "drawIndirectCount": 1}))
+                "drawIndirectCount": int(draw_count),
+                "shaderBufferInt64Atomics": int(int64_atomics)}))
         self.features = DeviceFeatures(self.independent_blend, self.multi_draw_indirect,
-                                       draw_count)
+                                       draw_count, int64_atomics)
         info = vk.VkDeviceCreateInfo(
             pNext=enable12, pQueueCreateInfos=[queue_info], ppEnabledExtensionNames=extensions,
             pEnabledFeatures=features)

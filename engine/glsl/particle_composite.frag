@@ -5,7 +5,7 @@
 #include "particle_splat.glsl"
 
 layout(std430, set = 0, binding = 0) readonly buffer SplatAccum {
-    uint accum[];              // width * height * 3
+    uint accum[];              // width * height * SPLAT_WORDS (particle_splat.glsl)
 };
 
 layout(push_constant) uniform CompositePush {
@@ -18,8 +18,12 @@ layout(location = 0) out vec4 out_color;
 
 void main() {
     uvec2 p = uvec2(gl_FragCoord.xy);
-    uint base = (p.y * pc.width + p.x) * 3U;
+    uint base = (p.y * pc.width + p.x) * SPLAT_WORDS;
+#ifdef SPLAT_PACKED
+    uvec3 q = splat_unpack(accum[base], accum[base + 1U]);
+#else
     uvec3 q = uvec3(accum[base], accum[base + 1U], accum[base + 2U]);
+#endif
     if (q.r + q.g + q.b == 0U) {
         discard;
     }

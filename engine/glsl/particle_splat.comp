@@ -1,5 +1,9 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#ifdef SPLAT_PACKED
+#extension GL_EXT_shader_atomic_int64 : require
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
+#endif
 // Particles rasterised in compute: one invocation per particle slot splats the same soft round
 // sprite the point-sprite path draws (particle_draw.vert/.frag) into SplatAccum with integer
 // atomics, so the sum is order-independent and exact (no 8-bit rounding per sprite).
@@ -7,7 +11,8 @@
 // Per covered pixel: the sprite's depth (clip z / w at its centre, like a point sprite) is
 // tested LESS against SceneDepth (a copy of the scene's depth attachment, one float per pixel,
 // row-major); a pass adds rgb * (1 - r^2)^2 in fixed point (SPLAT_SCALE units per 1.0) to
-// the pixel's three uints. Size rule as the sprite path: diameter in pixels clamped to
+// the pixel's channels (particle_splat.glsl: one packed uint64 atomic with SPLAT_PACKED, else
+// three uint atomics). Size rule as the sprite path: diameter in pixels clamped to
 // [1.5, 24], colour faded below 1.5 px. Every SPLAT_TILE square a sprite touches is flagged
 // in SplatTiles. Dispatch as particles.comp (2D past the group limit).
 #include "globals.glsl"
@@ -33,9 +38,15 @@ layout(std430, set = 0, binding = 2) readonly buffer SceneDepth {
     float scene_depth[];       // width * height, the depth attachment's values (0..1)
 };
 
+#ifdef SPLAT_PACKED
+layout(std430, set = 0, binding = 3) buffer SplatAccum {
+    uint64_t accum[];          // width * height: R | G << 21 | B << 42, fixed point
+};
+#else
 layout(std430, set = 0, binding = 3) buffer SplatAccum {
     uint accum[];              // width * height * 3: fixed-point R, G, B per pixel
 };
+#endif
 
 layout(std430, set = 0, binding = 4) buffer SplatTiles {
     uint tiles[];              // one flag per SPLAT_TILE x SPLAT_TILE pixels: 1 = touched
@@ -113,10 +124,15 @@ void main() {
             }
             float a = 1.0 - r2;
             uvec3 q = uvec3(rgb * (a * a) + 0.5);
+#ifdef SPLAT_PACKED
+            uint64_t packed = uint64_t(q.r) | (uint64_t(q.g) << 21) | (uint64_t(q.b) << 42);
+            if (packed != 0UL) { atomicAdd(accum[p], packed); }
+#else
             uint base = p * 3U;
             if (q.r != 0U) { atomicAdd(accum[base], q.r); }
             if (q.g != 0U) { atomicAdd(accum[base + 1U], q.g); }
             if (q.b != 0U) { atomicAdd(accum[base + 2U], q.b); }
+#endif
         }
     }
 }

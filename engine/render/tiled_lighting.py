@@ -66,7 +66,7 @@ from engine.numbers import as_int
 from engine.render.image_descriptors import SlotImageDescriptor
 from engine.render.layouts import GLOBAL_UBO_DTYPE, LIGHT_DTYPE
 from engine.render.tile_composite import TileComposite
-from engine.shaders.compiler import compile_glsl_source, shader_path
+from engine.shaders.compiler import compile_engine_shader
 
 LIGHTING_PATHS = ("volumes", "compute")
 """The two ways to apply the lights; ``"auto"`` picks one (:func:`choose_lighting_path`)."""
@@ -152,10 +152,7 @@ def tile_count(width: int, height: int, tile: int) -> int:
 
 def _spirv(name: str, tile: int) -> bytes:
     """SPIR-V of the engine shader ``name`` with ``LIGHT_TILE`` defined as ``tile``."""
-    source = shader_path(name).read_text(encoding="utf-8")
-    first, _, rest = source.partition("\n")
-    stage = name.rsplit(".", 1)[1]
-    return compile_glsl_source(f"{first}\n#define LIGHT_TILE {tile}\n{rest}", stage, name=name)
+    return compile_engine_shader(name, {"LIGHT_TILE": tile})
 
 
 

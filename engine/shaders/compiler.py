@@ -43,7 +43,7 @@ from engine.errors import ShaderCompileError
 from engine.shaders.validate import trust
 
 __all__ = ["GLSL_DIR", "TARGET_ENVS", "cache_dir", "cache_repairs", "compile_count",
-           "compile_glsl", "compile_glsl_source", "shader_path"]
+           "compile_engine_shader", "compile_glsl", "compile_glsl_source", "shader_path"]
 
 #: Values ``target_env`` accepts (``--target-env`` of glslangValidator); None means vulkan1.0.
 TARGET_ENVS = ("vulkan1.0", "vulkan1.1", "vulkan1.2", "vulkan1.3", "spirv1.0", "spirv1.1",
@@ -196,6 +196,19 @@ def compile_glsl_source(
     _text(name, call, "name", "pass a str such as 'my_shader.comp'")
     _text(source, call, "source", "pass the GLSL text (decode bytes with .decode('utf-8'))")
     return _compile(source, _stage(stage, name), name, None, _target(target_env, call))
+
+
+def compile_engine_shader(name: str, defines: dict[str, int] | None = None) -> bytes:
+    """SPIR-V of the engine shader ``name`` (in ``engine/glsl/``) with each of ``defines``
+    added as ``#define NAME VALUE`` after its ``#version`` line (the stage comes from the file
+    name; the cache keys on the resulting text, so each set of defines is compiled once)."""
+    path = shader_path(name)
+    if not defines:
+        return compile_glsl(path)
+    source = path.read_text(encoding="utf-8")
+    first, _, rest = source.partition("\n")
+    lines = "".join(f"#define {key} {int(value)}\n" for key, value in sorted(defines.items()))
+    return compile_glsl_source(f"{first}\n{lines}{rest}", name.rsplit(".", 1)[1], name=name)
 
 
 def _stage(stage: str, name: str) -> str:
