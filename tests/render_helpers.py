@@ -25,10 +25,12 @@ class MiniScene:
 
     def __init__(self, manager: BufferManager, *, width: int = 160, height: int = 96,
                  particles: int = 512, light_capacity: int = 4, vertices: Any = None,
-                 particles_path: str = "sprites", **stack_options: Any) -> None:
+                 particles_path: str = "sprites", surface_clear: str = "auto",
+                 **stack_options: Any) -> None:
         self.manager = manager
         self.binder = ResourceBinder(manager.context, frames_in_flight=manager.frames_in_flight)
-        self.target = OffscreenTarget(manager.context, width, height)
+        self.target = OffscreenTarget(manager.context, width, height,
+                                      surface_clear=surface_clear)
         if vertices is None:
             vertices = meshes.ground(30.0, (0.6, 0.6, 0.6, 0.0))
         self.stack = RenderStack(manager, self.binder, self.target, vertices,

@@ -13,6 +13,7 @@ from typing import Any
 from engine.device.context import GraphicsContext
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import NoSuitableMemoryTypeError, StencilUnavailableError
+from engine.render.surface_clear import SurfaceClear
 
 COLOR_FORMAT = vk.VK_FORMAT_B8G8R8A8_UNORM
 """Format of the offscreen colour target (matches the usual swapchain format)."""
@@ -173,24 +174,36 @@ class GBuffer:
     a buffer after the pass and tests its splats against it. One set serves every frame in flight:
     the render pass's external dependency orders frame N+1's writes after frame N's reads.
     ``depth_format`` is :data:`DEPTH_FORMAT` or, for a stencil target, one of
-    :data:`DEPTH_STENCIL_FORMATS` (its view then covers both aspects).
+    :data:`DEPTH_STENCIL_FORMATS` (its view then covers both aspects). ``clear_in_compute``:
+    the surface gets STORAGE usage and a :class:`~engine.render.surface_clear.SurfaceClear`
+    (``surface_clear``) that the Renderer records before each render pass, which then loads
+    the surface instead of clearing it.
     """
 
     def __init__(self, ctx: GraphicsContext, width: int, height: int, *,
-                 surface: bool = True, depth_format: int = DEPTH_FORMAT) -> None:
+                 surface: bool = True, depth_format: int = DEPTH_FORMAT,
+                 clear_in_compute: bool = False) -> None:
         color_usage = (vk.VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_SAMPLED_BIT)
+        if clear_in_compute:
+            color_usage |= vk.VK_IMAGE_USAGE_STORAGE_BIT
         depth_usage = (vk.VK_IMAGE_USAGE_DEPTH_STENCIL_ATTACHMENT_BIT
                        | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT)
         color_aspect = vk.VK_IMAGE_ASPECT_COLOR_BIT
         self.images: list[Image] = []
         self.surface: Image | None = None
         """None for a forward target (depth only)."""
+        self.surface_clear: SurfaceClear | None = None
+        """Clears ``surface`` in compute before each frame's render pass (the target's
+        ``surface_clear``: engine/render/surface_clear.py); None: the render pass clears it."""
         try:
             if surface:
                 self.surface = self._add(Image(ctx, width, height, GBUFFER_FORMAT, color_usage,
                                                color_aspect, "gbuffer.surface"))
+                if clear_in_compute:
+                    self.surface_clear = SurfaceClear(ctx, self.surface.image,
+                                                      self.surface.view, width, height)
             self.depth = self._add(Image(ctx, width, height, depth_format, depth_usage,
                                          depth_aspect(depth_format), "gbuffer.depth"))
         except BaseException:
@@ -208,6 +221,9 @@ class GBuffer:
         return [self.surface.view, self.depth.view]
 
     def destroy(self) -> None:
+        if self.surface_clear is not None:
+            self.surface_clear.destroy()
+            self.surface_clear = None
         for image in self.images:
             image.destroy()
         self.images = []

@@ -5,7 +5,9 @@ Attachments (index: what, format, load/store):
 0. colour: the target image (offscreen or swapchain), cleared, stored.
 1. surface: R32G32_UINT packed G-buffer (albedo, emissive, normal, linear depth; see
    :data:`~engine.render.images.GBUFFER_FORMAT`), cleared to 0 (= sky), stored and left
-   SHADER_READ_ONLY (the compute lighting path reads it after the pass).
+   SHADER_READ_ONLY (the compute lighting path reads it after the pass). With the target's
+   ``surface_clear`` in compute (the default on GPUs: engine/render/surface_clear.py) a
+   dispatch before the pass writes the zeros and the pass loads them from GENERAL layout.
 2. depth: D32_SFLOAT, cleared to 1.0, stored (the compute particle path copies it after the
    pass; on desktop GPUs and lavapipe storing costs nothing measurable).
 
@@ -39,10 +41,14 @@ CLEAR_COLOR = (0.0, 0.0, 0.0, 1.0)
 
 
 def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: int,
-                       layout: TargetLayout = DEFERRED, depth_format: int = DEPTH_FORMAT) -> Any:
+                       layout: TargetLayout = DEFERRED, depth_format: int = DEPTH_FORMAT, *,
+                       surface_cleared_in_compute: bool = False) -> Any:
     """Create the render pass of ``layout`` (the deferred one: see the module docstring;
     :data:`~engine.render.phases.FORWARD`: :func:`create_forward_render_pass`, which also
-    takes a depth/stencil ``depth_format``); the caller destroys it."""
+    takes a depth/stencil ``depth_format``); the caller destroys it.
+    ``surface_cleared_in_compute`` (deferred only): the surface is loaded from GENERAL layout
+    instead of cleared, after the :class:`~engine.render.surface_clear.SurfaceClear` dispatch
+    that starts each frame (the incoming dependency covers its shader writes)."""
     if layout.name == FORWARD.name:
         return create_forward_render_pass(ctx, color_format, final_layout, depth_format)
     if depth_format != DEPTH_FORMAT:
@@ -69,6 +75,9 @@ def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: in
         a.stencilStoreOp = L.VK_ATTACHMENT_STORE_OP_DONT_CARE
         a.initialLayout = L.VK_IMAGE_LAYOUT_UNDEFINED
         a.finalLayout = final
+    if surface_cleared_in_compute:
+        att[1].loadOp = L.VK_ATTACHMENT_LOAD_OP_LOAD
+        att[1].initialLayout = L.VK_IMAGE_LAYOUT_GENERAL
 
     color_opt = L.VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL
     read_only = L.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL
@@ -105,7 +114,8 @@ def create_render_pass(ctx: GraphicsContext, color_format: int, final_layout: in
             | L.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
             "dstStageMask": color_out | frag_tests,
             "srcAccessMask": L.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT
-            | L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT,
+            | L.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT
+            | L.VK_ACCESS_SHADER_WRITE_BIT,   # the surface's compute clear, where used
             "dstAccessMask": color_rw | depth_rw},
         {   # scene writes -> light-volume input-attachment reads and blending
             "srcSubpass": SCENE_SUBPASS, "dstSubpass": LIGHT_SUBPASS,

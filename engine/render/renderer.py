@@ -356,8 +356,15 @@ class Renderer:
         cmd = self.frames.command_buffer(what=what)
         plan = self._plan
         timer = self._timer
+        clear = getattr(getattr(target, "gbuffer", None), "surface_clear", None)
         if timer is not None:
-            timer.begin(cmd, slot, self._stamps)
+            timer.begin(cmd, slot, self._stamps + (2 if clear is not None else 0))
+        if clear is not None:  # the G-buffer surface cleared in compute (surface_clear.py)
+            if timer is not None:
+                timer.stamp(cmd, slot, None)
+            clear.record(cmd)
+            if timer is not None:
+                timer.stamp(cmd, slot, "gbuffer.clear")
         width, height = target.width, target.height
         dc = self.draw_context
         labels = self._labels if self._labels.enabled else None

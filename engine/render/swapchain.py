@@ -28,6 +28,7 @@ from engine.errors import WindowError
 from engine.render.images import GBuffer, create_view, has_stencil
 from engine.render.phases import DEFERRED, TargetLayout, as_layout
 from engine.render.render_pass import create_framebuffer, create_render_pass
+from engine.render.surface_clear import surface_clear_in_compute
 from engine.render.targets import target_depth_format
 from engine.render.window import Window
 
@@ -41,8 +42,12 @@ class SwapchainTarget:
 
     def __init__(self, ctx: GraphicsContext, window: Window, frames_in_flight: int, *,
                  vsync: bool = False, layout: TargetLayout | str = DEFERRED,
-                 stencil: bool = False) -> None:
+                 stencil: bool = False, surface_clear: str = "auto") -> None:
         self.layout = as_layout(layout, "SwapchainTarget")
+        self.surface_cleared_in_compute = surface_clear_in_compute(
+            ctx, surface_clear, "SwapchainTarget") and self.layout is DEFERRED
+        """The G-buffer surface is cleared by a compute dispatch (``surface_clear``, as for
+        :class:`~engine.render.targets.OffscreenTarget`)."""
         """The target's phases (compute, then one per subpass): DEFERRED or FORWARD."""
         self.depth_format = target_depth_format(ctx, self.layout, stencil, "SwapchainTarget")
         """The depth attachment's VkFormat (D32_SFLOAT; with ``stencil=True``, forward layout
@@ -83,8 +88,9 @@ class SwapchainTarget:
             self._check_support()
             self.color_format, self.color_space = self._choose_format()
             self.present_mode = self._choose_present_mode()
-            self.render_pass = create_render_pass(ctx, self.color_format, self.final_layout,
-                                                  self.layout, self.depth_format)
+            self.render_pass = create_render_pass(
+                ctx, self.color_format, self.final_layout, self.layout, self.depth_format,
+                surface_cleared_in_compute=self.surface_cleared_in_compute)
             self._acquired = [self._semaphore() for _ in range(frames_in_flight)]
             self._create()
         except BaseException:
@@ -196,7 +202,8 @@ class SwapchainTarget:
                      "vkGetSwapchainImagesKHR", what="SwapchainTarget")
         self._images = [images[i] for i in range(n[0])]
         self.gbuffer = GBuffer(ctx, width, height, surface=self.layout is DEFERRED,
-                               depth_format=self.depth_format)
+                               depth_format=self.depth_format,
+                               clear_in_compute=self.surface_cleared_in_compute)
         self.generation += 1
         for image in self._images:
             view = create_view(ctx, image, self.color_format, vk.VK_IMAGE_ASPECT_COLOR_BIT,

@@ -32,6 +32,7 @@ from engine.numbers import as_flag, as_int
 from engine.render.images import COLOR_FORMAT, GBuffer, Image, choose_depth_format, has_stencil
 from engine.render.phases import DEFERRED, FORWARD, TargetLayout, as_layout
 from engine.render.render_pass import create_framebuffer, create_render_pass
+from engine.render.surface_clear import surface_clear_in_compute
 
 
 def target_depth_format(ctx: GraphicsContext, layout: TargetLayout, stencil: object,
@@ -64,14 +65,22 @@ class OffscreenTarget:
             depth, phase ``forward``), or their names.
         stencil: give the depth attachment an 8-bit stencil aspect (cleared to 0 each frame;
             forward layout only): see :func:`target_depth_format`.
+        surface_clear: how the deferred layout's G-buffer surface is cleared each frame:
+            ``"render_pass"`` (its load op), ``"compute"`` (a dispatch before the pass:
+            :mod:`engine.render.surface_clear`) or ``"auto"`` (compute on hardware GPUs,
+            where raster-side clears are the slow path; the render pass on CPU devices).
     """
 
     final_layout = vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
     color_format = COLOR_FORMAT
 
     def __init__(self, ctx: GraphicsContext, width: int, height: int, *,
-                 layout: TargetLayout | str = DEFERRED, stencil: bool = False) -> None:
+                 layout: TargetLayout | str = DEFERRED, stencil: bool = False,
+                 surface_clear: str = "auto") -> None:
         self.layout = as_layout(layout, "OffscreenTarget")
+        self.surface_cleared_in_compute = surface_clear_in_compute(
+            ctx, surface_clear, "OffscreenTarget") and self.layout is DEFERRED
+        """The G-buffer surface is cleared by a compute dispatch (``surface_clear``)."""
         """The target's phases (compute, then one per subpass)."""
         self.depth_format = target_depth_format(ctx, self.layout, stencil, "OffscreenTarget")
         """The depth attachment's VkFormat (D32_SFLOAT, or a depth/stencil format)."""
@@ -86,8 +95,9 @@ class OffscreenTarget:
         self.color: Image | None = None
         self.gbuffer: GBuffer | None = None
         try:
-            self.render_pass = create_render_pass(ctx, COLOR_FORMAT, self.final_layout,
-                                                  self.layout, self.depth_format)
+            self.render_pass = create_render_pass(
+                ctx, COLOR_FORMAT, self.final_layout, self.layout, self.depth_format,
+                surface_cleared_in_compute=self.surface_cleared_in_compute)
             self._create_images(width, height)
         except BaseException:
             self.destroy()
@@ -100,7 +110,8 @@ class OffscreenTarget:
                            | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
                            vk.VK_IMAGE_ASPECT_COLOR_BIT, "offscreen.color")
         self.gbuffer = GBuffer(ctx, width, height, surface=self.layout is DEFERRED,
-                               depth_format=self.depth_format)
+                               depth_format=self.depth_format,
+                               clear_in_compute=self.surface_cleared_in_compute)
         self._framebuffer = create_framebuffer(
             ctx, self.render_pass, [self.color.view, *self.gbuffer.views()], width, height)
         self.width, self.height = width, height
