@@ -172,7 +172,7 @@ def test_windowed_run_survives_repeated_resizes_and_minimise_restore(display, va
             assert (splat is not None) == (path == "compute")
             if splat is not None:
                 assert splat.size == (w, h) and splat.accum is not None
-                assert splat.accum.size == w * h * 12
+                assert splat.accum.size == w * h * splat.accum_bytes_per_pixel
             tiled = app.stack.tiled_lighting
             assert (tiled is not None) == (lighting == "compute")
             if tiled is not None:
