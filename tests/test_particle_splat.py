@@ -17,7 +17,6 @@ from engine.errors import InvalidOptionError
 from engine.render import meshes
 from engine.render.particle_splat import (
     ACCUM_BYTES_PER_PIXEL,
-    DEPTH_BYTES_PER_PIXEL,
     GPU_COMPUTE_MIN_PARTICLES,
     PACKED_ACCUM_BYTES_PER_PIXEL,
     SOFTWARE_COMPUTE_MIN_PARTICLES,
@@ -180,25 +179,27 @@ def test_accumulation_follows_a_resize_and_the_binder_rebinds(scene, buffer_mana
     fountain(0.0)
     scene.step(10)
     sp = scene.stack.splat_pass
-    assert sp is not None and sp.accum is not None and sp.depth is not None
+    assert sp is not None and sp.accum is not None
     assert sp.tiles is not None
     packed = scene.manager.context.features.buffer_int64_atomics
     assert sp.packed == packed
     assert sp.accum_bytes_per_pixel == (PACKED_ACCUM_BYTES_PER_PIXEL if packed
                                         else ACCUM_BYTES_PER_PIXEL)
     assert sp.accum.size == 192 * 112 * sp.accum_bytes_per_pixel
-    generations = (sp.accum.generation, sp.depth.generation, sp.tiles.generation)
+    generations = (sp.accum.generation, sp.tiles.generation)
+    slots = buffer_manager.frames_in_flight
+    assert sp.depth_writes == slots  # the depth attachment's descriptor, once per slot
     names = {b.name for b in buffer_manager.live_buffers()}
-    assert {"particles.splat_accum", "particles.scene_depth", "particles.splat_tiles"} <= names
+    assert {"particles.splat_accum", "particles.splat_tiles"} <= names
     described = {d.name for d in buffer_manager.allocation_descriptions().values()}
-    assert {"particles.splat_accum", "particles.scene_depth"} <= described  # memory map, stats
+    assert {"particles.splat_accum", "particles.splat_tiles"} <= described  # memory map, stats
     scene.target.resize(250, 130)
     scene.step(3)
     assert sp.size == (250, 130) and sp.resizes == 1
     assert sp.accum.size == 250 * 130 * sp.accum_bytes_per_pixel
-    assert sp.depth.size == 250 * 130 * DEPTH_BYTES_PER_PIXEL
+    assert sp.depth_writes == 2 * slots  # rewritten for the new depth image
     assert sp.tiles.size == -(-250 // SPLAT_TILE) * -(-130 // SPLAT_TILE) * 4
-    assert (sp.accum.generation, sp.depth.generation, sp.tiles.generation) == tuple(
+    assert (sp.accum.generation, sp.tiles.generation) == tuple(
         g + 1 for g in generations)
     shot = scene.screenshot()
     assert shot.shape == (130, 250, 4) and bright_spots(shot) > 20

@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_samplerless_texture_functions : require
 #ifdef SPLAT_PACKED
 #extension GL_EXT_shader_atomic_int64 : require
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
@@ -9,8 +10,8 @@
 // atomics, so the sum is order-independent and exact (no 8-bit rounding per sprite).
 //
 // Per covered pixel: the sprite's depth (clip z / w at its centre, like a point sprite) is
-// tested LESS against SceneDepth (a copy of the scene's depth attachment, one float per pixel,
-// row-major); a pass adds rgb * (1 - r^2)^2 in fixed point (SPLAT_SCALE units per 1.0) to
+// tested LESS against scene_depth (the scene's depth attachment, sampled); a pass adds
+// rgb * (1 - r^2)^2 in fixed point (SPLAT_SCALE units per 1.0) to
 // the pixel's channels (particle_splat.glsl: one packed uint64 atomic with SPLAT_PACKED, else
 // three uint atomics). Size rule as the sprite path: diameter in pixels clamped to
 // [1.5, 24], colour faded below 1.5 px. Every SPLAT_TILE square a sprite touches is flagged
@@ -34,9 +35,9 @@ layout(std430, set = 0, binding = 1) readonly buffer ParticleBuffer {
     Particle particles[];
 };
 
-layout(std430, set = 0, binding = 2) readonly buffer SceneDepth {
-    float scene_depth[];       // width * height, the depth attachment's values (0..1)
-};
+// The scene's depth attachment (D32_SFLOAT, 0..1), sampled in DEPTH_STENCIL_READ_ONLY layout
+// after the render pass (the pass writes this descriptor itself).
+layout(set = 1, binding = 0) uniform texture2D scene_depth;
 
 #ifdef SPLAT_PACKED
 layout(std430, set = 0, binding = 3) buffer SplatAccum {
@@ -119,7 +120,7 @@ void main() {
                 continue;
             }
             uint p = row + uint(x);
-            if (!(z < scene_depth[p])) {
+            if (!(z < texelFetch(scene_depth, ivec2(x, y), 0).r)) {
                 continue;                      // behind the scene (depth test LESS)
             }
             float a = 1.0 - r2;

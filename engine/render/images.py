@@ -169,9 +169,9 @@ class GBuffer:
     compute lighting path (engine/render/tiled_lighting.py) reads it as a sampled image after
     the pass (so it is not TRANSIENT: on a tiling GPU with lazily allocated memory that costs
     its memory and a store of 8 bytes a pixel; desktop GPUs and lavapipe have no lazy memory).
-    ``depth`` is stored and can be copied
-    (TRANSFER_SRC): the compute particle path (engine/render/particle_splat.py) copies it to
-    a buffer after the pass and tests its splats against it. One set serves every frame in flight:
+    ``depth`` is stored, left DEPTH_STENCIL_READ_ONLY and can be sampled or copied
+    (SAMPLED, TRANSFER_SRC): the compute particle path (engine/render/particle_splat.py)
+    samples it after the pass and tests its splats against it. One set serves every frame in flight:
     the render pass's external dependency orders frame N+1's writes after frame N's reads.
     ``depth_format`` is :data:`DEPTH_FORMAT` or, for a stencil target, one of
     :data:`DEPTH_STENCIL_FORMATS` (its view then covers both aspects). ``clear_in_compute``:
@@ -189,7 +189,7 @@ class GBuffer:
         if clear_in_compute:
             color_usage |= vk.VK_IMAGE_USAGE_STORAGE_BIT
         depth_usage = (vk.VK_IMAGE_USAGE_DEPTH_STENCIL_ATTACHMENT_BIT
-                       | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT)
+                       | vk.VK_IMAGE_USAGE_TRANSFER_SRC_BIT | vk.VK_IMAGE_USAGE_SAMPLED_BIT)
         color_aspect = vk.VK_IMAGE_ASPECT_COLOR_BIT
         self.images: list[Image] = []
         self.surface: Image | None = None

@@ -15,16 +15,17 @@ threaded (0.35-0.6 us a sprite). This path draws the same sprites in compute ins
 render pass
     Scene and light volumes as usual; the sprite draw is off. The depth attachment is stored.
 ``record_after`` (after the render pass, :attr:`~engine.render.renderer.Renderer.after_passes`)
-    1. The depth image goes READ_ONLY -> TRANSFER_SRC (after the fragment tests wrote it) and
-       is copied into ``particles.scene_depth`` (one float per pixel, row-major).
-    2. ``particle_splat.comp``, one invocation per particle slot, behind a barrier from every
-       earlier write (fill, depth copy, simulation): project, size, depth-test each covered
-       pixel against the copy, ``atomicAdd`` fixed-point R, G, B into ``splat_accum``: one
-       64-bit atomic per pixel (R, G, B packed 21:21:22) where the device has 64-bit buffer
-       atomics (:attr:`~engine.device.context.DeviceFeatures.buffer_int64_atomics`), else
-       three 32-bit ones. On an H200 at 1080p the packed add halves the splat (1M
-       particles: 1.29 -> 0.64 ms; 10M: 11.5 -> 4.5 ms).
-    3. The :class:`~engine.render.tile_composite.TileComposite` (a one-subpass render pass
+    1. ``particle_splat.comp``, one invocation per particle slot, behind a barrier from every
+       earlier write (fill, the fragment tests' depth writes, simulation): project, size,
+       depth-test each covered pixel against the depth attachment (sampled in the render
+       pass's final DEPTH_STENCIL_READ_ONLY layout; a copy of it into a buffer cost 0.1 ms
+       a frame on an H200 at 1080p), ``atomicAdd`` fixed-point R, G, B into
+       ``splat_accum``: one 64-bit atomic per pixel (R, G, B packed 21:21:22) where the
+       device has 64-bit buffer atomics
+       (:attr:`~engine.device.context.DeviceFeatures.buffer_int64_atomics`), else three
+       32-bit ones. On an H200 at 1080p the packed add halves the splat (1M particles:
+       1.29 -> 0.64 ms; 10M: 11.5 -> 4.5 ms).
+    2. The :class:`~engine.render.tile_composite.TileComposite` (a one-subpass render pass
        over the target's colour image, LOAD, additive): one quad
        per 16 x 16 tile, instanced over all tiles, adds ``splat_accum``
        (``particle_composite.frag``) to the lit picture; tiles that no sprite touched
@@ -33,18 +34,19 @@ render pass
        external dependencies order it after the splat's writes and the colour writes, and
        the screenshot copy or presentation after it.
 
-The next frame's fill and depth copy wait for this frame's composite reads and splat through
-the barrier at the start of ``record_compute`` (submission order on one queue).
+The next frame's fill waits for this frame's composite reads and splat through the barrier at
+the start of ``record_compute`` (submission order on one queue); the next frame's depth writes
+wait for the splat's reads through the render pass's incoming dependency (compute stage).
 
 Buffers (through the BufferManager, bound by name through the ResourceBinder; statistics and
 the memory map show them): ``particles.splat_accum`` DEVICE_LOCAL STORAGE, width x height x 8
 bytes packed (:data:`PACKED_ACCUM_BYTES_PER_PIXEL`) or 12 bytes (three uint32,
 :data:`ACCUM_BYTES_PER_PIXEL`) a pixel, :data:`SPLAT_SCALE` units per 1.0 (the layouts and
-their overflow limits: engine/glsl/particle_splat.glsl); ``particles.scene_depth``
-DEVICE_LOCAL STORAGE, width x height x 4 bytes; ``particles.splat_tiles`` DEVICE_LOCAL
-STORAGE, one uint32 per 16 x 16 tile. All three are sized from the render target and
-follow it. Per frame nothing here touches per-particle data on the CPU: the dispatch size
-comes from the ParticleSystem's ``count`` and ``groups``.
+their overflow limits: engine/glsl/particle_splat.glsl); ``particles.splat_tiles``
+DEVICE_LOCAL STORAGE, one uint32 per 16 x 16 tile. Both are sized from the render target and
+follow it; the depth attachment's descriptor (set 1) is written by the pass, at its first
+frame and after the target recreated its images. Per frame nothing here touches per-particle
+data on the CPU: the dispatch size comes from the ParticleSystem's ``count`` and ``groups``.
 """
 
 from __future__ import annotations
@@ -58,10 +60,11 @@ from engine.binding.pipelines import ComputePipeline
 from engine.buffers.manager import BufferManager
 from engine.buffers.sets import BufferSet
 from engine.buffers.types import BufferConfig, BufferStrategy, BufferUsage, ManagedBuffer
-from engine.device.barriers import image_barrier, memory_barrier, new_memory_barrier
+from engine.device.barriers import memory_barrier, new_memory_barrier
 from engine.device.context import GraphicsContext
-from engine.device.vk import ffi, lib, vk
+from engine.device.vk import lib, vk
 from engine.errors import InvalidOptionError
+from engine.render.image_descriptors import SlotImageDescriptor
 from engine.render.layouts import GLOBAL_UBO_DTYPE, PARTICLE_DTYPE
 from engine.render.tile_composite import TileComposite
 from engine.shaders.compiler import compile_engine_shader
@@ -72,8 +75,6 @@ ACCUM_BYTES_PER_PIXEL = 12
 """Three uint32 (R, G, B) per pixel: the layout without 64-bit buffer atomics."""
 PACKED_ACCUM_BYTES_PER_PIXEL = 8
 """One uint64 per pixel (R 21 bits, G 21, B 22): the layout with 64-bit buffer atomics."""
-DEPTH_BYTES_PER_PIXEL = 4
-"""One float32 (the depth attachment's value) per pixel."""
 SPLAT_TILE = 16
 """Edge in pixels of one tile of ``particles.splat_tiles`` (engine/glsl/particle_splat.glsl)."""
 SPLAT_LOCAL_SIZE = 256
@@ -90,15 +91,16 @@ two runs): 10,000 particles: sprites 40.2 and 40.3 ms median, compute 46.1 and 5
 by the other work): 10,000: sprites 27.7-30.5 ms, compute 32.5-33.7 ms; 100,000: sprites
 101-110 ms, compute 111-112 ms. So the work is about equal; compute wins on wall-clock time
 at large counts because the splat runs on every core while lavapipe's point front end is one
-thread, and loses at small counts to its fixed cost (fill, depth copy, composite). The splat is
-not the big win it is on a GPU: llvmpipe runs each storage-buffer load and atomic in divergent
-code as a loop over the SIMD lanes, and the splat does four per covered pixel."""
+thread, and loses at small counts to its fixed cost (fill, then a depth copy, composite). The
+splat is not the big win it is on a GPU: llvmpipe runs each storage-buffer load and atomic in
+divergent code as a loop over the SIMD lanes, and the splat then did four per covered pixel
+(since then: a sampled depth read and one packed atomic)."""
 GPU_COMPUTE_MIN_PARTICLES = 50_000
 """On a hardware GPU, ``auto`` picks compute from this many particle slots up.
 
 Why: the compute path has a fixed cost per frame that does not depend on the particle count:
-a fill of 8 (packed) or 12 bytes a pixel, a copy of the depth (4 bytes a pixel) and the
-composite over the touched tiles: ~35 MB of traffic at 1080p, a few tens of microseconds on
+a fill of 8 (packed) or 12 bytes a pixel, a read of the depth (4 bytes a pixel) and the
+composite over the touched tiles: ~30 MB of traffic at 1080p, a few tens of microseconds on
 an H200. The sprite path costs ~6 ns a particle there (6.3 ms for 1,000,000 at 1080p, one
 light), so it can only be cheaper below a few thousand particles; 50,000 leaves a wide margin.
 Confirm it with the ``game`` benchmark family, which records both paths side by side."""
@@ -157,8 +159,8 @@ class ParticleSplatPass:
     """Draws the ParticleSystem's particles in compute (see the module docstring).
 
     It is a :class:`~engine.render.renderer.FramePass` (``record_compute`` clears the
-    accumulation) and an :class:`~engine.render.renderer.AfterPass` (``record_after``: depth
-    copy, splat, composite). ``enabled`` False makes every hook a no-op (the sprite path draws).
+    accumulation) and an :class:`~engine.render.renderer.AfterPass` (``record_after``:
+    splat, composite). ``enabled`` False makes every hook a no-op (the sprite path draws).
 
     Args:
         binder, manager: the ResourceBinder and BufferManager of the frame.
@@ -179,8 +181,10 @@ class ParticleSplatPass:
         """Times the buffers followed a new target size."""
         self.composite_pass: TileComposite | None = None
         self.accum: ManagedBuffer | None = None
-        self.depth: ManagedBuffer | None = None
         self.tiles: ManagedBuffer | None = None
+        self.depth_writes = 0
+        """Descriptor writes of the depth attachment (once per slot per target generation)."""
+        self._written_generation = -1
         w, h = max(1, target.width), max(1, target.height)
         self._size = (w, h)
         self.packed = bool(self.ctx.features.buffer_int64_atomics)
@@ -196,16 +200,12 @@ class ParticleSplatPass:
             self.accum = manager.create_buffer(BufferConfig(
                 "particles.splat_accum", w * h * self.accum_bytes_per_pixel,
                 BufferStrategy.DEVICE_LOCAL, BufferUsage.STORAGE))
-            self.depth = manager.create_buffer(BufferConfig(
-                "particles.scene_depth", w * h * DEPTH_BYTES_PER_PIXEL,
-                BufferStrategy.DEVICE_LOCAL, BufferUsage.STORAGE))
             self.splat_id = binder.register_pipeline("particles.splat",
                                                      [_spirv("particle_splat.comp", packed)])
             binder.bind_uniform_buffer_named(self.splat_id, "GlobalUbo", global_ubo,
                                              dtype=GLOBAL_UBO_DTYPE)
             binder.bind_storage_buffer_named(self.splat_id, "ParticleBuffer", source.particles,
                                              element_dtype=PARTICLE_DTYPE)
-            binder.bind_storage_buffer_named(self.splat_id, "SceneDepth", self.depth)
             binder.bind_storage_buffer_named(self.splat_id, "SplatAccum", self.accum)
             binder.bind_storage_buffer_named(self.splat_id, "SplatTiles", self.tiles)
             self.splat = ComputePipeline(binder, self.splat_id)
@@ -221,15 +221,8 @@ class ParticleSplatPass:
         # Prebuilt per-frame structs and arrays (fields mutated, nothing built per frame).
         self._push = np.zeros(5, np.uint32)  # width, height, count, row_stride, tiles_x
         self._barrier = new_memory_barrier()
-        self._depth_barrier = ffi.new("VkImageMemoryBarrier*", {
-            "sType": vk.VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER,
-            "srcQueueFamilyIndex": vk.VK_QUEUE_FAMILY_IGNORED,
-            "dstQueueFamilyIndex": vk.VK_QUEUE_FAMILY_IGNORED,
-            "subresourceRange": {"aspectMask": vk.VK_IMAGE_ASPECT_DEPTH_BIT,
-                                 "levelCount": 1, "layerCount": 1}})
-        self._region = ffi.new("VkBufferImageCopy*", {
-            "imageSubresource": {"aspectMask": vk.VK_IMAGE_ASPECT_DEPTH_BIT, "layerCount": 1},
-            "imageExtent": {"depth": 1}})
+        self._depth = SlotImageDescriptor(binder, self.splat_id,
+                                          vk.VK_DESCRIPTOR_TYPE_SAMPLED_IMAGE)
 
     # --- size -----------------------------------------------------------------------------
 
@@ -242,9 +235,8 @@ class ParticleSplatPass:
         """Resize both buffers to the target (generation + 1 each); their resize copies go
         ahead of this frame's command buffer and this slot's descriptors are rewritten now."""
         w, h = self.target.width, self.target.height
-        assert self.accum is not None and self.depth is not None and self.tiles is not None
+        assert self.accum is not None and self.tiles is not None
         self.manager.resize_buffer(self.accum, w * h * self.accum_bytes_per_pixel)
-        self.manager.resize_buffer(self.depth, w * h * DEPTH_BYTES_PER_PIXEL)
         self.manager.resize_buffer(self.tiles, _tile_count(w, h) * 4)
         self._size = (w, h)
         self.resizes += 1
@@ -255,7 +247,7 @@ class ParticleSplatPass:
     # --- FramePass / AfterPass hooks --------------------------------------------------------
 
     def record_compute(self, cmd: Any, slot: int) -> None:
-        """Clear the accumulation (after every earlier access to it and to the depth copy)."""
+        """Clear the accumulation (after every earlier access to it)."""
         if not self.enabled:
             return
         if (self.target.width, self.target.height) != self._size:
@@ -275,26 +267,22 @@ class ParticleSplatPass:
     def record_light(self, cmd: Any, slot: int) -> None:
         """Nothing in the light subpass (the composite follows the render pass)."""
 
+    def _write_depth(self) -> None:
+        """Point set 1 of every slot at the target's depth attachment (sampled, read-only
+        layout). Called at the first frame and after the target recreated its images (the
+        device was idle then, so no slot's set is in use)."""
+        self.depth_writes += self._depth.write(
+            self.target.gbuffer.depth.view, vk.VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL)
+        self._written_generation = self.target.generation
+
     def record_after(self, cmd: Any, slot: int, index: int) -> None:
-        """Depth copy, splat, composite (see the module docstring)."""
+        """Splat, composite (see the module docstring)."""
         source = self.source
         if not self.enabled or not source.count:
             return
-        assert self.depth is not None
-        target = self.target
+        if self.target.generation != self._written_generation:
+            self._write_depth()
         w, h = self._size
-        depth_image = target.gbuffer.depth.image
-        tests = (vk.VK_PIPELINE_STAGE_EARLY_FRAGMENT_TESTS_BIT
-                 | vk.VK_PIPELINE_STAGE_LATE_FRAGMENT_TESTS_BIT)
-        image_barrier(cmd, self._depth_barrier, depth_image,
-                      vk.VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL,
-                      vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
-                      vk.VK_ACCESS_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT,
-                      vk.VK_ACCESS_TRANSFER_READ_BIT, tests, vk.VK_PIPELINE_STAGE_TRANSFER_BIT)
-        region = self._region
-        region.imageExtent.width, region.imageExtent.height = w, h
-        lib.vkCmdCopyImageToBuffer(cmd, depth_image, vk.VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
-                                   self.depth.handle, 1, region)
         groups = source.groups
         push = self._push
         tiles_x = -(-w // SPLAT_TILE)
@@ -318,7 +306,7 @@ class ParticleSplatPass:
         if composite is not None:
             composite.destroy()
         if not self.manager.closed:
-            for buf in (self.accum, self.depth, self.tiles):
+            for buf in (self.accum, self.tiles):
                 if buf is not None and buf.alive:
                     self.manager.destroy_buffer(buf)
-        self.accum = self.depth = self.tiles = None
+        self.accum = self.tiles = None
