@@ -103,3 +103,38 @@ def test_the_rule_and_bad_values(vk_context):
     for bad in ("gpu", "", 1, None, b"compute", np.str_("compute ")):
         with pytest.raises(InvalidOptionError, match="surface_clear"):
             OffscreenTarget(vk_context, 8, 8, surface_clear=bad)
+
+
+class _Interrupting:
+    """``lib`` of engine.render.surface_clear with one function that raises KeyboardInterrupt
+    (a Ctrl-C arriving during that Vulkan call)."""
+
+    def __init__(self, real, name: str) -> None:
+        self._real, self._name = real, name
+
+    def __getattr__(self, attr: str):
+        if attr == self._name:
+            def interrupted(*args, **kwargs):
+                raise KeyboardInterrupt
+            return interrupted
+        return getattr(self._real, attr)
+
+
+@pytest.mark.parametrize("call", ["vkCreateDescriptorSetLayout", "vkCreatePipelineLayout",
+                                  "vkCreateComputePipelines", "vkCreateDescriptorPool",
+                                  "vkAllocateDescriptorSets", "vkUpdateDescriptorSets"])
+def test_ctrl_c_while_the_clear_is_built_leaks_nothing(vk_context, monkeypatch, call):
+    """Every object made before the interrupted call is destroyed (the context's close checks
+    for leaked Vulkan objects), and the next target builds normally."""
+    import engine.render.surface_clear as surface_clear
+
+    real = surface_clear.lib
+    monkeypatch.setattr(surface_clear, "lib", _Interrupting(real, call))
+    with pytest.raises(KeyboardInterrupt):
+        OffscreenTarget(vk_context, 16, 16, surface_clear="compute")
+    monkeypatch.setattr(surface_clear, "lib", real)
+    target = OffscreenTarget(vk_context, 16, 16, surface_clear="compute")
+    try:
+        assert target.gbuffer.surface_clear is not None
+    finally:
+        target.destroy()
