@@ -26,11 +26,11 @@ class MiniScene:
     def __init__(self, manager: BufferManager, *, width: int = 160, height: int = 96,
                  particles: int = 512, light_capacity: int = 4, vertices: Any = None,
                  particles_path: str = "sprites", surface_clear: str = "auto",
-                 **stack_options: Any) -> None:
+                 color_storage: bool | None = None, **stack_options: Any) -> None:
         self.manager = manager
         self.binder = ResourceBinder(manager.context, frames_in_flight=manager.frames_in_flight)
         self.target = OffscreenTarget(manager.context, width, height,
-                                      surface_clear=surface_clear)
+                                      surface_clear=surface_clear, color_storage=color_storage)
         if vertices is None:
             vertices = meshes.ground(30.0, (0.6, 0.6, 0.6, 0.0))
         self.stack = RenderStack(manager, self.binder, self.target, vertices,

@@ -17,6 +17,10 @@ from engine.render.surface_clear import SurfaceClear
 
 COLOR_FORMAT = vk.VK_FORMAT_B8G8R8A8_UNORM
 """Format of the offscreen colour target (matches the usual swapchain format)."""
+STORAGE_VIEW_FORMAT = vk.VK_FORMAT_R8G8B8A8_UNORM
+"""Format of the offscreen colour image's storage view (GLSL has no ``bgra8`` image format,
+and storage images of R8G8B8A8_UNORM are required of every device): shaders see its red and
+blue channels swapped."""
 GBUFFER_FORMAT = vk.VK_FORMAT_R32G32_UINT
 """The packed G-buffer: x = albedo RGB8 + emissive8, y = octahedral normal 8:8 + linear view
 depth unorm16 (of GBUFFER_DEPTH_RANGE units; 0 = sky). One attachment, one load per light
@@ -90,14 +94,18 @@ class Image:
         usage: ``VkImageUsageFlags``.
         aspect: ``VkImageAspectFlags`` of the view.
         name: debug name.
+        storage_format: also make ``storage_view``, a view in this format (a same-size
+            format, e.g. R8G8B8A8_UNORM of a B8G8R8A8_UNORM image: the image is created
+            MUTABLE_FORMAT; ``usage`` must include STORAGE). None: no such view.
     """
 
     def __init__(self, ctx: GraphicsContext, width: int, height: int, fmt: int, usage: int,
-                 aspect: int, name: str) -> None:
+                 aspect: int, name: str, *, storage_format: int | None = None) -> None:
         self.ctx = ctx
         self.width, self.height, self.format = width, height, fmt
         self.image: Any = None
         self.memory: Any = None
+        self.storage_view: Any = None
         self.view: Any = None
         what = f"Image({name!r}, {width}x{height})"
         device = ctx.device
@@ -107,6 +115,7 @@ class Image:
             "extent": {"width": width, "height": height, "depth": 1},
             "mipLevels": 1, "arrayLayers": 1, "samples": vk.VK_SAMPLE_COUNT_1_BIT,
             "tiling": vk.VK_IMAGE_TILING_OPTIMAL, "usage": usage,
+            "flags": 0 if storage_format is None else vk.VK_IMAGE_CREATE_MUTABLE_FORMAT_BIT,
             "sharingMode": vk.VK_SHARING_MODE_EXCLUSIVE,
             "initialLayout": vk.VK_IMAGE_LAYOUT_UNDEFINED})
         out = ffi.new("VkImage*")
@@ -127,6 +136,8 @@ class Image:
             check_result(lib.vkBindImageMemory(device, self.image, self.memory, 0),
                          "vkBindImageMemory", what=what)
             self.view = create_view(ctx, self.image, fmt, aspect, what)
+            if storage_format is not None:
+                self.storage_view = create_view(ctx, self.image, storage_format, aspect, what)
             ctx.set_object_name(vk.VK_OBJECT_TYPE_IMAGE, self.image, name)
         except BaseException:
             self.destroy()
@@ -137,6 +148,9 @@ class Image:
         device = self.ctx.device
         if device is None:
             return
+        if self.storage_view is not None:
+            lib.vkDestroyImageView(device, self.storage_view, ffi.NULL)
+            self.storage_view = None
         if self.view is not None:
             lib.vkDestroyImageView(device, self.view, ffi.NULL)
             self.view = None

@@ -154,6 +154,10 @@ class _SplatTarget(Protocol):
 
     def color_view(self, index: int) -> Any: ...
 
+    def color_image(self, index: int) -> Any: ...
+
+    def color_storage_view(self, index: int) -> Any: ...
+
 
 class ParticleSplatPass:
     """Draws the ParticleSystem's particles in compute (see the module docstring).
@@ -213,7 +217,8 @@ class ParticleSplatPass:
                 binder, target, "particles.composite",
                 {"vert": _spirv("particle_composite.vert"),
                  "frag": _spirv("particle_composite.frag", packed)},
-                {"SplatAccum": self.accum, "SplatTiles": self.tiles})
+                {"SplatAccum": self.accum, "SplatTiles": self.tiles},
+                compute_code=_spirv("particle_composite.comp", packed), tile=SPLAT_TILE)
             self.composite_id = self.composite_pass.pipeline_id
         except BaseException:
             self.destroy()

@@ -266,6 +266,11 @@ class SwapchainTarget:
         """The view of swapchain image ``index`` (valid until the next recreation)."""
         return self._views[index]
 
+    def color_storage_view(self, index: int) -> Any:
+        """None: swapchain images are not given a storage view (their formats and usages are
+        the surface's; the compute paths composite with a raster pass here)."""
+        return None
+
     def wait_semaphore(self, slot: int) -> Any:
         return self._acquired[slot]
 

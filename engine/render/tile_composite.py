@@ -22,11 +22,16 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
+
 from engine.binding.binder import ResourceBinder
+from engine.binding.pipelines import ComputePipeline
 from engine.buffers.types import ManagedBuffer
+from engine.device.barriers import image_barrier
 from engine.device.context import GraphicsContext
 from engine.device.vk import ffi, lib, vk
 from engine.render.graphics_pipeline import BLEND_ADDITIVE, GraphicsPipeline, GraphicsPipelineDesc
+from engine.render.image_descriptors import SlotImageDescriptor
 from engine.render.render_pass import build_render_pass, create_framebuffer
 
 _STAGES = vk.VK_SHADER_STAGE_VERTEX_BIT | vk.VK_SHADER_STAGE_FRAGMENT_BIT
@@ -40,6 +45,20 @@ class _Target(Protocol):
     color_format: int
 
     def color_view(self, index: int) -> Any: ...
+
+    def color_image(self, index: int) -> Any: ...
+
+    def color_storage_view(self, index: int) -> Any: ...
+
+
+def _image_barrier() -> Any:
+    """A prebuilt colour-image barrier (image, layouts and masks set per use)."""
+    return ffi.new("VkImageMemoryBarrier*", {
+        "sType": vk.VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER,
+        "srcQueueFamilyIndex": vk.VK_QUEUE_FAMILY_IGNORED,
+        "dstQueueFamilyIndex": vk.VK_QUEUE_FAMILY_IGNORED,
+        "subresourceRange": {"aspectMask": vk.VK_IMAGE_ASPECT_COLOR_BIT,
+                             "levelCount": 1, "layerCount": 1}})
 
 
 def create_composite_render_pass(ctx: GraphicsContext, color_format: int,
@@ -89,37 +108,64 @@ class TileComposite:
         binder: registers the pipeline ``name`` (and destroys it with its id).
         target: the render target whose colour image is composited onto.
         name: the pipeline's name (GPU timings, messages).
-        codes: ``{"vert": spirv, "frag": spirv}`` of the composite shaders, whose push-constant
-            block is (width, height, tiles per row) as three uints.
+        codes: ``{"vert": spirv, "frag": spirv}`` of the raster composite's shaders, whose
+            push-constant block is (width, height, tiles per row) as three uints.
         buffers: storage buffers to bind by block name (the accumulation and the tile flags).
+        compute_code: SPIR-V of the compute composite (engine/glsl/tile_composite.glsl: one
+            workgroup per tile, same push constants). Used instead of the raster pass when the
+            target offers a storage view of its colour image (``color_storage_view``).
+        tile: the tile edge in pixels (the compute composite's workgroup edge).
 
-    Attributes: ``pipeline_id`` (the binder's id).
+    Attributes: ``pipeline_id`` (the binder's id), ``compute`` (True: the compute composite).
     """
 
     def __init__(self, binder: ResourceBinder, target: _Target, name: str,
-                 codes: dict[str, bytes], buffers: dict[str, ManagedBuffer]) -> None:
+                 codes: dict[str, bytes], buffers: dict[str, ManagedBuffer], *,
+                 compute_code: bytes | None = None, tile: int = 16) -> None:
         self.ctx = binder.context
         self.binder = binder
         self.target = target
         self._framebuffers: dict[int, Any] = {}
         self._fb_generation = -1
-        self.render_pass: Any = create_composite_render_pass(self.ctx, target.color_format,
-                                                             target.final_layout)
+        self.render_pass: Any = None
         self.pipeline_id: Any = None
+        storage_view = getattr(target, "color_storage_view", None)
+        self.compute = compute_code is not None and storage_view is not None \
+            and storage_view(0) is not None
+        """True: a compute shader adds the result (the target's picture has a storage view)."""
+        self.tile = tile
         try:
-            self.pipeline_id = binder.register_pipeline(name, list(codes.values()))
-            for block, buffer in buffers.items():
-                binder.bind_storage_buffer_named(self.pipeline_id, block, buffer)
-            self._layout = binder.pipeline_layout(self.pipeline_id)
-            desc = GraphicsPipelineDesc(name, depth_test=False, depth_write=False,
-                                        blend=BLEND_ADDITIVE)
-            pipeline = GraphicsPipeline(self.ctx, desc, codes, self._layout, self.render_pass)
-            binder.adopt(self.pipeline_id, pipeline)
+            if self.compute:
+                assert compute_code is not None
+                self.pipeline_id = binder.register_pipeline(name, [compute_code])
+                for block, buffer in buffers.items():
+                    binder.bind_storage_buffer_named(self.pipeline_id, block, buffer)
+                self._compute = ComputePipeline(binder, self.pipeline_id)
+            else:
+                self.render_pass = create_composite_render_pass(
+                    self.ctx, target.color_format, target.final_layout)
+                self.pipeline_id = binder.register_pipeline(name, list(codes.values()))
+                for block, buffer in buffers.items():
+                    binder.bind_storage_buffer_named(self.pipeline_id, block, buffer)
+                self._layout = binder.pipeline_layout(self.pipeline_id)
+                desc = GraphicsPipelineDesc(name, depth_test=False, depth_write=False,
+                                            blend=BLEND_ADDITIVE)
+                pipeline = GraphicsPipeline(self.ctx, desc, codes, self._layout,
+                                            self.render_pass)
+                binder.adopt(self.pipeline_id, pipeline)
         except BaseException:
             if self.pipeline_id is not None and self.pipeline_id in binder:
                 binder.release_pipeline(self.pipeline_id)
             self.destroy()
             raise
+        if self.compute:
+            self._picture = SlotImageDescriptor(binder, self.pipeline_id,
+                                                vk.VK_DESCRIPTOR_TYPE_STORAGE_IMAGE)
+            self._picture_generation = -1
+            self._compute_push = np.zeros(3, np.uint32)
+            self._to_general = _image_barrier()
+            self._to_final = _image_barrier()
+            return
         self._pipeline = pipeline.handle
         self._set_count = len(binder.descriptor_sets(self.pipeline_id, 0))
         self._sets = [binder.descriptor_set_array(self.pipeline_id, f)
@@ -130,6 +176,34 @@ class TileComposite:
             "renderPass": self.render_pass})
         self._viewport = ffi.new("VkViewport*", {"minDepth": 0.0, "maxDepth": 1.0})
         self._scissor = ffi.new("VkRect2D*")
+
+    def _record_compute(self, cmd: Any, slot: int, index: int, width: int, height: int,
+                        tiles_x: int, tiles: int) -> None:
+        """The compute composite: the picture goes from the target's final layout to GENERAL
+        (after the colour writes and any earlier composite), one workgroup per tile adds the
+        result (behind the dispatch's barrier from every earlier write: the accumulation's),
+        then the picture returns to the final layout before a transfer (screenshot) or
+        presentation."""
+        target = self.target
+        if target.generation != self._picture_generation:
+            # First frame, or the target recreated its images (the device was idle then).
+            self._picture.write(target.color_storage_view(index), vk.VK_IMAGE_LAYOUT_GENERAL)
+            self._picture_generation = target.generation
+        image = target.color_image(index)
+        compute = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
+        shader_rw = vk.VK_ACCESS_SHADER_READ_BIT | vk.VK_ACCESS_SHADER_WRITE_BIT
+        image_barrier(cmd, self._to_general, image, target.final_layout,
+                      vk.VK_IMAGE_LAYOUT_GENERAL,
+                      vk.VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT | vk.VK_ACCESS_SHADER_WRITE_BIT,
+                      shader_rw, vk.VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT | compute,
+                      compute)
+        push = self._compute_push
+        push[0], push[1], push[2] = width, height, tiles_x
+        self._compute.record(cmd, slot, (tiles_x, tiles // tiles_x, 1), push_constants=push)
+        image_barrier(cmd, self._to_final, image, vk.VK_IMAGE_LAYOUT_GENERAL,
+                      target.final_layout, vk.VK_ACCESS_SHADER_WRITE_BIT,
+                      vk.VK_ACCESS_TRANSFER_READ_BIT, compute,
+                      vk.VK_PIPELINE_STAGE_TRANSFER_BIT | vk.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT)
 
     def _framebuffer(self, index: int) -> Any:
         target = self.target
@@ -145,8 +219,12 @@ class TileComposite:
 
     def record(self, cmd: Any, slot: int, index: int, width: int, height: int, tiles_x: int,
                tiles: int) -> None:
-        """The composite render pass over target image ``index``: ``tiles`` quads (6
-        vertices each) for a ``width`` x ``height`` accumulation of ``tiles_x`` tiles a row."""
+        """The composite over target image ``index`` for a ``width`` x ``height``
+        accumulation of ``tiles`` tiles, ``tiles_x`` a row: the compute composite, or the
+        raster pass drawing ``tiles`` quads (6 vertices each)."""
+        if self.compute:
+            self._record_compute(cmd, slot, index, width, height, tiles_x, tiles)
+            return
         rp = self._rp_begin
         rp.framebuffer = self._framebuffer(index)
         rp.renderArea.extent.width, rp.renderArea.extent.height = width, height

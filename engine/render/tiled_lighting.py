@@ -172,6 +172,10 @@ class _LightingTarget(Protocol):
 
     def color_view(self, index: int) -> Any: ...
 
+    def color_image(self, index: int) -> Any: ...
+
+    def color_storage_view(self, index: int) -> Any: ...
+
 
 class _CompositeStep:
     """The composite half of :class:`TiledLightingPass` as its own after-pass, so GPU timings
@@ -250,7 +254,8 @@ class TiledLightingPass:
                 binder, target, "lighting.composite",
                 {"vert": _spirv("light_composite.vert", self.tile),
                  "frag": _spirv("light_composite.frag", self.tile)},
-                {"LightAccum": self.accum, "LightTiles": self.tiles})
+                {"LightAccum": self.accum, "LightTiles": self.tiles},
+                compute_code=_spirv("light_composite.comp", self.tile), tile=self.tile)
             self.composite_id = self.composite_pass.pipeline_id
         except BaseException:
             self.destroy()
