@@ -130,20 +130,30 @@ def test_window_without_display_raises_a_clear_error(monkeypatch):
         Window(64, 64, "nothing")
 
 
-@pytest.mark.parametrize(("path", "lighting"), [("sprites", "volumes"), ("compute", "volumes"),
-                                               ("sprites", "compute")])
+@pytest.mark.parametrize(("path", "lighting", "surface_clear"), [
+    ("sprites", "volumes", "auto"), ("compute", "volumes", "auto"),
+    ("sprites", "compute", "auto"), ("compute", "compute", "compute")])
 def test_windowed_run_survives_repeated_resizes_and_minimise_restore(display, validation,
-                                                                     path, lighting):
+                                                                     monkeypatch, path,
+                                                                     lighting, surface_clear):
     """Many resize and minimise/restore cycles (12 in CI, 200 under ``make soak``): every
     cycle recreates the swapchain, frames keep presenting, nothing leaks or warns. Both
     particle paths and the compute lighting path: their buffers follow the swapchain's
-    size."""
+    size. The last case clears the G-buffer surface in compute (the GPU default) on this
+    device too: its SurfaceClear is rebuilt with every new G-buffer."""
     import os
+
+    import engine.render.swapchain as swapchain
+
+    if surface_clear == "compute":
+        monkeypatch.setattr(swapchain, "surface_clear_in_compute", lambda *args: True)
 
     cycles = 200 if os.environ.get("ENGINE_SOAK") == "1" else 12
     with windowed_app(500, 8, path, lighting) as app:
         target, window, renderer = app.target, app.window, app.renderer
         assert window is not None
+        assert target.surface_cleared_in_compute is (surface_clear == "compute"
+                                                     or not app.ctx.is_software)
         app.step(5)
         sizes = [(400, 260), (240, 160), (320, 200), (512, 288)]
         for i in range(cycles):
