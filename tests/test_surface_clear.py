@@ -121,18 +121,23 @@ class _Interrupting:
 
 
 @pytest.mark.parametrize("call", ["vkCreateDescriptorSetLayout", "vkCreatePipelineLayout",
-                                  "vkCreateComputePipelines", "vkCreateDescriptorPool",
+                                  "vkCreateShaderModule", "vkCreateComputePipelines",
+                                  "vkCreateDescriptorPool",
                                   "vkAllocateDescriptorSets", "vkUpdateDescriptorSets"])
 def test_ctrl_c_while_the_clear_is_built_leaks_nothing(vk_context, monkeypatch, call):
     """Every object made before the interrupted call is destroyed (the context's close checks
     for leaked Vulkan objects), and the next target builds normally."""
     import engine.render.surface_clear as surface_clear
+    import engine.shaders.module as shader_module  # the compute pipeline's maker
 
+    modules = (surface_clear, shader_module)
     real = surface_clear.lib
-    monkeypatch.setattr(surface_clear, "lib", _Interrupting(real, call))
+    for module in modules:
+        monkeypatch.setattr(module, "lib", _Interrupting(real, call))
     with pytest.raises(KeyboardInterrupt):
         OffscreenTarget(vk_context, 16, 16, surface_clear="compute")
-    monkeypatch.setattr(surface_clear, "lib", real)
+    for module in modules:
+        monkeypatch.setattr(module, "lib", real)
     target = OffscreenTarget(vk_context, 16, 16, surface_clear="compute")
     try:
         assert target.gbuffer.surface_clear is not None

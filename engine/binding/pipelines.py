@@ -40,7 +40,7 @@ from engine.frames.command_pool import is_recording
 from engine.frames.tracker import FrameTracker
 from engine.identity import Unshareable
 from engine.numbers import as_int
-from engine.shaders.module import create_shader_module
+from engine.shaders.module import create_compute_pipeline
 
 PushConstants = np.ndarray[Any, Any] | np.generic | bytes | bytearray | memoryview
 """What a dispatch pushes: the raw bytes of the push-constant block (a numpy value laid out
@@ -148,23 +148,9 @@ class ComputePipeline(Unshareable):
             binder.context.physical_device).limits.maxComputeWorkGroupCount
         self.max_group_count: tuple[int, int, int] = (int(counts[0]), int(counts[1]),
                                                       int(counts[2]))
-        module = create_shader_module(binder.context, stage.code, what=what)
-        try:
-            entry = ffi.new("char[]", stage.entry_point.encode())
-            info = ffi.new("VkComputePipelineCreateInfo*", {
-                "sType": vk.VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
-                "layout": self.layout})
-            info.stage.sType = vk.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
-            info.stage.stage = STAGE_COMPUTE
-            info.stage.module = module
-            info.stage.pName = entry  # ``entry`` must outlive the call (cffi frees it)
-            out = ffi.new("VkPipeline*")
-            check_result(lib.vkCreateComputePipelines(self._device, ffi.NULL, 1, info, ffi.NULL,
-                                                      out), "vkCreateComputePipelines",
-                         what=what)
-        finally:
-            lib.vkDestroyShaderModule(self._device, module, ffi.NULL)
-        self.handle: Any = out[0]
+        handle = create_compute_pipeline(binder.context, self.layout, stage.code, what=what,
+                                         entry_point=stage.entry_point)
+        self.handle: Any = handle
         binder.context.set_object_name(vk.VK_OBJECT_TYPE_PIPELINE, self.handle, self.name)
         self.dynamic_count = binder.dynamic_binding_count(pipeline_id)
         """Dynamic offsets each :meth:`record` takes."""

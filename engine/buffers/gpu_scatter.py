@@ -25,7 +25,7 @@ from typing import Any
 from engine.device.context import GraphicsContext
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.shaders.compiler import compile_glsl, shader_path
-from engine.shaders.module import create_shader_module
+from engine.shaders.module import create_compute_pipeline
 
 WORKGROUP = 64
 """``local_size_x`` of scatter_rows.comp."""
@@ -117,7 +117,6 @@ class GpuScatter:
         info = ffi.new("VkDescriptorSetLayoutCreateInfo*", {
             "sType": vk.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
             "bindingCount": 2, "pBindings": bindings})
-        module = None
         try:
             check_result(lib.vkCreateDescriptorSetLayout(ctx.device, info, ffi.NULL,
                                                          out_layout),
@@ -134,27 +133,11 @@ class GpuScatter:
             check_result(lib.vkCreatePipelineLayout(ctx.device, pinfo, ffi.NULL, out_pl),
                          "vkCreatePipelineLayout", what=what)
             self.layout = out_pl[0]
-            module = create_shader_module(ctx, compile_glsl(shader_path("scatter_rows.comp")),
-                                          what=what)
-            entry = ffi.new("char[]", b"main")
-            cinfo = ffi.new("VkComputePipelineCreateInfo*", {
-                "sType": vk.VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
-                "layout": self.layout})
-            cinfo.stage.sType = vk.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
-            cinfo.stage.stage = _STAGE
-            cinfo.stage.module = module
-            cinfo.stage.pName = entry
-            out_p = ffi.new("VkPipeline*")
-            check_result(lib.vkCreateComputePipelines(ctx.device, ffi.NULL, 1, cinfo,
-                                                      ffi.NULL, out_p),
-                         "vkCreateComputePipelines", what=what)
-            self.pipeline = out_p[0]
+            self.pipeline = create_compute_pipeline(
+                ctx, self.layout, compile_glsl(shader_path("scatter_rows.comp")), what=what)
         except BaseException:
             self.destroy()
             raise
-        finally:
-            if module is not None:
-                lib.vkDestroyShaderModule(ctx.device, module, ffi.NULL)
 
     def new_pool(self) -> Any:
         size = ffi.new("VkDescriptorPoolSize*", {

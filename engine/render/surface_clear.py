@@ -34,7 +34,7 @@ from engine.device.context import GraphicsContext
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.errors import InvalidOptionError
 from engine.shaders.compiler import compile_engine_shader
-from engine.shaders.module import create_shader_module
+from engine.shaders.module import create_compute_pipeline
 
 GROUP = 8
 """Workgroup edge in pixels (gbuffer_clear.comp)."""
@@ -79,7 +79,6 @@ class SurfaceClear:
         self.pool: Any = None
         what = "SurfaceClear (gbuffer_clear.comp)"
         device = ctx.device
-        module = None
         try:
             binding = ffi.new("VkDescriptorSetLayoutBinding*", {
                 "binding": 0, "descriptorType": vk.VK_DESCRIPTOR_TYPE_STORAGE_IMAGE,
@@ -101,21 +100,8 @@ class SurfaceClear:
                     "pushConstantRangeCount": 1, "pPushConstantRanges": push}), ffi.NULL,
                 out_pl), "vkCreatePipelineLayout", what=what)
             self.layout = out_pl[0]
-            module = create_shader_module(ctx, compile_engine_shader("gbuffer_clear.comp"),
-                                          what=what)
-            entry = ffi.new("char[]", b"main")
-            cinfo = ffi.new("VkComputePipelineCreateInfo*", {
-                "sType": vk.VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
-                "layout": self.layout})
-            cinfo.stage.sType = vk.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
-            cinfo.stage.stage = _STAGE
-            cinfo.stage.module = module
-            cinfo.stage.pName = entry
-            out_p = ffi.new("VkPipeline*")
-            check_result(lib.vkCreateComputePipelines(device, ffi.NULL, 1, cinfo, ffi.NULL,
-                                                      out_p), "vkCreateComputePipelines",
-                         what=what)
-            self.pipeline = out_p[0]
+            self.pipeline = create_compute_pipeline(
+                ctx, self.layout, compile_engine_shader("gbuffer_clear.comp"), what=what)
             size = ffi.new("VkDescriptorPoolSize*", {
                 "type": vk.VK_DESCRIPTOR_TYPE_STORAGE_IMAGE, "descriptorCount": 1})
             out_pool = ffi.new("VkDescriptorPool*")
@@ -142,9 +128,6 @@ class SurfaceClear:
         except BaseException:
             self.destroy()
             raise
-        finally:
-            if module is not None:
-                lib.vkDestroyShaderModule(device, module, ffi.NULL)
         # Prebuilt per-frame structs (mutated by nothing: the size is fixed for this object).
         self._push = ffi.new("uint32_t[2]", [width, height])
         self._groups = (-(-width // GROUP), -(-height // GROUP))

@@ -17,7 +17,7 @@ from engine.device.context import GraphicsContext
 from engine.device.vk import check_result, ffi, lib, vk
 from engine.shaders.validate import validate_spirv
 
-__all__ = ["create_shader_module"]
+__all__ = ["create_compute_pipeline", "create_shader_module"]
 
 
 def create_shader_module(context: GraphicsContext, code: bytes | bytearray | memoryview, *,
@@ -37,4 +37,29 @@ def create_shader_module(context: GraphicsContext, code: bytes | bytearray | mem
     out = ffi.new("VkShaderModule*")
     check_result(lib.vkCreateShaderModule(context.device, info, ffi.NULL, out),
                  "vkCreateShaderModule", what=what)
+    return out[0]
+
+
+def create_compute_pipeline(context: GraphicsContext, layout: Any,
+                            code: bytes | bytearray | memoryview, *, what: str,
+                            entry_point: str = "main") -> Any:
+    """A compute ``VkPipeline`` of the SPIR-V ``code`` (its ``entry_point``) with the
+    ``VkPipelineLayout`` ``layout``; the shader module lives only for the call. The caller
+    destroys the pipeline (``vkDestroyPipeline``) before the device. Raises as
+    :func:`create_shader_module`, and :class:`~engine.errors.VulkanError` when the driver
+    refuses the pipeline (nothing is left behind)."""
+    module = create_shader_module(context, code, what=what)
+    try:
+        entry = ffi.new("char[]", entry_point.encode())  # must outlive the call
+        info = ffi.new("VkComputePipelineCreateInfo*", {
+            "sType": vk.VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO, "layout": layout})
+        info.stage.sType = vk.VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
+        info.stage.stage = vk.VK_SHADER_STAGE_COMPUTE_BIT
+        info.stage.module = module
+        info.stage.pName = entry
+        out = ffi.new("VkPipeline*")
+        check_result(lib.vkCreateComputePipelines(context.device, ffi.NULL, 1, info, ffi.NULL,
+                                                  out), "vkCreateComputePipelines", what=what)
+    finally:
+        lib.vkDestroyShaderModule(context.device, module, ffi.NULL)
     return out[0]
