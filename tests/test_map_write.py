@@ -153,6 +153,9 @@ def test_a_view_kept_past_destroy_resize_and_reuse_never_writes_into_another_buf
     with buffer_manager.map_write(resized) as kept_resized:
         kept_resized[:] = 2
     buffer_manager.resize_buffer(resized, 2048)
+    # The copies of those writes (and the resize's) finish before the stale views are written
+    # again below: writing a view whose copy is still pending would race with the GPU.
+    assert np.all(buffer_manager.read_array(resized)[:256] == 2)
     buffer_manager.destroy_buffer(victim)
     kept_slice = kept[10:20]  # a slice keeps the memory too
     others = []
@@ -189,6 +192,10 @@ def test_staging_views_kept_across_frames_keep_their_chunk(buffer_manager):
     with buffer_manager.map_write(buf) as stale:
         stale[:] = 5
     buffer_manager.end_frame()
+    # Wait for that frame's copy first: a write into the view before the GPU has copied it
+    # is the caller's hazard and would race with the copy (the result would depend on how
+    # fast the device runs).
+    assert np.all(buffer_manager.read_array(buf) == 5)
     other = _make(buffer_manager, BufferStrategy.DEVICE_LOCAL, 64, np.dtype(np.uint32))
     for frame in range(8):  # every slot recycles its ring several times
         buffer_manager.begin_frame()
@@ -196,7 +203,7 @@ def test_staging_views_kept_across_frames_keep_their_chunk(buffer_manager):
         stale[:] = 0xBAD  # into the old staging chunk, which no upload uses any more
         buffer_manager.end_frame()
     assert np.all(buffer_manager.read_array(other) == 7)
-    assert np.all(buffer_manager.read_array(buf) == 5)
+    assert np.all(buffer_manager.read_array(buf) == 5)  # the stale chunk is never copied again
 
 
 def test_close_with_a_live_view_keeps_the_memory_until_the_view_is_gone(vk_context):
