@@ -30,16 +30,21 @@ class SlotImageDescriptor:
         self.binder = binder
         self.pipeline_id = pipeline_id
         self.set_index = set_index
+        self.generation = -1
+        """The ``generation`` given to the last :meth:`write` (-1: never written): a pass
+        rewrites the descriptor when its target's ``generation`` differs."""
         self._info = ffi.new("VkDescriptorImageInfo*")
         self._write = ffi.new("VkWriteDescriptorSet*", {
             "sType": vk.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, "dstBinding": binding,
             "descriptorCount": 1, "descriptorType": descriptor_type,
             "pImageInfo": self._info})
 
-    def write(self, view: Any, layout: int = vk.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL
-              ) -> int:
-        """Point every slot's descriptor at ``view`` (in ``layout``); no slot's set may be in
-        use by the GPU. Returns the descriptor writes made (one per slot)."""
+    def write(self, view: Any, layout: int = vk.VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL, *,
+              generation: int = -1) -> int:
+        """Point every slot's descriptor at ``view`` (in ``layout``) and remember
+        ``generation`` (the target's, whose image ``view`` is); no slot's set may be in use
+        by the GPU. Returns the descriptor writes made (one per slot)."""
+        self.generation = generation
         self._info.imageView = view
         self._info.imageLayout = layout
         w = self._write

@@ -188,7 +188,6 @@ class ParticleSplatPass:
         self.tiles: ManagedBuffer | None = None
         self.depth_writes = 0
         """Descriptor writes of the depth attachment (once per slot per target generation)."""
-        self._written_generation = -1
         w, h = max(1, target.width), max(1, target.height)
         self._size = (w, h)
         self.packed = bool(self.ctx.features.buffer_int64_atomics)
@@ -277,15 +276,15 @@ class ParticleSplatPass:
         layout). Called at the first frame and after the target recreated its images (the
         device was idle then, so no slot's set is in use)."""
         self.depth_writes += self._depth.write(
-            self.target.gbuffer.depth.view, vk.VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL)
-        self._written_generation = self.target.generation
+            self.target.gbuffer.depth.view, vk.VK_IMAGE_LAYOUT_DEPTH_STENCIL_READ_ONLY_OPTIMAL,
+            generation=self.target.generation)
 
     def record_after(self, cmd: Any, slot: int, index: int) -> None:
         """Splat, composite (see the module docstring)."""
         source = self.source
         if not self.enabled or not source.count:
             return
-        if self.target.generation != self._written_generation:
+        if self.target.generation != self._depth.generation:
             self._write_depth()
         w, h = self._size
         groups = source.groups

@@ -135,18 +135,17 @@ class LightVolumePass:
                                          element_dtype=LIGHT_DTYPE)
         self._surface = SlotImageDescriptor(binder, self.pipeline.id,
                                             vk.VK_DESCRIPTOR_TYPE_INPUT_ATTACHMENT)
-        self._written_generation = -1
         self.attachment_writes = 0
         self.enabled = True
 
     def _write_attachments(self) -> None:
         surface = self.target.gbuffer.surface
         assert surface is not None, "light volumes need a deferred target (its G-buffer)"
-        self.attachment_writes += self._surface.write(surface.view)
-        self._written_generation = self.target.generation
+        self.attachment_writes += self._surface.write(surface.view,
+                                                      generation=self.target.generation)
 
     def record(self, dc: DrawContext) -> None:
-        if self.target.generation != self._written_generation:
+        if self.target.generation != self._surface.generation:
             self._write_attachments()
         count = self.lights.count
         if not count or not self.enabled:

@@ -178,7 +178,6 @@ class TileComposite:
         if self.compute:
             self._picture = SlotImageDescriptor(binder, self.pipeline_id,
                                                 vk.VK_DESCRIPTOR_TYPE_STORAGE_IMAGE)
-            self._picture_generation = -1
             self._compute_push = np.zeros(3, np.uint32)
             self._to_general = _image_barrier()
             self._to_final = _image_barrier()
@@ -202,10 +201,10 @@ class TileComposite:
         then the picture returns to the final layout before a transfer (screenshot) or
         presentation."""
         target = self.target
-        if target.generation != self._picture_generation:
+        if target.generation != self._picture.generation:
             # First frame, or the target recreated its images (the device was idle then).
-            self._picture.write(target.color_storage_view(index), vk.VK_IMAGE_LAYOUT_GENERAL)
-            self._picture_generation = target.generation
+            self._picture.write(target.color_storage_view(index), vk.VK_IMAGE_LAYOUT_GENERAL,
+                                generation=target.generation)
         image = target.color_image(index)
         compute = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT
         shader_rw = vk.VK_ACCESS_SHADER_READ_BIT | vk.VK_ACCESS_SHADER_WRITE_BIT

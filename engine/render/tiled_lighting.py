@@ -229,7 +229,6 @@ class TiledLightingPass:
         """Descriptor writes of the G-buffer surface (once per slot per target generation)."""
         self.composite = _CompositeStep(self)
         self.composite_pass: TileComposite | None = None
-        self._written_generation = -1
         self.accum: ManagedBuffer | None = None
         self.tiles: ManagedBuffer | None = None
         w, h = max(1, target.width), max(1, target.height)
@@ -290,8 +289,8 @@ class TiledLightingPass:
         """Point set 1 of every slot at the target's G-buffer surface (sampled, read-only
         layout). Called at the first frame and after the target recreated its images (the
         device was idle then, so no slot's set is in use)."""
-        self.surface_writes += self._surface.write(self.target.gbuffer.surface.view)
-        self._written_generation = self.target.generation
+        self.surface_writes += self._surface.write(self.target.gbuffer.surface.view,
+                                                   generation=self.target.generation)
 
     # --- FramePass / AfterPass hooks --------------------------------------------------------
 
@@ -307,7 +306,7 @@ class TiledLightingPass:
             return
         if (self.target.width, self.target.height) != self._size:
             self._follow_target(slot)
-        if self.target.generation != self._written_generation:
+        if self.target.generation != self._surface.generation:
             self._write_surface()
         w, h = self._size
         tile = self.tile
